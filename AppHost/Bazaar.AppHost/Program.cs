@@ -1,0 +1,1 @@
+Console.WriteLine("Bazaar AppHost: the engine lands with the platform issue.");
