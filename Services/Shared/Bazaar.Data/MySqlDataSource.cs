@@ -1,7 +1,10 @@
+using System.Data;
 using System.Data.Common;
 using System.Diagnostics;
 using System.Net;
 using MySql.Data.MySqlClient;
+using Polly;
+using Polly.Retry;
 
 namespace Bazaar.Data;
 
@@ -13,9 +16,14 @@ public sealed class MySqlDataSource
 {
     private static readonly string[] SslModeKeys = ["sslmode", "ssl mode", "ssl-mode"];
 
-    public MySqlDataSource(string connectionString, string? name = null)
+    private readonly DataRetryOptions _retryOptions;
+    private readonly ResiliencePipeline _retry;
+
+    public MySqlDataSource(string connectionString, string? name = null, DataRetryOptions? retry = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(connectionString);
+        _retryOptions = retry ?? new DataRetryOptions();
+        _retry = BuildRetryPipeline(_retryOptions);
         ConnectionString = Normalize(connectionString);
         var parsed = new MySqlConnectionStringBuilder(ConnectionString);
         DatabaseName = parsed.Database;
@@ -53,11 +61,82 @@ public sealed class MySqlDataSource
         }
     }
 
+    /// <summary>
+    /// Runs <paramref name="work"/> in one transaction on a fresh connection and commits it; on a transient failure
+    /// (deadlock, lock wait timeout, lost connection) the whole unit is rolled back and run again with back-off,
+    /// so <paramref name="work"/> must do nothing outside the transaction that cannot be repeated.
+    /// </summary>
+    public Task<T> InTransactionAsync<T>(
+        Func<DbConnection, DbTransaction, CancellationToken, Task<T>> work,
+        CancellationToken cancellationToken = default,
+        IsolationLevel isolationLevel = IsolationLevel.Unspecified) =>
+        WithRetryAsync(async token =>
+        {
+            await using var connection = await OpenConnectionAsync(token).ConfigureAwait(false);
+            await using var transaction = isolationLevel == IsolationLevel.Unspecified
+                ? await connection.BeginTransactionAsync(token).ConfigureAwait(false)
+                : await connection.BeginTransactionAsync(isolationLevel, token).ConfigureAwait(false);
+            var result = await work(connection, transaction, token).ConfigureAwait(false);
+            await transaction.CommitAsync(token).ConfigureAwait(false);
+            return result;
+        }, cancellationToken);
+
+    /// <inheritdoc cref="InTransactionAsync{T}"/>
+    public Task InTransactionAsync(
+        Func<DbConnection, DbTransaction, CancellationToken, Task> work,
+        CancellationToken cancellationToken = default,
+        IsolationLevel isolationLevel = IsolationLevel.Unspecified) =>
+        InTransactionAsync<bool>(async (connection, transaction, token) =>
+        {
+            await work(connection, transaction, token).ConfigureAwait(false);
+            return true;
+        }, cancellationToken, isolationLevel);
+
+    /// <summary>Runs <paramref name="work"/> on a fresh open connection, retrying it on transient failures.</summary>
+    public Task<T> WithConnectionAsync<T>(Func<DbConnection, CancellationToken, Task<T>> work, CancellationToken cancellationToken = default) =>
+        WithRetryAsync(async token =>
+        {
+            await using var connection = await OpenConnectionAsync(token).ConfigureAwait(false);
+            return await work(connection, token).ConfigureAwait(false);
+        }, cancellationToken);
+
+    /// <summary>Runs any unit of work with this data source's transient-error retry.</summary>
+    public async Task<T> WithRetryAsync<T>(Func<CancellationToken, Task<T>> work, CancellationToken cancellationToken = default) =>
+        await _retry.ExecuteAsync(static async (work, token) => await work(token).ConfigureAwait(false), work, cancellationToken).ConfigureAwait(false);
+
     /// <summary>The same server without a default database: for creating the database itself.</summary>
     internal MySqlDataSource WithoutDatabase()
     {
         var builder = new MySqlConnectionStringBuilder(ConnectionString) { Database = string.Empty };
-        return new MySqlDataSource(builder.ConnectionString, Name);
+        return new MySqlDataSource(builder.ConnectionString, Name, _retryOptions);
+    }
+
+    private static ResiliencePipeline BuildRetryPipeline(DataRetryOptions options)
+    {
+        if (options.MaxRetryAttempts <= 0)
+        {
+            return ResiliencePipeline.Empty;
+        }
+
+        return new ResiliencePipelineBuilder()
+            .AddRetry(new RetryStrategyOptions
+            {
+                ShouldHandle = new PredicateBuilder().Handle<Exception>(TransientErrors.IsTransient),
+                MaxRetryAttempts = options.MaxRetryAttempts,
+                Delay = options.BaseDelay,
+                BackoffType = DelayBackoffType.Exponential,
+                UseJitter = true,
+                OnRetry = static args =>
+                {
+                    Activity.Current?.AddEvent(new ActivityEvent("db.retry", tags: new ActivityTagsCollection
+                    {
+                        ["retry.attempt"] = args.AttemptNumber + 1,
+                        ["error.type"] = args.Outcome.Exception?.GetType().FullName,
+                    }));
+                    return default;
+                },
+            })
+            .Build();
     }
 
     internal void Tag(Activity activity)

@@ -31,7 +31,7 @@ public static class MySqlDataSourceExtensions
                 $"No connection string for database '{connectionName}': set ConnectionStrings:{connectionName} (environment ConnectionStrings__{connectionName}).");
         }
 
-        var dataSource = new MySqlDataSource(settings.ConnectionString, connectionName);
+        var dataSource = new MySqlDataSource(settings.ConnectionString, connectionName, settings.Retry);
         builder.Services.AddKeyedSingleton(connectionName, dataSource);
         builder.Services.TryAddSingleton(dataSource);
 

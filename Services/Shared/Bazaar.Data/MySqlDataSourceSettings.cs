@@ -9,4 +9,7 @@ public sealed class MySqlDataSourceSettings
 
     /// <summary>How long the health check may take before it counts as unhealthy.</summary>
     public TimeSpan HealthCheckTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Retry of transient failures by <see cref="MySqlDataSource.InTransactionAsync{T}"/> and friends.</summary>
+    public DataRetryOptions Retry { get; set; } = new();
 }
