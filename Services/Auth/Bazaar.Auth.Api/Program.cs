@@ -1,6 +1,15 @@
-var builder = WebApplication.CreateBuilder(args);
-builder.AddServiceDefaults();
+using Bazaar.Auth.Api;
+using Bazaar.Auth.Api.Apis;
 
-var app = builder.Build();
+WebApplicationBuilder builder = WebApplication.CreateBuilder(args);
+builder.AddServiceDefaults();
+builder.AddAuthApi();
+
+WebApplication app = builder.Build();
+app.UseRateLimiter();
 app.MapDefaultEndpoints();
+app.MapAuthApi();
+app.MapAdminApi();
 app.Run();
+
+public partial class Program;

@@ -1,0 +1,96 @@
+using System.Globalization;
+using System.Threading.RateLimiting;
+using Bazaar.Auth.Api.Accounts;
+using Bazaar.Auth.Api.Apis;
+using Bazaar.Auth.Api.Data;
+using Bazaar.Auth.Api.Keys;
+using Bazaar.Auth.Api.Tokens;
+using Bazaar.ServiceDefaults.Authentication;
+using Microsoft.AspNetCore.Identity;
+using Microsoft.AspNetCore.RateLimiting;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+using StackExchange.Redis;
+
+namespace Bazaar.Auth.Api;
+
+internal static class AuthApiRegistration
+{
+    public static WebApplicationBuilder AddAuthApi(this WebApplicationBuilder builder)
+    {
+        IServiceCollection services = builder.Services;
+        services.AddOptions<AuthApiOptions>()
+            .BindConfiguration(AuthApiOptions.SectionName)
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+        services.TryAddSingleton(TimeProvider.System);
+
+        // TEMPORARY until Bazaar.Data's AddMySqlDataSource("authdb") and Bazaar.Caching's AddRedisClient("cache") land.
+        services.AddSingleton(_ => new AuthDataSource(builder.Configuration.GetConnectionString("authdb")
+            ?? throw new InvalidOperationException("ConnectionStrings:authdb is not configured.")));
+        services.TryAddSingleton<IConnectionMultiplexer>(_ => ConnectionMultiplexer.Connect(builder.Configuration.GetConnectionString("cache")
+            ?? throw new InvalidOperationException("ConnectionStrings:cache is not configured.")));
+
+        services.AddSingleton<UserStore>();
+        services.AddSingleton<RefreshTokenStore>();
+        services.AddSingleton<SigningKeyStore>();
+        services.AddSingleton<SigningKeyRing>();
+        services.AddSingleton<ISigningKeySource>(sp => sp.GetRequiredService<SigningKeyRing>());
+        services.AddSingleton<TokenIssuer>();
+        services.AddSingleton<LoginThrottle>();
+        services.AddSingleton<PasswordVerifier>();
+        services.AddSingleton<AdminSeeder>();
+        services.AddSingleton<IPasswordHasher<UserRow>, PasswordHasher<UserRow>>();
+        services.AddOptions<PasswordHasherOptions>().Configure<IOptions<AuthApiOptions>>((hasher, auth) =>
+        {
+            hasher.CompatibilityMode = PasswordHasherCompatibilityMode.IdentityV3;
+            hasher.IterationCount = auth.Value.PasswordHashIterations;
+        });
+        services.AddHostedService<AuthStartup>();
+
+        builder.AddDefaultAuthentication();
+        AddRateLimiting(services);
+        return builder;
+    }
+
+    private static void AddRateLimiting(IServiceCollection services)
+    {
+        services.AddRateLimiter(limiter =>
+        {
+            limiter.AddPolicy(AuthApi.RateLimitPolicy, http =>
+            {
+                LoginRateLimitOptions limits = http.RequestServices.GetRequiredService<IOptions<AuthApiOptions>>().Value.LoginRateLimit;
+                return RateLimitPartition.GetFixedWindowLimiter(
+                    http.Connection.RemoteIpAddress?.ToString() ?? "unknown",
+                    _ => new FixedWindowRateLimiterOptions { PermitLimit = limits.PermitLimit, Window = limits.Window, QueueLimit = 0 });
+            });
+            limiter.OnRejected = async (context, ct) =>
+            {
+                if (context.Lease.TryGetMetadata(MetadataName.RetryAfter, out TimeSpan retryAfter))
+                {
+                    context.HttpContext.Response.Headers.RetryAfter = ((int)Math.Ceiling(retryAfter.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
+                }
+
+                await TypedResults.Problem(
+                        statusCode: StatusCodes.Status429TooManyRequests,
+                        title: "Too many requests",
+                        detail: "Too many attempts from this address. Try again later.")
+                    .ExecuteAsync(context.HttpContext);
+            };
+        });
+    }
+}
+
+/// <summary>Schema, first signing key and admin account before the server takes requests.</summary>
+internal sealed class AuthStartup(AuthDataSource db, SigningKeyRing keys, AdminSeeder seeder, PasswordVerifier passwords) : IHostedService
+{
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        await TemporarySchemaBootstrap.ApplyAsync(db, cancellationToken);
+        await keys.InitializeAsync(cancellationToken);
+        await seeder.SeedAsync(cancellationToken);
+        passwords.WarmUp();
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}
