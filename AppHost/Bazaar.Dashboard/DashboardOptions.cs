@@ -1,0 +1,30 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Bazaar.Dashboard;
+
+/// <summary>Configuration section "Dashboard" (environment: Dashboard__OtlpUrl, Dashboard__MaxSpans, ...).</summary>
+public sealed class DashboardOptions
+{
+    public const string SectionName = "Dashboard";
+
+    /// <summary>Where the OTLP/HTTP receiver listens; services' OTEL_EXPORTER_OTLP_ENDPOINT points here.</summary>
+    [Required]
+    public string OtlpUrl { get; set; } = "http://127.0.0.1:18889";
+
+    /// <summary>The directory holding telemetry.db; relative paths are taken from the current directory.</summary>
+    public string DataDirectory { get; set; } = ".bazaar";
+
+    [Range(1_000, 50_000_000)]
+    public int MaxSpans { get; set; } = 200_000;
+
+    [Range(1_000, 50_000_000)]
+    public int MaxLogs { get; set; } = 100_000;
+
+    [Range(1_000, 50_000_000)]
+    public int MaxMetricPoints { get; set; } = 200_000;
+
+    /// <summary>The browser token required when the dashboard is bound to a non-loopback address; generated when empty.</summary>
+    public string? BrowserToken { get; set; }
+
+    public string ResolveDataDirectory() => Path.GetFullPath(Path.Combine(DataDirectory, "dashboard"));
+}

@@ -1,0 +1,82 @@
+using System.IO.Compression;
+using Bazaar.Dashboard.Otlp.Proto;
+using Bazaar.Dashboard.Telemetry;
+using Google.Protobuf;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Routing;
+
+namespace Bazaar.Dashboard.Otlp;
+
+/// <summary>OTLP/HTTP with binary protobuf bodies, as OpenTelemetry .NET sends with OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf.</summary>
+public static class OtlpEndpoints
+{
+    private const string ProtobufContentType = "application/x-protobuf";
+
+    // The empty response messages encode to zero bytes; computed once instead of per request.
+    private static readonly byte[] TraceResponse = new ExportTraceServiceResponse().ToByteArray();
+    private static readonly byte[] LogsResponse = new ExportLogsServiceResponse().ToByteArray();
+    private static readonly byte[] MetricsResponse = new ExportMetricsServiceResponse().ToByteArray();
+
+    public static IEndpointRouteBuilder MapOtlpReceiver(this IEndpointRouteBuilder endpoints)
+    {
+        var otlp = endpoints.MapGroup("/v1").WithTags("OTLP");
+        otlp.MapPost("/traces", (HttpRequest request, TelemetryIngestor ingestor, ReceiverStatistics statistics, CancellationToken ct) =>
+                ReceiveAsync(request, ExportTraceServiceRequest.Parser, (c, r) => new TelemetryBatch(c.Convert(r), [], []), TraceResponse, ingestor, statistics, ct))
+            .WithName("OtlpExportTraces").WithSummary("Receives spans (ExportTraceServiceRequest).");
+        otlp.MapPost("/logs", (HttpRequest request, TelemetryIngestor ingestor, ReceiverStatistics statistics, CancellationToken ct) =>
+                ReceiveAsync(request, ExportLogsServiceRequest.Parser, (c, r) => new TelemetryBatch([], c.Convert(r), []), LogsResponse, ingestor, statistics, ct))
+            .WithName("OtlpExportLogs").WithSummary("Receives log records (ExportLogsServiceRequest).");
+        otlp.MapPost("/metrics", (HttpRequest request, TelemetryIngestor ingestor, ReceiverStatistics statistics, CancellationToken ct) =>
+                ReceiveAsync(request, ExportMetricsServiceRequest.Parser, (c, r) => new TelemetryBatch([], [], c.Convert(r)), MetricsResponse, ingestor, statistics, ct))
+            .WithName("OtlpExportMetrics").WithSummary("Receives metric data points (ExportMetricsServiceRequest).");
+        return endpoints;
+    }
+
+    private static async Task<Results<FileContentHttpResult, ProblemHttpResult>> ReceiveAsync<TRequest>(
+        HttpRequest request,
+        MessageParser<TRequest> parser,
+        Func<OtlpConverter, TRequest, TelemetryBatch> convert,
+        byte[] response,
+        TelemetryIngestor ingestor,
+        ReceiverStatistics statistics,
+        CancellationToken cancellationToken)
+        where TRequest : IMessage<TRequest>
+    {
+        if (request.ContentType is not { } contentType || !contentType.StartsWith(ProtobufContentType, StringComparison.OrdinalIgnoreCase))
+        {
+            statistics.Malformed();
+            return TypedResults.Problem(
+                title: "Unsupported media type",
+                detail: $"This receiver accepts OTLP as {ProtobufContentType} (OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf).",
+                statusCode: StatusCodes.Status415UnsupportedMediaType);
+        }
+
+        TelemetryBatch batch;
+        try
+        {
+            using var body = new MemoryStream();
+            var source = string.Equals(request.Headers.ContentEncoding, "gzip", StringComparison.OrdinalIgnoreCase)
+                ? new GZipStream(request.Body, CompressionMode.Decompress)
+                : request.Body;
+            await using (source)
+            {
+                await source.CopyToAsync(body, cancellationToken);
+            }
+            var message = parser.ParseFrom(body.GetBuffer(), 0, (int)body.Length);
+            batch = convert(new OtlpConverter(), message);
+        }
+        catch (Exception exception) when (exception is InvalidProtocolBufferException or InvalidDataException or ArgumentException)
+        {
+            statistics.Malformed();
+            return TypedResults.Problem(
+                title: "Malformed OTLP request",
+                detail: $"The body is not a valid {typeof(TRequest).Name}: {exception.Message}",
+                statusCode: StatusCodes.Status400BadRequest);
+        }
+
+        await ingestor.EnqueueAsync(batch, cancellationToken);
+        return TypedResults.Bytes(response, ProtobufContentType);
+    }
+}
