@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
 
@@ -10,7 +11,7 @@ namespace Bazaar.Dashboard.Telemetry;
 /// rows beyond the configured limit are dropped. Writes come from one writer (<see cref="TelemetryIngestor"/>);
 /// reads open their own connections, which WAL mode lets run beside the writer.
 /// </summary>
-public sealed class TelemetryStore : IDisposable
+public sealed partial class TelemetryStore : IDisposable
 {
     private readonly DashboardOptions _options;
     private readonly string _connectionString;
@@ -77,75 +78,79 @@ public sealed class TelemetryStore : IDisposable
         }
     }
 
-    private void WriteSpans(SqliteTransaction transaction, IReadOnlyList<TelemetryBatch> batches)
-    {
-        if (!batches.Any(b => b.Spans.Count > 0)) return;
-        using var command = _writer.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = """
-            INSERT INTO spans (trace_id, span_id, parent_span_id, resource, instance, scope, name, kind, start_ns, end_ns, status, status_message, attributes, events)
-            VALUES ($trace, $span, $parent, $resource, $instance, $scope, $name, $kind, $start, $end, $status, $message, $attributes, $events)
-            """;
-        var p = AddParameters(command, "$trace", "$span", "$parent", "$resource", "$instance", "$scope", "$name", "$kind", "$start", "$end", "$status", "$message", "$attributes", "$events");
-        command.Prepare();
-        foreach (var batch in batches)
+    private void WriteSpans(SqliteTransaction transaction, IReadOnlyList<TelemetryBatch> batches) => Insert(
+        transaction,
+        """
+        INSERT INTO spans (trace_id, span_id, parent_span_id, resource, instance, scope, name, kind, start_ns, end_ns, status, status_message, attributes, events)
+        VALUES ($trace, $span, $parent, $resource, $instance, $scope, $name, $kind, $start, $end, $status, $message, $attributes, $events)
+        """,
+        batches.SelectMany(b => b.Spans),
+        static (p, span) =>
         {
-            foreach (var span in batch.Spans)
+            p[0].Value = span.TraceId; p[1].Value = span.SpanId; p[2].Value = span.ParentSpanId;
+            p[3].Value = span.Resource; p[4].Value = span.Instance; p[5].Value = span.Scope; p[6].Value = span.Name;
+            p[7].Value = (int)span.Kind; p[8].Value = span.StartNs; p[9].Value = span.EndNs;
+            p[10].Value = (int)span.Status; p[11].Value = span.StatusMessage; p[12].Value = span.AttributesJson; p[13].Value = span.EventsJson;
+        });
+
+    private void WriteLogs(SqliteTransaction transaction, IReadOnlyList<TelemetryBatch> batches) => Insert(
+        transaction,
+        """
+        INSERT INTO logs (time_ns, resource, instance, scope, severity, severity_text, message, attributes, trace_id, span_id)
+        VALUES ($time, $resource, $instance, $scope, $severity, $severityText, $message, $attributes, $trace, $span)
+        """,
+        batches.SelectMany(b => b.Logs),
+        static (p, log) =>
+        {
+            p[0].Value = log.TimeNs; p[1].Value = log.Resource; p[2].Value = log.Instance; p[3].Value = log.Scope;
+            p[4].Value = log.Severity; p[5].Value = log.SeverityText; p[6].Value = log.Message; p[7].Value = log.AttributesJson;
+            p[8].Value = log.TraceId; p[9].Value = log.SpanId;
+        });
+
+    private void WritePoints(SqliteTransaction transaction, IReadOnlyList<TelemetryBatch> batches) => Insert(
+        transaction,
+        """
+        INSERT INTO metric_points (instrument_id, time_ns, attributes, value, count, sum, bounds, buckets)
+        VALUES ($instrument, $time, $attributes, $value, $count, $sum, $bounds, $buckets)
+        """,
+        batches.SelectMany(b => b.Points),
+        (p, point) =>
+        {
+            p[0].Value = InstrumentId(transaction, point); p[1].Value = point.TimeNs; p[2].Value = point.AttributesJson;
+            p[3].Value = point.Value; p[4].Value = point.Count; p[5].Value = point.Sum;
+            p[6].Value = JsonSerializer.Serialize(point.Bounds); p[7].Value = JsonSerializer.Serialize(point.BucketCounts);
+        });
+
+    /// <summary>One prepared statement executed per row; its parameters are the $names of the SQL, in order.</summary>
+    private void Insert<T>(SqliteTransaction transaction, string sql, IEnumerable<T> rows, Action<SqliteParameter[], T> bind)
+    {
+        SqliteCommand? command = null;
+        SqliteParameter[] parameters = [];
+        try
+        {
+            foreach (var row in rows)
             {
-                p[0].Value = span.TraceId; p[1].Value = span.SpanId; p[2].Value = span.ParentSpanId;
-                p[3].Value = span.Resource; p[4].Value = span.Instance; p[5].Value = span.Scope; p[6].Value = span.Name;
-                p[7].Value = (int)span.Kind; p[8].Value = span.StartNs; p[9].Value = span.EndNs;
-                p[10].Value = (int)span.Status; p[11].Value = span.StatusMessage; p[12].Value = span.AttributesJson; p[13].Value = span.EventsJson;
+                if (command is null)
+                {
+                    command = _writer.CreateCommand();
+                    command.Transaction = transaction;
+                    command.CommandText = sql;
+                    parameters = [.. ParameterNames().Matches(sql[sql.IndexOf("VALUES", StringComparison.Ordinal)..])
+                        .Select(m => command.Parameters.Add(new SqliteParameter { ParameterName = m.Value }))];
+                    command.Prepare();
+                }
+                bind(parameters, row);
                 command.ExecuteNonQuery();
             }
+        }
+        finally
+        {
+            command?.Dispose();
         }
     }
 
-    private void WriteLogs(SqliteTransaction transaction, IReadOnlyList<TelemetryBatch> batches)
-    {
-        if (!batches.Any(b => b.Logs.Count > 0)) return;
-        using var command = _writer.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = """
-            INSERT INTO logs (time_ns, resource, instance, scope, severity, severity_text, message, attributes, trace_id, span_id)
-            VALUES ($time, $resource, $instance, $scope, $severity, $severityText, $message, $attributes, $trace, $span)
-            """;
-        var p = AddParameters(command, "$time", "$resource", "$instance", "$scope", "$severity", "$severityText", "$message", "$attributes", "$trace", "$span");
-        command.Prepare();
-        foreach (var batch in batches)
-        {
-            foreach (var log in batch.Logs)
-            {
-                p[0].Value = log.TimeNs; p[1].Value = log.Resource; p[2].Value = log.Instance; p[3].Value = log.Scope;
-                p[4].Value = log.Severity; p[5].Value = log.SeverityText; p[6].Value = log.Message; p[7].Value = log.AttributesJson;
-                p[8].Value = log.TraceId; p[9].Value = log.SpanId;
-                command.ExecuteNonQuery();
-            }
-        }
-    }
-
-    private void WritePoints(SqliteTransaction transaction, IReadOnlyList<TelemetryBatch> batches)
-    {
-        if (!batches.Any(b => b.Points.Count > 0)) return;
-        using var command = _writer.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = """
-            INSERT INTO metric_points (instrument_id, time_ns, attributes, value, count, sum, bounds, buckets)
-            VALUES ($instrument, $time, $attributes, $value, $count, $sum, $bounds, $buckets)
-            """;
-        var p = AddParameters(command, "$instrument", "$time", "$attributes", "$value", "$count", "$sum", "$bounds", "$buckets");
-        command.Prepare();
-        foreach (var batch in batches)
-        {
-            foreach (var point in batch.Points)
-            {
-                p[0].Value = InstrumentId(transaction, point); p[1].Value = point.TimeNs; p[2].Value = point.AttributesJson;
-                p[3].Value = point.Value; p[4].Value = point.Count; p[5].Value = point.Sum;
-                p[6].Value = JsonSerializer.Serialize(point.Bounds); p[7].Value = JsonSerializer.Serialize(point.BucketCounts);
-                command.ExecuteNonQuery();
-            }
-        }
-    }
+    [GeneratedRegex(@"\$\w+")]
+    private static partial Regex ParameterNames();
 
     private long InstrumentId(SqliteTransaction transaction, MetricPointData point)
     {
@@ -434,9 +439,6 @@ public sealed class TelemetryStore : IDisposable
         command.CommandText = sql;
         command.ExecuteNonQuery();
     }
-
-    private static SqliteParameter[] AddParameters(SqliteCommand command, params string[] names) =>
-        [.. names.Select(n => command.Parameters.Add(new SqliteParameter { ParameterName = n }))];
 
     private static string? NullIfEmpty(string? value) => string.IsNullOrWhiteSpace(value) ? null : value.Trim();
 
