@@ -16,6 +16,8 @@ namespace Bazaar.Auth.Api;
 
 internal static class AuthApiRegistration
 {
+    public const string DatabaseName = "authdb";
+
     public static WebApplicationBuilder AddAuthApi(this WebApplicationBuilder builder)
     {
         IServiceCollection services = builder.Services;
@@ -25,9 +27,10 @@ internal static class AuthApiRegistration
             .ValidateOnStart();
         services.TryAddSingleton(TimeProvider.System);
 
-        // TEMPORARY until Bazaar.Data's AddMySqlDataSource("authdb") and Bazaar.Caching's AddRedisClient("cache") land.
-        services.AddSingleton(_ => new AuthDataSource(builder.Configuration.GetConnectionString("authdb")
-            ?? throw new InvalidOperationException("ConnectionStrings:authdb is not configured.")));
+        builder.AddMySqlDataSource(DatabaseName);
+        builder.AddMigrations(typeof(AuthApiRegistration).Assembly, DatabaseName);
+
+        // TEMPORARY until Bazaar.Caching's AddRedisClient("cache") lands.
         services.TryAddSingleton<IConnectionMultiplexer>(_ => ConnectionMultiplexer.Connect(builder.Configuration.GetConnectionString("cache")
             ?? throw new InvalidOperationException("ConnectionStrings:cache is not configured.")));
 
@@ -81,12 +84,11 @@ internal static class AuthApiRegistration
     }
 }
 
-/// <summary>Schema, first signing key and admin account before the server takes requests.</summary>
-internal sealed class AuthStartup(AuthDataSource db, SigningKeyRing keys, AdminSeeder seeder, PasswordVerifier passwords) : IHostedService
+/// <summary>First signing key and admin account, after the migrations (which run in StartingAsync) and before the server takes requests.</summary>
+internal sealed class AuthStartup(SigningKeyRing keys, AdminSeeder seeder, PasswordVerifier passwords) : IHostedService
 {
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        await TemporarySchemaBootstrap.ApplyAsync(db, cancellationToken);
         await keys.InitializeAsync(cancellationToken);
         await seeder.SeedAsync(cancellationToken);
         passwords.WarmUp();

@@ -1,56 +1,71 @@
 using System.Data.Common;
-using Dapper;
+using Bazaar.Data;
 
 namespace Bazaar.Auth.Api.Data;
 
 internal sealed record SigningKeyRow(string Id, string Algorithm, byte[] PrivateKey, DateTime CreatedAt, DateTime? RetiredAt);
 
-internal sealed class SigningKeyStore(AuthDataSource db)
+internal sealed class SigningKeyStore(MySqlDataSource db)
 {
-    private const string Columns = "id AS Id, algorithm AS Algorithm, private_key AS PrivateKey, created_at AS CreatedAt, retired_at AS RetiredAt";
+    private const string LockName = "bazaar_auth_signing_keys";
+
+    private static readonly SqlStatement SelectPublished = new("signing_keys.published", """
+        SELECT id AS Id, algorithm AS Algorithm, private_key AS PrivateKey, created_at AS CreatedAt, retired_at AS RetiredAt
+        FROM signing_keys WHERE retired_at IS NULL OR retired_at > @retiredAfter ORDER BY created_at, id
+        """);
+
+    private static readonly SqlStatement AcquireLock = new("signing_keys.get_lock", "SELECT GET_LOCK(@name, 30)");
+    private static readonly SqlStatement ReleaseLock = new("signing_keys.release_lock", "SELECT RELEASE_LOCK(@name)");
+    private static readonly SqlStatement CountActive = new("signing_keys.count_active", "SELECT COUNT(*) FROM signing_keys WHERE retired_at IS NULL");
+    private static readonly SqlStatement RetireActive = new("signing_keys.retire_active", "UPDATE signing_keys SET retired_at = @now WHERE retired_at IS NULL");
+    private static readonly SqlStatement Insert = new("signing_keys.insert",
+        "INSERT INTO signing_keys (id, algorithm, private_key, created_at, retired_at) VALUES (@Id, @Algorithm, @PrivateKey, @CreatedAt, @RetiredAt)");
 
     /// <summary>Keys still worth publishing: active, or retired after <paramref name="retiredAfter"/> (their tokens may be alive).</summary>
-    public async Task<IReadOnlyList<SigningKeyRow>> LoadPublishedAsync(DateTimeOffset retiredAfter, CancellationToken ct)
-    {
-        await using DbConnection connection = await db.OpenConnectionAsync(ct);
-        IEnumerable<SigningKeyRow> rows = await connection.QueryAsync<SigningKeyRow>(new CommandDefinition(
-            $"SELECT {Columns} FROM signing_keys WHERE retired_at IS NULL OR retired_at > @retiredAfter ORDER BY created_at, id",
-            new { retiredAfter = retiredAfter.UtcDateTime }, cancellationToken: ct));
-        return rows.AsList();
-    }
+    public Task<IReadOnlyList<SigningKeyRow>> LoadPublishedAsync(DateTimeOffset retiredAfter, CancellationToken ct) =>
+        db.WithConnectionAsync((connection, token) =>
+            connection.QueryAsync<SigningKeyRow>(SelectPublished, new { retiredAfter = retiredAfter.UtcDateTime }, cancellationToken: token), ct);
 
-    /// <summary>
-    /// Runs <paramref name="change"/> under a named server lock so that replicas starting together, or two admins rotating
-    /// at once, do not each add a key.
-    /// </summary>
-    public async Task<T> WithKeyLockAsync<T>(Func<DbConnection, Task<T>> change, CancellationToken ct)
-    {
-        await using DbConnection connection = await db.OpenConnectionAsync(ct);
-        int acquired = await connection.ExecuteScalarAsync<int>(new CommandDefinition("SELECT GET_LOCK('bazaar_auth_signing_keys', 30)", cancellationToken: ct));
-        if (acquired != 1)
+    /// <summary>Adds <paramref name="key"/> unless an active key exists (replicas starting together add one key, not two).</summary>
+    public Task<bool> AddIfNoneActiveAsync(SigningKeyRow key, CancellationToken ct) =>
+        WithKeyLockAsync(async (connection, token) =>
         {
-            throw new TimeoutException("Timed out waiting for the signing key lock.");
-        }
+            if (await connection.ExecuteScalarAsync<int>(CountActive, cancellationToken: token) > 0)
+            {
+                return false;
+            }
 
-        try
+            await connection.ExecuteAsync(Insert, key, cancellationToken: token);
+            return true;
+        }, ct);
+
+    /// <summary>Retires every active key and adds <paramref name="key"/> as the one that signs.</summary>
+    public Task<bool> ReplaceActiveAsync(SigningKeyRow key, DateTimeOffset now, CancellationToken ct) =>
+        WithKeyLockAsync(async (connection, token) =>
         {
-            return await change(connection);
-        }
-        finally
+            await using DbTransaction transaction = await connection.BeginTransactionAsync(token);
+            await connection.ExecuteAsync(RetireActive, new { now = now.UtcDateTime }, transaction, token);
+            await connection.ExecuteAsync(Insert, key, transaction, token);
+            await transaction.CommitAsync(token);
+            return true;
+        }, ct);
+
+    private Task<T> WithKeyLockAsync<T>(Func<DbConnection, CancellationToken, Task<T>> change, CancellationToken ct) =>
+        db.WithConnectionAsync(async (connection, token) =>
         {
-            await connection.ExecuteScalarAsync<int?>(new CommandDefinition("SELECT RELEASE_LOCK('bazaar_auth_signing_keys')", cancellationToken: CancellationToken.None));
-        }
-    }
+            if (await connection.ExecuteScalarAsync<long?>(AcquireLock, new { name = LockName }, cancellationToken: token) != 1)
+            {
+                throw new TimeoutException("Timed out waiting for the signing key lock.");
+            }
 
-    public static async Task<int> CountActiveAsync(DbConnection connection, CancellationToken ct) =>
-        await connection.ExecuteScalarAsync<int>(new CommandDefinition("SELECT COUNT(*) FROM signing_keys WHERE retired_at IS NULL", cancellationToken: ct));
-
-    public static Task RetireActiveAsync(DbConnection connection, DateTimeOffset now, CancellationToken ct) =>
-        connection.ExecuteAsync(new CommandDefinition(
-            "UPDATE signing_keys SET retired_at = @now WHERE retired_at IS NULL", new { now = now.UtcDateTime }, cancellationToken: ct));
-
-    public static Task InsertAsync(DbConnection connection, SigningKeyRow key, CancellationToken ct) =>
-        connection.ExecuteAsync(new CommandDefinition(
-            "INSERT INTO signing_keys (id, algorithm, private_key, created_at, retired_at) VALUES (@Id, @Algorithm, @PrivateKey, @CreatedAt, @RetiredAt)",
-            key, cancellationToken: ct));
+            try
+            {
+                return await change(connection, token);
+            }
+            finally
+            {
+                // CancellationToken.None: the lock must be released even when the request was cancelled.
+                await connection.ExecuteScalarAsync<long?>(ReleaseLock, new { name = LockName }, cancellationToken: CancellationToken.None);
+            }
+        }, ct);
 }

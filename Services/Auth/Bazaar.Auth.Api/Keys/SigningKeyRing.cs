@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Data.Common;
 using System.Security.Cryptography;
 using Bazaar.Auth.Api.Data;
 using Bazaar.ServiceDefaults.Authentication;
@@ -38,11 +37,10 @@ internal sealed partial class SigningKeyRing(
 
     public async Task InitializeAsync(CancellationToken ct)
     {
-        string? created = await store.WithKeyLockAsync(async connection =>
-            await SigningKeyStore.CountActiveAsync(connection, ct) > 0 ? null : await AddKeyAsync(connection, ct), ct);
-        if (created is not null)
+        SigningKeyRow candidate = NewKey();
+        if (await store.AddIfNoneActiveAsync(candidate, ct))
         {
-            LogKeyGenerated(logger, created);
+            LogKeyGenerated(logger, candidate.Id);
         }
 
         await ReloadAsync(ct);
@@ -50,14 +48,11 @@ internal sealed partial class SigningKeyRing(
 
     public async Task<string> RotateAsync(CancellationToken ct)
     {
-        string created = await store.WithKeyLockAsync(async connection =>
-        {
-            await SigningKeyStore.RetireActiveAsync(connection, time.GetUtcNow(), ct);
-            return await AddKeyAsync(connection, ct);
-        }, ct);
-        LogKeyRotated(logger, created);
+        SigningKeyRow next = NewKey();
+        await store.ReplaceActiveAsync(next, time.GetUtcNow(), ct);
+        LogKeyRotated(logger, next.Id);
         await ReloadAsync(ct);
-        return created;
+        return next.Id;
     }
 
     public async Task<SigningCredentials> GetSigningCredentialsAsync(CancellationToken ct)
@@ -118,12 +113,11 @@ internal sealed partial class SigningKeyRing(
         }
     }
 
-    private async Task<string> AddKeyAsync(DbConnection connection, CancellationToken ct)
+    private SigningKeyRow NewKey()
     {
         using ECDsa key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         string id = Base64UrlEncoder.Encode(RandomNumberGenerator.GetBytes(12));
-        await SigningKeyStore.InsertAsync(connection, new SigningKeyRow(id, Algorithm, key.ExportPkcs8PrivateKey(), time.GetUtcNow().UtcDateTime, null), ct);
-        return id;
+        return new SigningKeyRow(id, Algorithm, key.ExportPkcs8PrivateKey(), time.GetUtcNow().UtcDateTime, null);
     }
 
     private ECDsaSecurityKey ToSecurityKey(SigningKeyRow row) =>
