@@ -1,0 +1,56 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+
+namespace Bazaar.Messaging;
+
+/// <summary>Header names Bazaar puts on messages, and reading them back (AMQP hands strings back as bytes).</summary>
+public static class MessageHeaders
+{
+    public const string TraceParent = "traceparent";
+    public const string TraceState = "tracestate";
+
+    /// <summary>How many times handling has failed so far (absent on a first delivery).</summary>
+    public const string Attempt = "x-bazaar-attempt";
+    public const string LastError = "x-bazaar-last-error";
+    public const string DeadLetterReason = "x-bazaar-dead-letter-reason";
+    public const string DeadLetteredAt = "x-bazaar-dead-lettered-at";
+    public const string OriginalQueue = "x-bazaar-original-queue";
+    public const string RequeuedAt = "x-bazaar-requeued-at";
+
+    public static string? GetString(IDictionary<string, object?>? headers, string name) =>
+        headers is not null && headers.TryGetValue(name, out var value) ? AsString(value) : null;
+
+    public static int GetInt(IDictionary<string, object?>? headers, string name) =>
+        int.TryParse(GetString(headers, name), NumberStyles.Integer, CultureInfo.InvariantCulture, out var number) ? number : 0;
+
+    public static string? AsString(object? value) => value switch
+    {
+        null => null,
+        byte[] bytes => Encoding.UTF8.GetString(bytes),
+        IFormattable formattable => formattable.ToString(null, CultureInfo.InvariantCulture),
+        _ => value.ToString(),
+    };
+
+    /// <summary>A copy of the headers that can be changed and published again.</summary>
+    internal static Dictionary<string, object?> Copy(IDictionary<string, object?>? headers) =>
+        headers is null ? new Dictionary<string, object?>(StringComparer.Ordinal) : new Dictionary<string, object?>(headers, StringComparer.Ordinal);
+
+    internal static void Inject(Dictionary<string, object?> headers, Activity? activity, string? fallbackTraceParent, string? fallbackTraceState)
+    {
+        var traceParent = activity?.Id ?? fallbackTraceParent;
+        var traceState = activity is null ? fallbackTraceState : activity.TraceStateString;
+        if (traceParent is not null)
+        {
+            headers[TraceParent] = traceParent;
+        }
+
+        if (!string.IsNullOrEmpty(traceState))
+        {
+            headers[TraceState] = traceState;
+        }
+    }
+
+    internal static ActivityContext ExtractParent(IDictionary<string, object?>? headers) =>
+        ActivityContext.TryParse(GetString(headers, TraceParent), GetString(headers, TraceState), out var context) ? context : default;
+}

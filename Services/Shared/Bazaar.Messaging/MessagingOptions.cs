@@ -1,0 +1,77 @@
+using Microsoft.Extensions.Options;
+
+namespace Bazaar.Messaging;
+
+/// <summary>Messaging settings, bound from <c>Bazaar:Messaging</c>.</summary>
+public sealed class MessagingOptions
+{
+    /// <summary>
+    /// Prefix of the exchange and every queue name. Different prefixes never see each other's messages,
+    /// which is how parallel tests share one broker.
+    /// </summary>
+    public string Prefix { get; set; } = "bazaar.";
+
+    /// <summary>This service's queue name (after the prefix); defaults to OTEL_SERVICE_NAME or the application name.</summary>
+    public string ServiceName { get; set; } = "";
+
+    /// <summary>Delays of the retry path, one TTL queue each; after the last one a failing message goes to the dead-letter queue.</summary>
+    public TimeSpan[] RetryDelays { get; set; } = [];
+
+    /// <summary>Unacknowledged messages the broker hands this consumer at once.</summary>
+    public ushort PrefetchCount { get; set; } = 64;
+
+    /// <summary>Messages handled in parallel.</summary>
+    public int MaxConcurrency { get; set; } = 8;
+
+    /// <summary>Rows the relay publishes per transaction.</summary>
+    public int RelayBatchSize { get; set; } = 256;
+
+    /// <summary>How often an idle relay looks for rows written by other processes (rows written here wake it at once).</summary>
+    public TimeSpan RelayPollInterval { get; set; } = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>Longest pause between relay attempts while the broker or the database is down.</summary>
+    public TimeSpan RelayMaxBackoff { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Published outbox rows and handled inbox rows are deleted after this long.</summary>
+    public TimeSpan Retention { get; set; } = TimeSpan.FromDays(7);
+
+    public TimeSpan CleanupInterval { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>The outbox health check reports Degraded when the oldest unpublished row is older than this.</summary>
+    public TimeSpan BacklogDegradedAfter { get; set; } = TimeSpan.FromMinutes(1);
+
+    public string ExchangeName => Prefix + "events";
+
+    public string QueueName => Prefix + ServiceName;
+
+    internal static readonly TimeSpan[] DefaultRetryDelays = [TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(60)];
+}
+
+internal sealed class MessagingOptionsValidator : IValidateOptions<MessagingOptions>
+{
+    public ValidateOptionsResult Validate(string? name, MessagingOptions options)
+    {
+        var failures = new List<string>();
+        if (string.IsNullOrWhiteSpace(options.ServiceName))
+        {
+            failures.Add("Bazaar:Messaging:ServiceName is required (it names this service's queue).");
+        }
+
+        if (options.RetryDelays.Any(d => d <= TimeSpan.Zero))
+        {
+            failures.Add("Bazaar:Messaging:RetryDelays must all be positive.");
+        }
+
+        if (options.PrefetchCount == 0 || options.MaxConcurrency <= 0 || options.RelayBatchSize <= 0)
+        {
+            failures.Add("Bazaar:Messaging:PrefetchCount, MaxConcurrency and RelayBatchSize must be positive.");
+        }
+
+        if (options.RelayPollInterval <= TimeSpan.Zero || options.RelayMaxBackoff <= TimeSpan.Zero || options.CleanupInterval <= TimeSpan.Zero)
+        {
+            failures.Add("Bazaar:Messaging intervals must be positive.");
+        }
+
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+}

@@ -1,0 +1,245 @@
+using System.Data;
+using System.Data.Common;
+using System.Diagnostics;
+using System.Text;
+using Bazaar.Data;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using RabbitMQ.Client;
+
+namespace Bazaar.Messaging;
+
+/// <summary>
+/// Publishes outbox rows in order and marks them sent only after the broker confirmed them.
+/// Each batch is claimed with <c>FOR UPDATE SKIP LOCKED</c> and held until it is marked, so relays in several replicas
+/// never publish the same row at the same time. A crash between publish and mark leaves the rows unsent: they are
+/// published again (at-least-once) and the consumers' inbox turns the duplicate into a no-op.
+/// While the broker is down nothing is marked and nothing is dropped: rows wait and the relay backs off.
+/// </summary>
+internal sealed partial class OutboxRelay : BackgroundService
+{
+    private static readonly SqlStatement ClaimBatch = new("outbox.claim_batch", """
+        SELECT seq AS Seq, event_id AS EventId, event_type AS EventType, body AS Body,
+               trace_parent AS TraceParent, trace_state AS TraceState, created_at AS CreatedAt
+        FROM outbox
+        WHERE sent_at IS NULL
+        ORDER BY seq
+        LIMIT @batchSize
+        FOR UPDATE SKIP LOCKED
+        """);
+
+    private static readonly SqlStatement MarkSent = new("outbox.mark_sent", "UPDATE outbox SET sent_at = @sentAt WHERE seq IN @seqs");
+
+    private static readonly SqlStatement DeleteSent = new("outbox.delete_sent", """
+        DELETE FROM outbox WHERE sent_at IS NOT NULL AND sent_at < @before ORDER BY seq LIMIT 1000
+        """);
+
+    internal static readonly SqlStatement Backlog = new("outbox.backlog", """
+        SELECT COUNT(*) AS Pending, MIN(created_at) AS Oldest FROM outbox WHERE sent_at IS NULL
+        """);
+
+    private static readonly TimeSpan[] QuickRepolls = [TimeSpan.FromMilliseconds(2), TimeSpan.FromMilliseconds(5), TimeSpan.FromMilliseconds(15)];
+
+    private readonly MySqlDataSource _dataSource;
+    private readonly ConfirmingPublisher _publisher;
+    private readonly MessagingOptions _options;
+    private readonly MessagingTelemetry _telemetry;
+    private readonly OutboxSignal _signal;
+    private readonly TimeProvider _timeProvider;
+    private readonly ILogger _logger;
+    private DateTimeOffset _nextCleanup;
+    private DateTimeOffset _nextBacklogSample;
+
+    public OutboxRelay(
+        MySqlDataSource dataSource,
+        RabbitMQConnectionProvider connectionProvider,
+        IOptions<MessagingOptions> options,
+        MessagingTelemetry telemetry,
+        OutboxSignal signal,
+        TimeProvider timeProvider,
+        ILogger<OutboxRelay> logger)
+    {
+        _dataSource = dataSource;
+        _options = options.Value;
+        _publisher = new ConfirmingPublisher(connectionProvider, _options.ExchangeName);
+        _telemetry = telemetry;
+        _signal = signal;
+        _timeProvider = timeProvider;
+        _logger = logger;
+    }
+
+    /// <summary>Test seam: runs after the batch was confirmed and before it is marked sent (a crash here is the interesting one).</summary>
+    internal Func<IReadOnlyList<long>, CancellationToken, Task>? AfterPublishBeforeMark { get; set; }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var backoff = TimeSpan.Zero;
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                var published = await RelayBatchAsync(stoppingToken).ConfigureAwait(false);
+                backoff = TimeSpan.Zero;
+                await HousekeepAsync(stoppingToken).ConfigureAwait(false);
+                if (published < _options.RelayBatchSize)
+                {
+                    await WaitForWorkAsync(stoppingToken).ConfigureAwait(false);
+                }
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (Exception exception)
+            {
+                backoff = backoff == TimeSpan.Zero
+                    ? TimeSpan.FromMilliseconds(100)
+                    : TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, _options.RelayMaxBackoff.Ticks));
+                LogRelayFailed(_logger, exception, backoff);
+                try
+                {
+                    await Task.Delay(backoff, _timeProvider, stoppingToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
+            }
+        }
+    }
+
+    /// <summary>Publishes one batch; returns how many rows it published and marked.</summary>
+    internal Task<int> RelayBatchAsync(CancellationToken cancellationToken) =>
+        _dataSource.InTransactionAsync(async (connection, transaction, token) =>
+        {
+            var rows = await connection.QueryAsync<OutboxRow>(ClaimBatch, new { batchSize = _options.RelayBatchSize }, transaction, token).ConfigureAwait(false);
+            if (rows.Count == 0)
+            {
+                return 0;
+            }
+
+            await PublishAsync(rows, token).ConfigureAwait(false);
+            var seqs = rows.Select(r => r.Seq).ToArray();
+            if (AfterPublishBeforeMark is { } hook)
+            {
+                await hook(seqs, token).ConfigureAwait(false);
+            }
+
+            await connection.ExecuteAsync(MarkSent, new { sentAt = _timeProvider.GetUtcNow().UtcDateTime, seqs }, transaction, token).ConfigureAwait(false);
+            return rows.Count;
+        }, cancellationToken, IsolationLevel.ReadCommitted);
+
+    private async Task PublishAsync(IReadOnlyList<OutboxRow> rows, CancellationToken cancellationToken)
+    {
+        var exchange = _publisher.Exchange;
+        var destination = new KeyValuePair<string, object?>("messaging.destination.name", exchange);
+        var pending = new Task[rows.Count];
+        for (var i = 0; i < rows.Count; i++)
+        {
+            pending[i] = PublishOneAsync(rows[i], exchange, cancellationToken);
+        }
+
+        _telemetry.Published.Add(rows.Count, destination);
+        await Task.WhenAll(pending).ConfigureAwait(false);
+        _telemetry.Confirmed.Add(rows.Count, destination);
+    }
+
+    // Started one after another on one channel, so the broker receives them in seq order; confirms are awaited together.
+    private Task PublishOneAsync(OutboxRow row, string exchange, CancellationToken cancellationToken)
+    {
+        ActivityContext.TryParse(row.TraceParent, row.TraceState, out var parent);
+        using var activity = MessagingTelemetry.Source.StartActivity($"{row.EventType} publish", ActivityKind.Producer, parent);
+        activity?.SetTag("messaging.system", "rabbitmq");
+        activity?.SetTag("messaging.operation.type", "send");
+        activity?.SetTag("messaging.destination.name", exchange);
+        activity?.SetTag("messaging.message.id", row.EventId);
+
+        var headers = new Dictionary<string, object?>(2, StringComparer.Ordinal);
+        MessageHeaders.Inject(headers, activity, row.TraceParent, row.TraceState);
+        var properties = new BasicProperties
+        {
+            MessageId = row.EventId,
+            Type = row.EventType,
+            ContentType = "application/json",
+            DeliveryMode = DeliveryModes.Persistent,
+            Timestamp = new AmqpTimestamp(new DateTimeOffset(DateTime.SpecifyKind(row.CreatedAt, DateTimeKind.Utc)).ToUnixTimeSeconds()),
+            Headers = headers,
+        };
+        return _publisher.PublishAsync(exchange, row.EventType, properties, Encoding.UTF8.GetBytes(row.Body), cancellationToken);
+    }
+
+    private async Task WaitForWorkAsync(CancellationToken cancellationToken)
+    {
+        if (!await _signal.WaitAsync(_options.RelayPollInterval, cancellationToken).ConfigureAwait(false))
+        {
+            return;
+        }
+
+        // Signalled before the writer committed: look again a few times shortly after, then fall back to polling.
+        foreach (var delay in QuickRepolls)
+        {
+            await Task.Delay(delay, _timeProvider, cancellationToken).ConfigureAwait(false);
+            if (await RelayBatchAsync(cancellationToken).ConfigureAwait(false) > 0)
+            {
+                return;
+            }
+        }
+    }
+
+    private async Task HousekeepAsync(CancellationToken cancellationToken)
+    {
+        var now = _timeProvider.GetUtcNow();
+        if (now >= _nextBacklogSample)
+        {
+            _nextBacklogSample = now + TimeSpan.FromSeconds(1);
+            var backlog = await ReadBacklogAsync(_dataSource, cancellationToken).ConfigureAwait(false);
+            _telemetry.RecordBacklog(backlog.Pending, backlog.OldestAge(now));
+        }
+
+        if (now >= _nextCleanup)
+        {
+            _nextCleanup = now + _options.CleanupInterval;
+            var before = (now - _options.Retention).UtcDateTime;
+            var deleted = 0;
+            int batch;
+            do
+            {
+                batch = await _dataSource.WithConnectionAsync(
+                    (connection, token) => connection.ExecuteAsync(DeleteSent, new { before }, cancellationToken: token), cancellationToken).ConfigureAwait(false);
+                deleted += batch;
+            }
+            while (batch == 1000);
+
+            if (deleted > 0)
+            {
+                LogCleanedUp(_logger, deleted);
+            }
+        }
+    }
+
+    internal static async Task<OutboxBacklog> ReadBacklogAsync(MySqlDataSource dataSource, CancellationToken cancellationToken) =>
+        await dataSource.WithConnectionAsync(
+            (connection, token) => connection.QuerySingleOrDefaultAsync<OutboxBacklog>(Backlog, cancellationToken: token), cancellationToken).ConfigureAwait(false)
+        ?? new OutboxBacklog(0, null);
+
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await base.StopAsync(cancellationToken).ConfigureAwait(false);
+        await _publisher.DisposeAsync().ConfigureAwait(false);
+    }
+
+    internal sealed record OutboxRow(long Seq, string EventId, string EventType, string Body, string? TraceParent, string? TraceState, DateTime CreatedAt);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Outbox relay could not publish; rows stay pending, retrying in {Backoff}")]
+    private static partial void LogRelayFailed(ILogger logger, Exception exception, TimeSpan backoff);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Deleted {Count} published outbox rows past retention")]
+    private static partial void LogCleanedUp(ILogger logger, int count);
+}
+
+internal sealed record OutboxBacklog(long Pending, DateTime? Oldest)
+{
+    public TimeSpan OldestAge(DateTimeOffset now) =>
+        Oldest is { } oldest ? TimeSpan.FromTicks(Math.Max(0, (now.UtcDateTime - DateTime.SpecifyKind(oldest, DateTimeKind.Utc)).Ticks)) : TimeSpan.Zero;
+}
