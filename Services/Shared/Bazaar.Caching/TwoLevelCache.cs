@@ -335,11 +335,15 @@ public sealed partial class TwoLevelCache : IDisposable
 
     private static string VersionL1Key(string name) => "version:" + name;
 
+    /// <summary>Raised for every key invalidated here or announced by another replica (a hint that data changed).</summary>
+    public event Action<string>? KeyInvalidated;
+
     /// <summary>Called for every invalidation heard on the channel, including our own.</summary>
     internal void DropFromL1(string key)
     {
         Interlocked.Increment(ref _epoch);
         _l1.Remove(key);
+        KeyInvalidated?.Invoke(key);
     }
 
     /// <summary>After an outage we may have missed invalidations: forget L1 and replay what we could not send.</summary>

@@ -1,0 +1,336 @@
+using System.Data.Common;
+using System.Text;
+using System.Text.Json.Serialization;
+using Bazaar.Catalog.Api.Apis;
+using Bazaar.Catalog.Api.Events;
+using Bazaar.Catalog.Api.Model;
+using Dapper;
+
+namespace Bazaar.Catalog.Api.Data;
+
+/// <summary>Products, brands and categories in MySQL: the reads behind the cache and the admin writes.</summary>
+internal sealed class CatalogStore(CatalogDatabase database, CatalogOutbox outbox, TimeProvider time)
+{
+    private const string SelectItem = """
+        SELECT p.id AS Id, p.sku AS Sku, p.name AS Name, p.description AS Description, p.price AS Price,
+               p.brand_id AS BrandId, b.name AS BrandName, p.category_id AS CategoryId, c.name AS CategoryName,
+               p.available_stock AS AvailableStock, p.row_version AS RowVersion, p.created_at AS CreatedAt, p.updated_at AS UpdatedAt
+        FROM products p
+        JOIN brands b ON b.id = p.brand_id
+        JOIN categories c ON c.id = p.category_id
+        """;
+
+    public async Task<CatalogItem?> GetItemAsync(int id, CancellationToken cancellationToken)
+    {
+        await using DbConnection connection = await database.OpenAsync(cancellationToken);
+        ProductRow? row = await connection.QuerySingleOrDefaultAsync<ProductRow>(new CommandDefinition(
+            SelectItem + " WHERE p.id = @id AND p.deleted_at IS NULL", new { id }, cancellationToken: cancellationToken));
+        return row?.ToItem();
+    }
+
+    public async Task<PaginatedItems<CatalogItem>> ListItemsAsync(CatalogItemsFilter filter, Paging paging, CancellationToken cancellationToken)
+    {
+        var where = new StringBuilder(" WHERE p.deleted_at IS NULL");
+        if (filter.BrandId is not null)
+        {
+            where.Append(" AND p.brand_id = @BrandId");
+        }
+
+        if (filter.CategoryId is not null)
+        {
+            where.Append(" AND p.category_id = @CategoryId");
+        }
+
+        if (filter.Search is not null)
+        {
+            where.Append(" AND p.name LIKE @Pattern ESCAPE '!'");
+        }
+
+        if (filter.MinPrice is not null)
+        {
+            where.Append(" AND p.price >= @MinPrice");
+        }
+
+        if (filter.MaxPrice is not null)
+        {
+            where.Append(" AND p.price <= @MaxPrice");
+        }
+
+        string orderBy = filter.Sort switch
+        {
+            CatalogSort.Price => " ORDER BY p.price, p.id",
+            CatalogSort.PriceDescending => " ORDER BY p.price DESC, p.id DESC",
+            CatalogSort.Newest => " ORDER BY p.created_at DESC, p.id DESC",
+            _ => " ORDER BY p.name, p.id",
+        };
+
+        var parameters = new
+        {
+            filter.BrandId,
+            filter.CategoryId,
+            Pattern = filter.Search is null ? null : "%" + EscapeLike(filter.Search) + "%",
+            filter.MinPrice,
+            filter.MaxPrice,
+            Take = paging.Size,
+            paging.Skip,
+        };
+
+        await using DbConnection connection = await database.OpenAsync(cancellationToken);
+        long count = await connection.ExecuteScalarAsync<long>(new CommandDefinition(
+            "SELECT COUNT(*) FROM products p" + where, parameters, cancellationToken: cancellationToken));
+        IEnumerable<ProductRow> rows = count <= paging.Skip
+            ? []
+            : await connection.QueryAsync<ProductRow>(new CommandDefinition(
+                SelectItem + where + orderBy + " LIMIT @Take OFFSET @Skip", parameters, cancellationToken: cancellationToken));
+        return paging.Page<CatalogItem>(count, rows.Select(row => row.ToItem()).ToList());
+    }
+
+    public async Task<IReadOnlyList<CatalogBrand>> GetBrandsAsync(CancellationToken cancellationToken)
+    {
+        await using DbConnection connection = await database.OpenAsync(cancellationToken);
+        return (await connection.QueryAsync<CatalogBrand>(new CommandDefinition(
+            "SELECT id AS Id, name AS Name, row_version AS RowVersion FROM brands ORDER BY name", cancellationToken: cancellationToken))).ToList();
+    }
+
+    public async Task<IReadOnlyList<CatalogCategory>> GetCategoriesAsync(CancellationToken cancellationToken)
+    {
+        await using DbConnection connection = await database.OpenAsync(cancellationToken);
+        return (await connection.QueryAsync<CatalogCategory>(new CommandDefinition(
+            "SELECT id AS Id, name AS Name, row_version AS RowVersion FROM categories ORDER BY name", cancellationToken: cancellationToken))).ToList();
+    }
+
+    public async Task<int> GetHighestProductIdAsync(CancellationToken cancellationToken)
+    {
+        await using DbConnection connection = await database.OpenAsync(cancellationToken);
+        return await connection.ExecuteScalarAsync<int>(new CommandDefinition(
+            "SELECT COALESCE(MAX(id), 0) FROM products", cancellationToken: cancellationToken));
+    }
+
+    public Task<WriteResult<CatalogItem>> CreateItemAsync(NewProduct product, CancellationToken cancellationToken) =>
+        database.InTransactionAsync(async unit =>
+        {
+            if (await MissingReferenceAsync(unit, product.BrandId, product.CategoryId, cancellationToken) is { } missing)
+            {
+                return missing.As<CatalogItem>();
+            }
+
+            DateTime now = time.GetUtcNow().UtcDateTime;
+            // IGNORE turns a duplicate SKU into "no row" instead of an exception the driver would name.
+            int inserted = await unit.Connection.ExecuteAsync(new CommandDefinition("""
+                INSERT IGNORE INTO products (sku, name, description, price, brand_id, category_id, available_stock, reserved_stock, row_version, created_at, updated_at)
+                VALUES (@Sku, @Name, @Description, @Price, @BrandId, @CategoryId, @AvailableStock, 0, 1, @now, @now)
+                """, new { product.Sku, product.Name, product.Description, product.Price, product.BrandId, product.CategoryId, product.AvailableStock, now },
+                unit.Transaction, cancellationToken: cancellationToken));
+            if (inserted == 0)
+            {
+                return WriteResult<CatalogItem>.Conflict("sku", $"A product with SKU '{product.Sku}' already exists.");
+            }
+
+            int id = await unit.Connection.ExecuteScalarAsync<int>(new CommandDefinition(
+                "SELECT LAST_INSERT_ID()", transaction: unit.Transaction, cancellationToken: cancellationToken));
+            CatalogItem item = await ReadItemAsync(unit, id, cancellationToken);
+            await outbox.AddAsync(unit, CatalogEventTypes.ProductCreated, ToEvent(item), cancellationToken);
+            await outbox.AddAsync(unit, CatalogEventTypes.StockChanged, new StockChanged(id, item.AvailableStock, 0), cancellationToken);
+            return WriteResult<CatalogItem>.Done(item);
+        }, cancellationToken);
+
+    public Task<WriteResult<CatalogItem>> UpdateItemAsync(int id, ProductChanges changes, CancellationToken cancellationToken) =>
+        database.InTransactionAsync(async unit =>
+        {
+            if (await MissingReferenceAsync(unit, changes.BrandId, changes.CategoryId, cancellationToken) is { } missing)
+            {
+                return missing.As<CatalogItem>();
+            }
+
+            decimal? oldPrice = await unit.Connection.ExecuteScalarAsync<decimal?>(new CommandDefinition(
+                "SELECT price FROM products WHERE id = @id AND deleted_at IS NULL FOR UPDATE", new { id }, unit.Transaction, cancellationToken: cancellationToken));
+            if (oldPrice is null)
+            {
+                return WriteResult<CatalogItem>.NotFound;
+            }
+
+            int updated = await unit.Connection.ExecuteAsync(new CommandDefinition("""
+                UPDATE products SET name = @Name, description = @Description, price = @Price, brand_id = @BrandId,
+                       category_id = @CategoryId, row_version = row_version + 1, updated_at = @now
+                WHERE id = @id AND row_version = @RowVersion AND deleted_at IS NULL
+                """, new { id, changes.Name, changes.Description, changes.Price, changes.BrandId, changes.CategoryId, changes.RowVersion, now = time.GetUtcNow().UtcDateTime },
+                unit.Transaction, cancellationToken: cancellationToken));
+            if (updated == 0)
+            {
+                return WriteResult<CatalogItem>.Conflict("rowVersion", "The product was changed by someone else since you read it; read it again and reapply your change.");
+            }
+
+            CatalogItem item = await ReadItemAsync(unit, id, cancellationToken);
+            await outbox.AddAsync(unit, CatalogEventTypes.ProductUpdated, ToEvent(item), cancellationToken);
+            if (oldPrice.Value != item.Price)
+            {
+                await outbox.AddAsync(unit, CatalogEventTypes.PriceChanged, new PriceChanged(id, oldPrice.Value, item.Price), cancellationToken);
+            }
+
+            return WriteResult<CatalogItem>.Done(item);
+        }, cancellationToken);
+
+    public Task<WriteResult<int>> DeleteItemAsync(int id, CancellationToken cancellationToken) =>
+        database.InTransactionAsync(async unit =>
+        {
+            string? sku = await unit.Connection.ExecuteScalarAsync<string?>(new CommandDefinition(
+                "SELECT sku FROM products WHERE id = @id AND deleted_at IS NULL FOR UPDATE", new { id }, unit.Transaction, cancellationToken: cancellationToken));
+            if (sku is null)
+            {
+                return WriteResult<int>.NotFound;
+            }
+
+            // Soft delete: reservations and orders still refer to the row.
+            await unit.Connection.ExecuteAsync(new CommandDefinition(
+                "UPDATE products SET deleted_at = @now, updated_at = @now, row_version = row_version + 1 WHERE id = @id",
+                new { id, now = time.GetUtcNow().UtcDateTime }, unit.Transaction, cancellationToken: cancellationToken));
+            await outbox.AddAsync(unit, CatalogEventTypes.ProductDeleted, new ProductDeleted(id, sku), cancellationToken);
+            return WriteResult<int>.Done(id);
+        }, cancellationToken);
+
+    public Task<WriteResult<StockLevel>> SetAvailableStockAsync(int id, int availableStock, CancellationToken cancellationToken) =>
+        database.InTransactionAsync(async unit =>
+        {
+            int updated = await unit.Connection.ExecuteAsync(new CommandDefinition(
+                "UPDATE products SET available_stock = @availableStock, updated_at = @now WHERE id = @id AND deleted_at IS NULL",
+                new { id, availableStock, now = time.GetUtcNow().UtcDateTime }, unit.Transaction, cancellationToken: cancellationToken));
+            if (updated == 0)
+            {
+                return WriteResult<StockLevel>.NotFound;
+            }
+
+            StockLevel level = await unit.Connection.QuerySingleAsync<StockLevel>(new CommandDefinition(
+                "SELECT id AS ProductId, available_stock AS AvailableStock, reserved_stock AS ReservedStock FROM products WHERE id = @id",
+                new { id }, unit.Transaction, cancellationToken: cancellationToken));
+            await outbox.AddAsync(unit, CatalogEventTypes.StockChanged, new StockChanged(id, level.AvailableStock, level.ReservedStock), cancellationToken);
+            return WriteResult<StockLevel>.Done(level);
+        }, cancellationToken);
+
+    public async Task<StockLevel?> GetStockAsync(int id, CancellationToken cancellationToken)
+    {
+        await using DbConnection connection = await database.OpenAsync(cancellationToken);
+        return await connection.QuerySingleOrDefaultAsync<StockLevel>(new CommandDefinition(
+            "SELECT id AS ProductId, available_stock AS AvailableStock, reserved_stock AS ReservedStock FROM products WHERE id = @id AND deleted_at IS NULL",
+            new { id }, cancellationToken: cancellationToken));
+    }
+
+    /// <summary>Creates (id null) or renames a brand or category; returns the ids of products whose shown name changes.</summary>
+    public Task<WriteResult<NamedEntityWrite>> SaveNamedAsync(NamedTable table, int? id, string name, int? rowVersion, CancellationToken cancellationToken) =>
+        database.InTransactionAsync(async unit =>
+        {
+            string tableName = table == NamedTable.Brands ? "brands" : "categories";
+            string productColumn = table == NamedTable.Brands ? "brand_id" : "category_id";
+            DateTime now = time.GetUtcNow().UtcDateTime;
+            bool taken = await unit.Connection.ExecuteScalarAsync<bool>(new CommandDefinition(
+                $"SELECT EXISTS (SELECT 1 FROM {tableName} WHERE name = @name AND id <> @id)", new { name, id = id ?? 0 }, unit.Transaction, cancellationToken: cancellationToken));
+            if (taken)
+            {
+                return WriteResult<NamedEntityWrite>.Conflict("name", $"The name '{name}' is already used.");
+            }
+
+            if (id is null)
+            {
+                await unit.Connection.ExecuteAsync(new CommandDefinition(
+                    $"INSERT INTO {tableName} (name, row_version, created_at, updated_at) VALUES (@name, 1, @now, @now)",
+                    new { name, now }, unit.Transaction, cancellationToken: cancellationToken));
+                int newId = await unit.Connection.ExecuteScalarAsync<int>(new CommandDefinition(
+                    "SELECT LAST_INSERT_ID()", transaction: unit.Transaction, cancellationToken: cancellationToken));
+                return WriteResult<NamedEntityWrite>.Done(new NamedEntityWrite(newId, name, 1, []));
+            }
+
+            int? current = await unit.Connection.ExecuteScalarAsync<int?>(new CommandDefinition(
+                $"SELECT row_version FROM {tableName} WHERE id = @id FOR UPDATE", new { id }, unit.Transaction, cancellationToken: cancellationToken));
+            if (current is null)
+            {
+                return WriteResult<NamedEntityWrite>.NotFound;
+            }
+
+            if (current != rowVersion)
+            {
+                return WriteResult<NamedEntityWrite>.Conflict("rowVersion", "It was changed by someone else since you read it; read it again and reapply your change.");
+            }
+
+            await unit.Connection.ExecuteAsync(new CommandDefinition(
+                $"UPDATE {tableName} SET name = @name, row_version = row_version + 1, updated_at = @now WHERE id = @id",
+                new { id, name, now }, unit.Transaction, cancellationToken: cancellationToken));
+            List<int> products = (await unit.Connection.QueryAsync<int>(new CommandDefinition(
+                $"SELECT id FROM products WHERE {productColumn} = @id AND deleted_at IS NULL", new { id }, unit.Transaction, cancellationToken: cancellationToken))).ToList();
+            return WriteResult<NamedEntityWrite>.Done(new NamedEntityWrite(id.Value, name, current.Value + 1, products));
+        }, cancellationToken);
+
+    private static async Task<WriteResult<int>?> MissingReferenceAsync(UnitOfWork unit, int brandId, int categoryId, CancellationToken cancellationToken)
+    {
+        (long brand, long category) = await unit.Connection.QuerySingleAsync<(long, long)>(new CommandDefinition(
+            "SELECT EXISTS (SELECT 1 FROM brands WHERE id = @brandId), EXISTS (SELECT 1 FROM categories WHERE id = @categoryId)",
+            new { brandId, categoryId }, unit.Transaction, cancellationToken: cancellationToken));
+        return brand == 0 ? WriteResult<int>.Invalid("brandId", $"There is no brand {brandId}.")
+            : category == 0 ? WriteResult<int>.Invalid("categoryId", $"There is no category {categoryId}.")
+            : null;
+    }
+
+    private static async Task<CatalogItem> ReadItemAsync(UnitOfWork unit, int id, CancellationToken cancellationToken) =>
+        (await unit.Connection.QuerySingleAsync<ProductRow>(new CommandDefinition(
+            SelectItem + " WHERE p.id = @id", new { id }, unit.Transaction, cancellationToken: cancellationToken))).ToItem();
+
+    private static ProductChanged ToEvent(CatalogItem item) =>
+        new(item.Id, item.Sku, item.Name, item.Price, item.BrandId, item.CategoryId, item.RowVersion);
+
+    private static string EscapeLike(string text) =>
+        text.Replace("!", "!!", StringComparison.Ordinal).Replace("%", "!%", StringComparison.Ordinal).Replace("_", "!_", StringComparison.Ordinal);
+
+    private sealed class ProductRow
+    {
+        public int Id { get; init; }
+        public string Sku { get; init; } = "";
+        public string Name { get; init; } = "";
+        public string Description { get; init; } = "";
+        public decimal Price { get; init; }
+        public int BrandId { get; init; }
+        public string BrandName { get; init; } = "";
+        public int CategoryId { get; init; }
+        public string CategoryName { get; init; } = "";
+        public int AvailableStock { get; init; }
+        public int RowVersion { get; init; }
+        public DateTime CreatedAt { get; init; }
+        public DateTime UpdatedAt { get; init; }
+
+        public CatalogItem ToItem() => new(Id, Sku, Name, Description, Price, BrandId, BrandName, CategoryId, CategoryName,
+            AvailableStock, RowVersion, AsUtc(CreatedAt), AsUtc(UpdatedAt));
+
+        private static DateTimeOffset AsUtc(DateTime value) => new(DateTime.SpecifyKind(value, DateTimeKind.Utc));
+    }
+}
+
+internal enum NamedTable
+{
+    Brands,
+    Categories,
+}
+
+internal sealed record NewProduct(string Sku, string Name, string Description, decimal Price, int BrandId, int CategoryId, int AvailableStock);
+
+internal sealed record ProductChanges(string Name, string Description, decimal Price, int BrandId, int CategoryId, int RowVersion);
+
+internal sealed record NamedEntityWrite(int Id, string Name, int RowVersion, [property: JsonIgnore] IReadOnlyList<int> AffectedProductIds);
+
+internal enum WriteOutcome
+{
+    Done,
+    NotFound,
+    Conflict,
+    Invalid,
+}
+
+/// <summary>The answer of a write: done with a value, or why not (and which request member is to blame).</summary>
+internal sealed record WriteResult<T>(WriteOutcome Outcome, T? Value, string? Member, string? Message)
+{
+    public static WriteResult<T> NotFound { get; } = new(WriteOutcome.NotFound, default, null, null);
+
+    public static WriteResult<T> Done(T value) => new(WriteOutcome.Done, value, null, null);
+
+    public static WriteResult<T> Conflict(string member, string message) => new(WriteOutcome.Conflict, default, member, message);
+
+    public static WriteResult<T> Invalid(string member, string message) => new(WriteOutcome.Invalid, default, member, message);
+
+    public WriteResult<TOther> As<TOther>() => new(Outcome, default, Member, Message);
+}
