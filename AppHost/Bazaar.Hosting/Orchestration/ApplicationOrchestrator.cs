@@ -1,0 +1,239 @@
+using Bazaar.Hosting.Processes;
+using Microsoft.Extensions.Logging;
+
+namespace Bazaar.Hosting;
+
+/// <summary>
+/// Owns the replicas of every resource: prepares the data directory (leftovers, credentials, ports), starts
+/// everything (each replica waits for what it depends on), and stops in reverse dependency order.
+/// </summary>
+internal sealed partial class ApplicationOrchestrator
+{
+    private readonly DistributedApplicationModel _model;
+    private readonly ILogger _logger;
+    private readonly Dictionary<IResource, List<ReplicaRunner>> _replicas = [];
+    private bool _prepared;
+
+    public ApplicationOrchestrator(
+        DistributedApplicationOptions options,
+        DistributedApplicationModel model,
+        ResourceNotificationService notifications,
+        ResourceLoggerService logs,
+        ILogger<ApplicationOrchestrator> logger,
+        TimeProvider timeProvider)
+    {
+        Options = options;
+        _model = model;
+        Notifications = notifications;
+        Logs = logs;
+        _logger = logger;
+        TimeProvider = timeProvider;
+        ProjectRoot = Path.GetFullPath(options.ProjectRoot ?? FindProjectRoot() ?? Directory.GetCurrentDirectory());
+        DataDirectory = Path.GetFullPath(options.DataDirectory ?? Path.Combine(ProjectRoot, ".bazaar"));
+        Launcher = new ProcessLauncher(options, DataDirectory, ProjectRoot, logs);
+    }
+
+    public DistributedApplicationOptions Options { get; }
+
+    public ResourceNotificationService Notifications { get; }
+
+    public ResourceLoggerService Logs { get; }
+
+    public TimeProvider TimeProvider { get; }
+
+    public ProcessLauncher Launcher { get; }
+
+    public string ProjectRoot { get; }
+
+    public string DataDirectory { get; }
+
+    /// <summary>Walks up from the program's folder, then from the current one, to the folder holding Aspire.sln.</summary>
+    public static string? FindProjectRoot()
+    {
+        foreach (string start in new[] { AppContext.BaseDirectory, Directory.GetCurrentDirectory() })
+        {
+            for (DirectoryInfo? directory = new(start); directory is not null; directory = directory.Parent)
+            {
+                if (File.Exists(Path.Combine(directory.FullName, "Aspire.sln")))
+                {
+                    return directory.FullName;
+                }
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>Data directory, leftovers of a killed run, credentials and ports: everything decided before a process starts.</summary>
+    public async Task PrepareAsync(CancellationToken cancellationToken)
+    {
+        if (_prepared)
+        {
+            return;
+        }
+
+        if (Options.Fresh && Directory.Exists(DataDirectory))
+        {
+            await EndLeftoversAsync(cancellationToken).ConfigureAwait(false);
+            Directory.Delete(DataDirectory, recursive: true);
+        }
+
+        Directory.CreateDirectory(DataDirectory);
+        await EndLeftoversAsync(cancellationToken).ConfigureAwait(false);
+
+        var state = new DataDirectoryState(DataDirectory);
+        foreach (IResource resource in _model.Resources)
+        {
+            if (resource is BackingServerResource server)
+            {
+                server.Credentials = state.CredentialsFor(server.Name, server.DefaultUserName);
+            }
+
+            int replicas = resource.ReplicaCount();
+            foreach (EndpointAnnotation endpoint in resource.Annotations.OfType<EndpointAnnotation>())
+            {
+                endpoint.AllocatedPorts = Enumerable.Range(0, replicas)
+                    .Select(replica => state.AllocatePort(
+                        $"{resource.Name}/{endpoint.Name}/{replica}",
+                        Options.UseFreePorts || endpoint.Port is null ? null : endpoint.Port + replica))
+                    .ToList();
+            }
+        }
+
+        foreach (IResource resource in DependencyGraph.StartOrder(_model))
+        {
+            int replicas = resource.ReplicaCount();
+            List<string> names = Enumerable.Range(0, replicas).Select(r => ProcessEnvironment.ReplicaName(resource, r)).ToList();
+            _replicas[resource] = Enumerable.Range(0, replicas).Select(r => new ReplicaRunner(this, resource, r, names)).ToList();
+            foreach (ReplicaRunner runner in _replicas[resource])
+            {
+                Notifications.PublishUpdate(runner.Snapshot, runner.ReplicaNames);
+            }
+        }
+
+        _prepared = true;
+    }
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        await PrepareAsync(cancellationToken).ConfigureAwait(false);
+        LogStarting(_logger, DataDirectory, Options.Runtime);
+        foreach (ReplicaRunner runner in _replicas.Values.SelectMany(r => r))
+        {
+            runner.Start();
+        }
+    }
+
+    /// <summary>Stops every resource once everything that depends on it has stopped.</summary>
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        var stopped = new Dictionary<IResource, Task>();
+        Task StopResource(IResource resource)
+        {
+            if (!stopped.TryGetValue(resource, out Task? task))
+            {
+                List<Task> dependents = DependencyGraph.DependentsOf(_model, resource).Select(StopResource).ToList();
+                task = StopAfterAsync(resource, dependents, cancellationToken);
+                stopped[resource] = task;
+            }
+
+            return task;
+        }
+
+        await Task.WhenAll(_model.Resources.Select(StopResource).ToList()).ConfigureAwait(false);
+    }
+
+    private async Task StopAfterAsync(IResource resource, List<Task> dependents, CancellationToken cancellationToken)
+    {
+        await Task.WhenAll(dependents).ConfigureAwait(false);
+        if (_replicas.TryGetValue(resource, out List<ReplicaRunner>? runners))
+        {
+            await Task.WhenAll(runners.Select(r => r.StopAsync(cancellationToken))).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>The replicas a name stands for: one replica by its name, or every replica of a resource.</summary>
+    public IReadOnlyList<ReplicaRunner> Find(string name)
+    {
+        foreach ((IResource resource, List<ReplicaRunner> runners) in _replicas)
+        {
+            if (string.Equals(resource.Name, name, StringComparison.OrdinalIgnoreCase))
+            {
+                return runners;
+            }
+
+            if (runners.FirstOrDefault(r => string.Equals(r.Name, name, StringComparison.OrdinalIgnoreCase)) is { } runner)
+            {
+                return [runner];
+            }
+        }
+
+        throw new DistributedApplicationException(
+            $"There is no resource or replica named '{name}'. Known: {string.Join(", ", _replicas.Values.SelectMany(r => r).Select(r => r.Name))}.");
+    }
+
+    public IEnumerable<ReplicaRunner> AllReplicas => _replicas.Values.SelectMany(r => r);
+
+    /// <summary>Completes once every replica of every resource <paramref name="resource"/> waits for is running and healthy.</summary>
+    public async Task WaitForDependenciesAsync(IResource resource, CancellationToken cancellationToken)
+    {
+        foreach (IResource dependency in DependencyGraph.DependenciesOf(resource))
+        {
+            while (true)
+            {
+                try
+                {
+                    await Notifications.WaitForResourceHealthyAsync(dependency.Name, cancellationToken).ConfigureAwait(false);
+                    break;
+                }
+                catch (DistributedApplicationException)
+                {
+                    // The dependency failed to start; keep waiting, a person may fix it and start it again.
+                    await Notifications.WaitForResourceAsync(dependency.Name, s => s.State != ResourceState.FailedToStart, cancellationToken).ConfigureAwait(false);
+                }
+            }
+        }
+    }
+
+    /// <summary>Ends the processes a previous run left behind (its AppHost was killed before it could stop them).</summary>
+    private async Task EndLeftoversAsync(CancellationToken cancellationToken)
+    {
+        string pids = Path.Combine(DataDirectory, "pids");
+        if (!Directory.Exists(pids))
+        {
+            return;
+        }
+
+        foreach (string pidFile in Directory.EnumerateFiles(pids, "*.pid"))
+        {
+            if (await ManagedProcess.EndLeftoverAsync(pidFile, Options.StopTimeout, cancellationToken).ConfigureAwait(false))
+            {
+                LogLeftoverEnded(_logger, Path.GetFileNameWithoutExtension(pidFile));
+            }
+        }
+    }
+
+    public void LogStateChange(ResourceSnapshot snapshot)
+    {
+        if (snapshot.State is ResourceState.FailedToStart or ResourceState.Exited)
+        {
+            LogResourceFailed(_logger, snapshot.Name, snapshot.State, snapshot.Message);
+        }
+        else
+        {
+            LogResourceState(_logger, snapshot.Name, snapshot.State, snapshot.Health);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Starting the application; data directory {DataDirectory}, runtime {Runtime}")]
+    private static partial void LogStarting(ILogger logger, string dataDirectory, ContainerRuntime runtime);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Ended '{Replica}', left running by a previous AppHost that did not stop it")]
+    private static partial void LogLeftoverEnded(ILogger logger, string replica);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Replica}: {State} ({Health})")]
+    private static partial void LogResourceState(ILogger logger, string replica, ResourceState state, ResourceHealth health);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "{Replica}: {State}. {Reason}")]
+    private static partial void LogResourceFailed(ILogger logger, string replica, ResourceState state, string? reason);
+}

@@ -1,0 +1,125 @@
+using System.Net.Sockets;
+using Bazaar.Hosting;
+using Bazaar.Hosting.Processes;
+using Bazaar.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using MySql.Data.MySqlClient;
+using RabbitMQ.Client;
+using StackExchange.Redis;
+
+namespace Bazaar.IntegrationTests.Platform;
+
+/// <summary>Each backing server, started by the engine as a local process, answers its own protocol and stops without leftovers.</summary>
+public sealed class BackingServerTests
+{
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(60);
+
+    [Fact]
+    public async Task Redis_starts_answers_with_its_generated_password_and_stops_leaving_no_process()
+    {
+        CancellationToken ct = TestContext();
+        await using TestServers servers = await TestServers.StartDedicatedAsync(redis: true, rabbitMq: false, mySql: false, ct);
+
+        using (ConnectionMultiplexer redis = await ConnectionMultiplexer.ConnectAsync(servers.RedisConnectionString))
+        {
+            IDatabase db = redis.GetDatabase();
+            string key = TestServers.UniqueName("platform");
+            await db.StringSetAsync(key, "hello");
+            Assert.Equal("hello", (string?)await db.StringGetAsync(key));
+        }
+
+        await AssertStopsCleanlyAsync(servers, TestServers.Redis, ct);
+    }
+
+    [Fact]
+    public async Task RabbitMQ_starts_accepts_an_AMQP_connection_and_stops_leaving_no_process()
+    {
+        CancellationToken ct = TestContext();
+        await using TestServers servers = await TestServers.StartDedicatedAsync(redis: false, rabbitMq: true, mySql: false, ct);
+
+        var factory = new ConnectionFactory { Uri = new Uri(servers.RabbitMqConnectionString) };
+        await using (IConnection connection = await factory.CreateConnectionAsync(ct))
+        await using (IChannel channel = await connection.CreateChannelAsync(cancellationToken: ct))
+        {
+            string queue = TestServers.UniqueName("platform");
+            QueueDeclareOk declared = await channel.QueueDeclareAsync(queue, durable: false, exclusive: true, autoDelete: true, cancellationToken: ct);
+            Assert.Equal(queue, declared.QueueName);
+        }
+
+        await AssertStopsCleanlyAsync(servers, TestServers.RabbitMq, ct);
+    }
+
+    [Fact]
+    public async Task MySql_starts_creates_a_database_answers_SELECT_1_and_stops_leaving_no_process()
+    {
+        CancellationToken ct = TestContext();
+        await using TestServers servers = await TestServers.StartDedicatedAsync(redis: false, rabbitMq: false, mySql: true, ct);
+
+        string connectionString = await servers.CreateDatabaseAsync("platform", ct);
+        Assert.Contains(";Database=platform_", connectionString, StringComparison.Ordinal);
+        Assert.EndsWith(";SslMode=None", connectionString, StringComparison.Ordinal);
+        await using (var connection = new MySqlConnection(connectionString))
+        {
+            await connection.OpenAsync(ct);
+            await using var command = new MySqlCommand("SELECT 1", connection);
+            Assert.Equal(1L, Convert.ToInt64(await command.ExecuteScalarAsync(ct), System.Globalization.CultureInfo.InvariantCulture));
+        }
+
+        await AssertStopsCleanlyAsync(servers, TestServers.MySql, ct);
+    }
+
+    [Fact]
+    public async Task A_stopped_server_starts_again_on_the_same_port_with_the_same_credentials()
+    {
+        CancellationToken ct = TestContext();
+        await using TestServers servers = await TestServers.StartDedicatedAsync(redis: true, rabbitMq: false, mySql: false, ct);
+        string before = servers.RedisConnectionString;
+        string key = TestServers.UniqueName("restart");
+        using (ConnectionMultiplexer redis = await ConnectionMultiplexer.ConnectAsync(before))
+        {
+            await redis.GetDatabase().StringSetAsync(key, "kept");
+        }
+
+        await servers.StopServerAsync(TestServers.Redis, ct);
+        await servers.StartServerAsync(TestServers.Redis, ct);
+
+        Assert.Equal(before, servers.RedisConnectionString);
+        using ConnectionMultiplexer again = await ConnectionMultiplexer.ConnectAsync(servers.RedisConnectionString);
+        Assert.Equal("kept", (string?)await again.GetDatabase().StringGetAsync(key));
+    }
+
+    [Fact]
+    public async Task The_shared_servers_give_each_test_a_database_of_its_own()
+    {
+        CancellationToken ct = TestContext();
+        TestServers shared = await TestServers.SharedAsync(ct);
+
+        string first = await shared.CreateDatabaseAsync("shared", ct);
+        string second = await shared.CreateDatabaseAsync("shared", ct);
+
+        Assert.NotEqual(first, second);
+        Assert.StartsWith("127.0.0.1:", shared.RedisConnectionString, StringComparison.Ordinal);
+        Assert.StartsWith("amqp://", shared.RabbitMqConnectionString, StringComparison.Ordinal);
+        await Assert.ThrowsAsync<InvalidOperationException>(() => shared.StopServerAsync(TestServers.Redis, ct));
+    }
+
+    private static async Task AssertStopsCleanlyAsync(TestServers servers, string name, CancellationToken ct)
+    {
+        ResourceNotificationService notifications = servers.Application.Services.GetRequiredService<ResourceNotificationService>();
+        Assert.True(notifications.TryGetCurrentSnapshot(name, out ResourceSnapshot running));
+        Assert.True(running.IsHealthy);
+        int pid = running.Pid ?? throw new InvalidOperationException("A running server has a pid.");
+        int port = servers.Application.Services.GetRequiredService<DistributedApplicationModel>().Resources
+            .OfType<BackingServerResource>().Single(r => r.Name == name).Port;
+
+        await servers.StopServerAsync(name, ct);
+
+        Assert.True(notifications.TryGetCurrentSnapshot(name, out ResourceSnapshot stopped));
+        Assert.Equal(ResourceState.Finished, stopped.State);
+        Assert.Empty(ProcessTable.GroupMembers(pid));
+        using var client = new TcpClient();
+        await Assert.ThrowsAnyAsync<SocketException>(() => client.ConnectAsync("127.0.0.1", port, ct).AsTask());
+    }
+
+    private static CancellationToken TestContext() => new CancellationTokenSource(Deadline * 3).Token;
+}
