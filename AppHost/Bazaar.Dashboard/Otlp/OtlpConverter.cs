@@ -85,7 +85,7 @@ internal sealed class OtlpConverter
         var points = new List<MetricPointData>();
         foreach (var resourceMetrics in request.ResourceMetrics)
         {
-            var (service, _) = Identify(resourceMetrics.Resource);
+            var (service, instance) = Identify(resourceMetrics.Resource);
             foreach (var scopeMetrics in resourceMetrics.ScopeMetrics)
             {
                 var meter = scopeMetrics.Scope?.Name ?? "";
@@ -94,16 +94,16 @@ internal sealed class OtlpConverter
                     switch (metric.DataCase)
                     {
                         case Metric.DataOneofCase.Gauge:
-                            AddNumbers(points, service, meter, metric, InstrumentKind.Gauge, false, metric.Gauge.DataPoints);
+                            AddNumbers(points, service, instance, meter, metric, InstrumentKind.Gauge, false, metric.Gauge.DataPoints);
                             break;
                         case Metric.DataOneofCase.Sum:
-                            AddNumbers(points, service, meter, metric, InstrumentKind.Sum, metric.Sum.IsMonotonic, metric.Sum.DataPoints);
+                            AddNumbers(points, service, instance, meter, metric, InstrumentKind.Sum, metric.Sum.IsMonotonic, metric.Sum.DataPoints);
                             break;
                         case Metric.DataOneofCase.Histogram:
                             foreach (var point in metric.Histogram.DataPoints)
                             {
                                 points.Add(new MetricPointData(
-                                    service, meter, metric.Name, metric.Description, metric.Unit, InstrumentKind.Histogram, false,
+                                    service, instance, meter, metric.Name, metric.Description, metric.Unit, InstrumentKind.Histogram, false,
                                     ToNanos(point.TimeUnixNano), AttributesJson(point.Attributes),
                                     Value: 0, Count: (long)point.Count, Sum: point.HasSum ? point.Sum : 0,
                                     Bounds: [.. point.ExplicitBounds], BucketCounts: [.. point.BucketCounts.Select(c => (long)c)]));
@@ -117,14 +117,14 @@ internal sealed class OtlpConverter
     }
 
     private void AddNumbers(
-        List<MetricPointData> points, string service, string meter, Metric metric, InstrumentKind kind, bool monotonic,
+        List<MetricPointData> points, string service, string instance, string meter, Metric metric, InstrumentKind kind, bool monotonic,
         RepeatedField<NumberDataPoint> dataPoints)
     {
         foreach (var point in dataPoints)
         {
             var value = point.ValueCase == NumberDataPoint.ValueOneofCase.AsInt ? point.AsInt : point.AsDouble;
             points.Add(new MetricPointData(
-                service, meter, metric.Name, metric.Description, metric.Unit, kind, monotonic,
+                service, instance, meter, metric.Name, metric.Description, metric.Unit, kind, monotonic,
                 ToNanos(point.TimeUnixNano), AttributesJson(point.Attributes),
                 Value: value, Count: 0, Sum: 0, Bounds: [], BucketCounts: []));
         }

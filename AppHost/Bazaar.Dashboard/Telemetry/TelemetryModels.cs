@@ -44,6 +44,7 @@ public enum InstrumentKind { Gauge = 0, Sum = 1, Histogram = 2 }
 /// <summary>One data point of one instrument. Histograms carry bounds and bucket counts; the others a value.</summary>
 public sealed record MetricPointData(
     string Resource,
+    string Instance,
     string Scope,
     string Name,
     string Description,

@@ -66,9 +66,12 @@ public sealed record InstrumentView(long Id, string Resource, string Meter, stri
 /// or for histograms the percentiles of what was recorded since the previous export.</summary>
 public sealed record SeriesPoint(DateTimeOffset Time, double Value, double? P50 = null, double? P90 = null, double? P99 = null);
 
-public sealed record MetricSeries(InstrumentView Instrument, IReadOnlyList<SeriesPoint> Points);
+/// <summary>One line per process (replica): counters of different replicas are separate cumulative sums.</summary>
+public sealed record InstanceSeries(string Instance, IReadOnlyList<SeriesPoint> Points);
+
+public sealed record MetricSeries(InstrumentView Instrument, IReadOnlyList<InstanceSeries> Instances);
 
 /// <summary>Latest value of an instrument per attribute set, for the shop's overview figures.</summary>
-public sealed record DimensionValue(string Resource, JsonElement Attributes, double Value);
+public sealed record DimensionValue(string Resource, string Instance, JsonElement Attributes, double Value);
 
 public sealed record TelemetryCounts(long Spans, long Logs, long MetricPoints);

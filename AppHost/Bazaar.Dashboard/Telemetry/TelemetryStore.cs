@@ -57,7 +57,7 @@ public sealed partial class TelemetryStore : IDisposable
             UNIQUE (resource, scope, name));
         CREATE TABLE IF NOT EXISTS metric_points (
             id INTEGER PRIMARY KEY,
-            instrument_id INTEGER NOT NULL, time_ns INTEGER NOT NULL, attributes TEXT NOT NULL,
+            instrument_id INTEGER NOT NULL, instance TEXT NOT NULL, time_ns INTEGER NOT NULL, attributes TEXT NOT NULL,
             value REAL NOT NULL, count INTEGER NOT NULL, sum REAL NOT NULL, bounds TEXT NOT NULL, buckets TEXT NOT NULL);
         CREATE INDEX IF NOT EXISTS ix_points_instrument ON metric_points (instrument_id, time_ns);
         """;
@@ -110,15 +110,15 @@ public sealed partial class TelemetryStore : IDisposable
     private void WritePoints(SqliteTransaction transaction, IReadOnlyList<TelemetryBatch> batches) => Insert(
         transaction,
         """
-        INSERT INTO metric_points (instrument_id, time_ns, attributes, value, count, sum, bounds, buckets)
-        VALUES ($instrument, $time, $attributes, $value, $count, $sum, $bounds, $buckets)
+        INSERT INTO metric_points (instrument_id, instance, time_ns, attributes, value, count, sum, bounds, buckets)
+        VALUES ($instrument, $instance, $time, $attributes, $value, $count, $sum, $bounds, $buckets)
         """,
         batches.SelectMany(b => b.Points),
         (p, point) =>
         {
-            p[0].Value = InstrumentId(transaction, point); p[1].Value = point.TimeNs; p[2].Value = point.AttributesJson;
-            p[3].Value = point.Value; p[4].Value = point.Count; p[5].Value = point.Sum;
-            p[6].Value = JsonSerializer.Serialize(point.Bounds); p[7].Value = JsonSerializer.Serialize(point.BucketCounts);
+            p[0].Value = InstrumentId(transaction, point); p[1].Value = point.Instance; p[2].Value = point.TimeNs; p[3].Value = point.AttributesJson;
+            p[4].Value = point.Value; p[5].Value = point.Count; p[6].Value = point.Sum;
+            p[7].Value = JsonSerializer.Serialize(point.Bounds); p[8].Value = JsonSerializer.Serialize(point.BucketCounts);
         });
 
     /// <summary>One prepared statement executed per row; its parameters are the $names of the SQL, in order.</summary>
@@ -383,47 +383,68 @@ public sealed partial class TelemetryStore : IDisposable
 
         await using var command = connection.CreateCommand();
         command.CommandText = """
-            SELECT time_ns, value, count, bounds, buckets FROM metric_points
-            WHERE instrument_id = $id AND time_ns >= $since ORDER BY time_ns, id
+            SELECT instance, time_ns, value, count, bounds, buckets FROM metric_points
+            WHERE instrument_id = $id AND time_ns >= $since ORDER BY instance, time_ns, id
             """;
         command.Parameters.AddWithValue("$id", instrument.Id);
         command.Parameters.AddWithValue("$since", since.ToUnixTimeMilliseconds() * 1_000_000);
-        var exports = new List<MetricExport>();
+        var exports = new List<(string Instance, MetricExport Export)>();
         await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
         {
             while (await reader.ReadAsync(cancellationToken))
             {
-                var time = reader.GetInt64(0);
-                if (exports.Count == 0 || exports[^1].TimeNs != time) exports.Add(new MetricExport(time));
-                var export = exports[^1];
-                export.Value += reader.GetDouble(1);
+                var instance = reader.GetString(0);
+                var time = reader.GetInt64(1);
+                if (exports.Count == 0 || exports[^1].Instance != instance || exports[^1].Export.TimeNs != time) exports.Add((instance, new MetricExport(time)));
+                var export = exports[^1].Export;
+                export.Value += reader.GetDouble(2);
                 if (instrument.Kind == InstrumentKind.Histogram)
                 {
-                    export.Add(JsonSerializer.Deserialize<double[]>(reader.GetString(3)) ?? [], JsonSerializer.Deserialize<long[]>(reader.GetString(4)) ?? []);
+                    export.Add(JsonSerializer.Deserialize<double[]>(reader.GetString(4)) ?? [], JsonSerializer.Deserialize<long[]>(reader.GetString(5)) ?? []);
                 }
             }
         }
-        return new MetricSeries(instrument, instrument.Kind == InstrumentKind.Histogram ? HistogramMath.Percentiles(exports) : [.. exports.Select(e => new SeriesPoint(FromNanos(e.TimeNs), e.Value))]);
+        return new MetricSeries(instrument, [.. exports.GroupBy(e => e.Instance).Select(g => new InstanceSeries(
+            g.Key,
+            instrument.Kind == InstrumentKind.Histogram
+                ? HistogramMath.Percentiles([.. g.Select(e => e.Export)])
+                : [.. g.Select(e => new SeriesPoint(FromNanos(e.Export.TimeNs), e.Export.Value))]))]);
     }
 
-    /// <summary>Latest exported value per attribute set of every instrument with this name, across resources.</summary>
+    /// <summary>Latest exported value per process and attribute set of every instrument with this name, across resources.</summary>
     public async Task<IReadOnlyList<DimensionValue>> GetLatestValuesAsync(string name, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);
         await using var command = connection.CreateCommand();
         command.CommandText = """
-            SELECT i.resource, p.attributes, p.value, p.count
-            FROM metric_points p JOIN instruments i ON i.id = p.instrument_id
-            WHERE i.name = $name AND p.id IN (SELECT MAX(id) FROM metric_points WHERE instrument_id = i.id GROUP BY attributes)
+            SELECT i.resource, p.instance, p.attributes, p.value, p.count
+            FROM (SELECT MAX(id) AS id FROM metric_points
+                  WHERE instrument_id IN (SELECT id FROM instruments WHERE name = $name)
+                  GROUP BY instrument_id, instance, attributes) latest
+            JOIN metric_points p ON p.id = latest.id
+            JOIN instruments i ON i.id = p.instrument_id
             """;
         command.Parameters.AddWithValue("$name", name);
         var values = new List<DimensionValue>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
-            values.Add(new DimensionValue(reader.GetString(0), ParseJson(reader.GetString(1)), reader.GetDouble(2) + reader.GetInt64(3)));
+            values.Add(new DimensionValue(reader.GetString(0), reader.GetString(1), ParseJson(reader.GetString(2)), reader.GetDouble(3) + reader.GetInt64(4)));
         }
         return values;
+    }
+
+    /// <summary>Names of instruments that start with a prefix, for figures whose exact instrument name a service chooses.</summary>
+    public async Task<IReadOnlyList<string>> GetInstrumentNamesAsync(string prefix, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT DISTINCT name FROM instruments WHERE substr(name, 1, length($prefix)) = $prefix ORDER BY name";
+        command.Parameters.AddWithValue("$prefix", prefix);
+        var names = new List<string>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken)) names.Add(reader.GetString(0));
+        return names;
     }
 
     private async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)

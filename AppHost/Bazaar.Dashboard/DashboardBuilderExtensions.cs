@@ -1,0 +1,68 @@
+using Bazaar.Dashboard.Access;
+using Bazaar.Dashboard.Api;
+using Bazaar.Dashboard.Components;
+using Bazaar.Hosting;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Bazaar.Dashboard;
+
+public static class DashboardBuilderExtensions
+{
+    /// <summary>
+    /// Adds the dashboard to the AppHost's web server (default http://127.0.0.1:18888): resources with actions,
+    /// console logs, structured logs, traces and metrics, plus the OTLP receiver at the AppHost's OTLP address
+    /// (default http://127.0.0.1:18889) storing telemetry in the data directory.
+    /// </summary>
+    public static IDistributedApplicationBuilder AddDashboard(this IDistributedApplicationBuilder builder, Action<DashboardOptions>? configure = null)
+    {
+        var engine = builder.Options;
+        return builder.ConfigureDashboard(
+            web =>
+            {
+                web.Services.AddDashboardTelemetry(web.Configuration, options =>
+                {
+                    options.OtlpUrl = engine.OtlpEndpointUrl;
+                    options.DataDirectory = engine.DataDirectory ?? Path.Combine(engine.ProjectRoot ?? FindSolutionRoot() ?? Directory.GetCurrentDirectory(), ".bazaar");
+                    configure?.Invoke(options);
+                });
+                web.Services.AddRazorComponents();
+                web.Services.AddSingleton<ResourceActions>();
+                web.Services.AddSingleton<ShopFigures>();
+                var urls = web.WebHost.GetSetting(WebHostDefaults.ServerUrlsKey) ?? "";
+                var remote = urls.Split(';', StringSplitOptions.RemoveEmptyEntries).Any(BrowserTokenAccess.IsRemoteAddress);
+                var token = web.Configuration[$"{DashboardOptions.SectionName}:{nameof(DashboardOptions.BrowserToken)}"] is { Length: > 0 } configured
+                    ? configured
+                    : BrowserTokenAccess.NewToken();
+                web.Services.AddSingleton(new BrowserTokenAccess(token, remote));
+            },
+            app =>
+            {
+                var access = app.Services.GetRequiredService<BrowserTokenAccess>();
+                access.Use(app);
+                if (access.Required)
+                {
+                    // Printed, not logged: the token is a secret for the person at this terminal, not for log files.
+                    var urls = app.Services.GetRequiredService<IWebHostEnvironment>() is not null ? app.Configuration[WebHostDefaults.ServerUrlsKey] : null;
+                    Console.WriteLine($"Dashboard login: {urls?.Split(';')[0].TrimEnd('/')}/login?t={access.Token}");
+                }
+                app.UseAntiforgery();
+                app.MapDashboardEndpoints();
+                app.MapTelemetryApi();
+                app.MapRazorComponents<App>();
+            });
+    }
+
+    private static string? FindSolutionRoot()
+    {
+        foreach (var start in new[] { AppContext.BaseDirectory, Directory.GetCurrentDirectory() })
+        {
+            for (var directory = new DirectoryInfo(start); directory is not null; directory = directory.Parent)
+            {
+                if (File.Exists(Path.Combine(directory.FullName, "Aspire.sln"))) return directory.FullName;
+            }
+        }
+        return null;
+    }
+}
