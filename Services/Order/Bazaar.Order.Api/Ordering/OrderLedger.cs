@@ -1,0 +1,117 @@
+using System.Data.Common;
+using System.Text.Json;
+using Bazaar.Data;
+using Bazaar.Messaging;
+
+namespace Bazaar.Order.Api.Ordering;
+
+/// <summary>
+/// Moves orders through the state machine. One place for every writer (order-api's endpoints, the worker's saga and
+/// sweeper): each move locks the order row, checks the move is legal, and writes the new status, its history entry, the
+/// events announcing it (outbox) and the buyer's callback, all in the caller's transaction.
+/// </summary>
+public sealed class OrderLedger(IOutbox outbox, TimeProvider time)
+{
+    private const string Columns = """
+        id AS Id, user_id AS UserId, idempotency_key AS IdempotencyKey, request_hash AS RequestHash, status AS Status,
+        status_reason AS StatusReason, seq AS Seq, total AS Total, shipping_address AS ShippingAddress,
+        payment_method AS PaymentMethod, callback_url AS CallbackUrl, created_at AS CreatedAt, status_changed_at AS StatusChangedAt
+        """;
+
+    internal static readonly SqlStatement SelectOrder = new("orders.select", $"SELECT {Columns} FROM orders WHERE id = @id");
+
+    private static readonly SqlStatement LockOrder = new("orders.lock", $"SELECT {Columns} FROM orders WHERE id = @id FOR UPDATE");
+
+    internal static readonly SqlStatement SelectItems = new("order_items.select", """
+        SELECT product_id AS ProductId, product_name AS ProductName, unit_price AS UnitPrice, quantity AS Quantity
+        FROM order_items WHERE order_id = @id ORDER BY product_id
+        """);
+
+    internal static readonly SqlStatement SelectHistory = new("order_history.select", """
+        SELECT seq AS Seq, status AS Status, reason AS Reason, occurred_at AS OccurredAt
+        FROM order_history WHERE order_id = @id AND seq > @after ORDER BY seq
+        """);
+
+    private static readonly SqlStatement UpdateStatus = new("orders.update_status", """
+        UPDATE orders SET status = @status, status_reason = @reason, seq = @seq, status_changed_at = @now WHERE id = @id
+        """);
+
+    internal static readonly SqlStatement InsertHistory = new("order_history.insert", """
+        INSERT INTO order_history (order_id, seq, status, reason, occurred_at) VALUES (@id, @seq, @status, @reason, @now)
+        """);
+
+    private static readonly SqlStatement InsertCallback = new("order_callbacks.insert", """
+        INSERT INTO order_callbacks (order_id, seq, url, body, state, attempts, next_attempt_at, created_at)
+        VALUES (@id, @seq, @url, @body, 'Pending', 0, @now, @now)
+        """);
+
+    /// <summary>Locks the order row until the transaction ends, so saga steps and customer actions on one order take turns.</summary>
+    public Task<OrderRow?> LockAsync(DbTransaction transaction, Guid orderId, CancellationToken cancellationToken) =>
+        Connection(transaction).QuerySingleOrDefaultAsync<OrderRow>(LockOrder, new { id = Key(orderId) }, transaction, cancellationToken);
+
+    /// <summary>
+    /// Moves the order to <paramref name="to"/> when that is legal from where it is (and <paramref name="onlyIf"/> agrees);
+    /// otherwise nothing changes and the outcome says why.
+    /// </summary>
+    public async Task<TransitionResult> MoveAsync(
+        DbTransaction transaction, Guid orderId, OrderStatus to, string? reason, CancellationToken cancellationToken, Func<OrderRow, bool>? onlyIf = null)
+    {
+        DbConnection connection = Connection(transaction);
+        OrderRow? order = await LockAsync(transaction, orderId, cancellationToken).ConfigureAwait(false);
+        if (order is null)
+        {
+            return TransitionResult.NotFound;
+        }
+
+        OrderStatus from = order.CurrentStatus;
+        if (!OrderStateMachine.CanMove(from, to) || (onlyIf is not null && !onlyIf(order)))
+        {
+            return new TransitionResult(TransitionOutcome.Illegal, order, from);
+        }
+
+        reason = Shorten(reason);
+        DateTime now = time.GetUtcNow().UtcDateTime;
+        int seq = order.Seq + 1;
+        var values = new { id = order.Id, status = to.ToString(), reason, seq, now };
+        await connection.ExecuteAsync(UpdateStatus, values, transaction, cancellationToken).ConfigureAwait(false);
+        await connection.ExecuteAsync(InsertHistory, values, transaction, cancellationToken).ConfigureAwait(false);
+        OrderRow moved = order with { Status = to.ToString(), StatusReason = reason, Seq = seq, StatusChangedAt = now };
+        await AnnounceAsync(transaction, moved, cancellationToken).ConfigureAwait(false);
+
+        string correlation = order.Id;
+        if (to == OrderStatus.StockReserved)
+        {
+            await outbox.AddAsync(transaction, new OrderStockReserved(orderId, OrderStateMachine.ReservationIdOf(orderId), order.Total, order.PaymentMethod),
+                correlation, cancellationToken).ConfigureAwait(false);
+        }
+        else if (to == OrderStatus.Cancelled)
+        {
+            await outbox.AddAsync(transaction, new OrderCancelled(orderId, OrderStateMachine.ReservationIdOf(orderId), from, reason ?? "cancelled"),
+                correlation, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (OrderStateMachine.EndsSaga(to) && moved.CallbackUrl is { Length: > 0 } url)
+        {
+            string body = JsonSerializer.Serialize(new OrderCallback(orderId, to, reason, seq, moved.Total, OrderTime.Utc(now)), EventJson.Options);
+            await connection.ExecuteAsync(InsertCallback, new { id = order.Id, seq, url, body, now }, transaction, cancellationToken).ConfigureAwait(false);
+        }
+
+        return new TransitionResult(TransitionOutcome.Moved, moved, from);
+    }
+
+    /// <summary>Announces the order's current status (its latest history entry) to status streams, through the outbox.</summary>
+    public Task AnnounceAsync(DbTransaction transaction, OrderRow order, CancellationToken cancellationToken) =>
+        outbox.AddAsync(transaction,
+            new OrderStatusChanged(order.OrderId, order.UserId, order.Seq, order.CurrentStatus, order.StatusReason, OrderTime.Utc(order.StatusChangedAt)),
+            order.Id, cancellationToken);
+
+    public static string Key(Guid orderId) => orderId.ToString("N");
+
+    private static DbConnection Connection(DbTransaction transaction) =>
+        transaction.Connection ?? throw new InvalidOperationException("The transaction has no connection (was it committed already?).");
+
+    private static string? Shorten(string? reason) => reason is { Length: > 500 } ? reason[..500] : reason;
+}
+
+/// <summary>What the buyer's callbackUrl receives when the order reaches Paid, Rejected or Cancelled.</summary>
+public sealed record OrderCallback(Guid OrderId, OrderStatus Status, string? Reason, int Seq, decimal Total, DateTimeOffset OccurredAt);

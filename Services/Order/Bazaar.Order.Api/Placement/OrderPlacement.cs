@@ -1,0 +1,120 @@
+using System.Text.Json;
+using Bazaar.Data;
+using Bazaar.Messaging;
+using Bazaar.Order.Api.Apis;
+using Bazaar.Order.Api.Ordering;
+
+namespace Bazaar.Order.Api.Placement;
+
+internal abstract record PlacementResult
+{
+    /// <summary>The order exists (made now, or by an earlier request with the same key and body).</summary>
+    public sealed record Accepted(Guid OrderId, OrderStatus Status, bool Repeat) : PlacementResult;
+
+    public sealed record KeyReused : PlacementResult;
+
+    public sealed record UnknownProducts(IReadOnlyList<int> ProductIds) : PlacementResult;
+}
+
+/// <summary>
+/// Places an order: prices from the catalog, then the order, its lines, its first history entry and its
+/// <see cref="OrderSubmitted"/> event in one transaction. The unique (user, Idempotency-Key) index decides races:
+/// the second of two concurrent inserts waits on the first's key and then fails with a duplicate, and is answered from
+/// the first row, so no check-then-insert window exists.
+/// </summary>
+internal sealed partial class OrderPlacement(MySqlDataSource database, CatalogPrices catalog, IOutbox outbox, OrderLedger ledger, TimeProvider time, ILogger<OrderPlacement> logger)
+{
+    private static readonly SqlStatement InsertOrder = new("orders.insert", """
+        INSERT INTO orders (id, user_id, idempotency_key, request_hash, status, status_reason, seq, total, shipping_address,
+                            payment_method, callback_url, created_at, status_changed_at)
+        VALUES (@Id, @UserId, @IdempotencyKey, @RequestHash, @Status, NULL, 1, @Total, @ShippingAddress,
+                @PaymentMethod, @CallbackUrl, @CreatedAt, @StatusChangedAt)
+        """);
+
+    private static readonly SqlStatement InsertItem = new("order_items.insert", """
+        INSERT INTO order_items (order_id, product_id, product_name, unit_price, quantity) VALUES (@orderId, @ProductId, @ProductName, @UnitPrice, @Quantity)
+        """);
+
+    private static readonly SqlStatement SelectByKey = new("orders.select_by_key", """
+        SELECT id AS Id, status AS Status, request_hash AS RequestHash FROM orders WHERE user_id = @userId AND idempotency_key = @key
+        """);
+
+    public async Task<PlacementResult> PlaceAsync(string userId, string idempotencyKey, ValidOrderRequest request, CancellationToken cancellationToken)
+    {
+        IReadOnlyDictionary<int, CatalogProduct> products = await catalog.GetAsync(request.Lines.Select(line => line.ProductId), cancellationToken);
+        int[] unknown = request.Lines.Where(line => !products.ContainsKey(line.ProductId)).Select(line => line.ProductId).ToArray();
+        if (unknown.Length > 0)
+        {
+            return new PlacementResult.UnknownProducts(unknown);
+        }
+
+        List<OrderLine> lines = request.Lines
+            .Select(line => new OrderLine(line.ProductId, products[line.ProductId].Name, products[line.ProductId].Price, line.Quantity))
+            .ToList();
+        Guid orderId = Guid.CreateVersion7();
+        DateTime now = time.GetUtcNow().UtcDateTime;
+        string hash = request.Hash();
+        var order = new OrderRow
+        {
+            Id = OrderLedger.Key(orderId),
+            UserId = userId,
+            IdempotencyKey = idempotencyKey,
+            RequestHash = hash,
+            Status = nameof(OrderStatus.Submitted),
+            Seq = 1,
+            Total = lines.Sum(line => line.UnitPrice * line.Quantity),
+            ShippingAddress = JsonSerializer.Serialize(request.ShippingAddress, JsonSerializerOptions.Web),
+            PaymentMethod = request.PaymentMethod,
+            CallbackUrl = request.CallbackUrl,
+            CreatedAt = now,
+            StatusChangedAt = now,
+        };
+
+        try
+        {
+            await database.InTransactionAsync(async (connection, transaction, token) =>
+            {
+                await connection.ExecuteAsync(InsertOrder, order, transaction, token);
+                foreach (OrderLine line in lines)
+                {
+                    await connection.ExecuteAsync(InsertItem, new { orderId = order.Id, line.ProductId, line.ProductName, line.UnitPrice, line.Quantity }, transaction, token);
+                }
+
+                await connection.ExecuteAsync(OrderLedger.InsertHistory, new { id = order.Id, seq = 1, status = order.Status, reason = (string?)null, now }, transaction, token);
+                await outbox.AddAsync(transaction, new OrderSubmitted(orderId, userId, lines, order.Total, order.PaymentMethod), order.Id, token);
+                await ledger.AnnounceAsync(transaction, order, token);
+            }, cancellationToken);
+        }
+        catch (Exception exception) when (TransientErrors.IsUniqueViolation(exception))
+        {
+            return await AnswerRepeatAsync(userId, idempotencyKey, hash, cancellationToken);
+        }
+
+        LogPlaced(logger, orderId, lines.Count, order.Total);
+        return new PlacementResult.Accepted(orderId, OrderStatus.Submitted, Repeat: false);
+    }
+
+    private async Task<PlacementResult> AnswerRepeatAsync(string userId, string key, string hash, CancellationToken cancellationToken)
+    {
+        ExistingOrder? first = await database.WithConnectionAsync(
+            (connection, token) => connection.QuerySingleOrDefaultAsync<ExistingOrder>(SelectByKey, new { userId, key }, cancellationToken: token),
+            cancellationToken);
+        if (first is null)
+        {
+            // The key was taken by a transaction that then rolled back; only a repeat of the request can tell.
+            throw new InvalidOperationException("The Idempotency-Key collided but no order holds it.");
+        }
+
+        if (!string.Equals(first.RequestHash, hash, StringComparison.Ordinal))
+        {
+            return new PlacementResult.KeyReused();
+        }
+
+        return new PlacementResult.Accepted(Guid.ParseExact(first.Id, "N"), Enum.Parse<OrderStatus>(first.Status), Repeat: true);
+    }
+
+    private sealed record ExistingOrder(string Id, string Status, string RequestHash);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Order {OrderId} placed with {Lines} line(s), total {Total}")]
+    private static partial void LogPlaced(ILogger logger, Guid orderId, int lines, decimal total);
+}
