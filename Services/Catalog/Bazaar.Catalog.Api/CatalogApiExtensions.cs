@@ -1,7 +1,6 @@
 using Bazaar.Caching;
 using Bazaar.Catalog.Api.Apis;
 using Bazaar.Catalog.Api.Data;
-using Bazaar.Catalog.Api.Events;
 using Bazaar.Catalog.Api.Hosting;
 using Bazaar.Catalog.Api.Stock;
 using Bazaar.ServiceDefaults.Authentication;
@@ -13,11 +12,15 @@ internal static class CatalogApiExtensions
 {
     public const string DatabaseName = "catalogdb";
     public const string CacheName = "cache";
+    public const string MessagingName = "messaging";
 
     public static WebApplicationBuilder AddCatalogApi(this WebApplicationBuilder builder)
     {
         builder.AddMySqlDataSource(DatabaseName);
         builder.AddMigrations(typeof(CatalogApiExtensions).Assembly, DatabaseName);
+        // Every change announces itself through the outbox in its own transaction; the relay here publishes it.
+        builder.AddRabbitMQClient(MessagingName);
+        builder.AddMessaging(DatabaseName).AddOutbox();
         if (!string.IsNullOrEmpty(builder.Configuration.GetConnectionString(CacheName)))
         {
             // The catalog works without Redis (L1 + MySQL), so its outage is Degraded (the "cache-levels" check), not Unhealthy.
@@ -32,7 +35,6 @@ internal static class CatalogApiExtensions
             .ValidateOnStart();
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<CatalogDatabase>();
-        builder.Services.AddSingleton<CatalogOutbox>();
         builder.Services.AddSingleton<CatalogStore>();
         builder.Services.AddSingleton<CatalogReads>();
         builder.Services.AddSingleton<HighestProductId>();

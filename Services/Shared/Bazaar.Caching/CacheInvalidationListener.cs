@@ -34,7 +34,7 @@ internal sealed partial class CacheInvalidationListener(TwoLevelCache cache, Tim
                 if (!subscribed && redis.IsConnected)
                 {
                     await redis.GetSubscriber().SubscribeAsync(cache.Options.InvalidationChannel,
-                        (_, message) => cache.DropFromL1((string)message!)).ConfigureAwait(false);
+                        (_, message) => cache.OnInvalidationMessage((string)message!)).ConfigureAwait(false);
                     subscribed = true;
                     LogSubscribed(logger, cache.Options.InvalidationChannel);
                 }

@@ -43,6 +43,7 @@ public sealed partial class TwoLevelCache : IDisposable
     private readonly ConcurrentDictionary<string, Task<CacheEntry>> _inflight = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, PendingInvalidation> _pending = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, long> _localVersions = new(StringComparer.Ordinal);
+    private readonly string _instanceId = Guid.NewGuid().ToString("N");
     private long _epoch;
 
     public TwoLevelCache(
@@ -270,7 +271,7 @@ public sealed partial class TwoLevelCache : IDisposable
     {
         RedisAttempt<RedisResult> done = await _l2.TryAsync("invalidate", db => db.ScriptEvaluateAsync(InvalidateScript,
             [(RedisKey)(_options.KeyPrefix + key), (RedisKey)(_options.KeyPrefix + "guard:" + key)],
-            [(long)_options.InvalidationGuard.TotalMilliseconds, _options.InvalidationChannel, key])).ConfigureAwait(false);
+            [(long)_options.InvalidationGuard.TotalMilliseconds, _options.InvalidationChannel, InvalidationMessage(key)])).ConfigureAwait(false);
         return done.Succeeded;
     }
 
@@ -329,11 +330,26 @@ public sealed partial class TwoLevelCache : IDisposable
     {
         RedisAttempt<RedisResult> done = await _l2.TryAsync("bump", db => db.ScriptEvaluateAsync(BumpVersionScript,
             [(RedisKey)(_options.KeyPrefix + name)],
-            [_options.InvalidationChannel, VersionL1Key(name)])).ConfigureAwait(false);
+            [_options.InvalidationChannel, InvalidationMessage(VersionL1Key(name))])).ConfigureAwait(false);
         return done.Succeeded;
     }
 
     private static string VersionL1Key(string name) => "version:" + name;
+
+    // "sender key": a replica has already dropped its own keys, so it ignores its own announcements.
+    private string InvalidationMessage(string key) => _instanceId + " " + key;
+
+    /// <summary>Handles one message from the invalidation channel.</summary>
+    internal void OnInvalidationMessage(string message)
+    {
+        int space = message.IndexOf(' ', StringComparison.Ordinal);
+        if (space <= 0 || message.AsSpan(0, space).SequenceEqual(_instanceId))
+        {
+            return;
+        }
+
+        DropFromL1(message[(space + 1)..]);
+    }
 
     /// <summary>Raised for every key invalidated here or announced by another replica (a hint that data changed).</summary>
     public event Action<string>? KeyInvalidated;

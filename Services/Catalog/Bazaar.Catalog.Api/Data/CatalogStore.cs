@@ -4,12 +4,13 @@ using System.Text.Json.Serialization;
 using Bazaar.Catalog.Api.Apis;
 using Bazaar.Catalog.Api.Events;
 using Bazaar.Catalog.Api.Model;
+using Bazaar.Messaging;
 using Dapper;
 
 namespace Bazaar.Catalog.Api.Data;
 
 /// <summary>Products, brands and categories in MySQL: the reads behind the cache and the admin writes.</summary>
-internal sealed class CatalogStore(CatalogDatabase database, CatalogOutbox outbox, TimeProvider time)
+internal sealed class CatalogStore(CatalogDatabase database, IOutbox outbox, TimeProvider time)
 {
     private const string SelectItem = """
         SELECT p.id AS Id, p.sku AS Sku, p.name AS Name, p.description AS Description, p.price AS Price,
@@ -129,8 +130,9 @@ internal sealed class CatalogStore(CatalogDatabase database, CatalogOutbox outbo
             int id = await unit.Connection.ExecuteScalarAsync<int>(new CommandDefinition(
                 "SELECT LAST_INSERT_ID()", transaction: unit.Transaction, cancellationToken: cancellationToken));
             CatalogItem item = await ReadItemAsync(unit, id, cancellationToken);
-            await outbox.AddAsync(unit, CatalogEventTypes.ProductCreated, ToEvent(item), cancellationToken);
-            await outbox.AddAsync(unit, CatalogEventTypes.StockChanged, new StockChanged(id, item.AvailableStock, 0), cancellationToken);
+            await outbox.AddAsync(unit.Transaction, new ProductCreated(item.Id, item.Sku, item.Name, item.Price, item.BrandId, item.CategoryId, item.RowVersion),
+                cancellationToken: cancellationToken);
+            await outbox.AddAsync(unit.Transaction, new StockChanged(id, item.AvailableStock, 0), cancellationToken: cancellationToken);
             return WriteResult<CatalogItem>.Done(item);
         }, cancellationToken);
 
@@ -161,10 +163,11 @@ internal sealed class CatalogStore(CatalogDatabase database, CatalogOutbox outbo
             }
 
             CatalogItem item = await ReadItemAsync(unit, id, cancellationToken);
-            await outbox.AddAsync(unit, CatalogEventTypes.ProductUpdated, ToEvent(item), cancellationToken);
+            await outbox.AddAsync(unit.Transaction, new ProductUpdated(item.Id, item.Sku, item.Name, item.Price, item.BrandId, item.CategoryId, item.RowVersion),
+                cancellationToken: cancellationToken);
             if (oldPrice.Value != item.Price)
             {
-                await outbox.AddAsync(unit, CatalogEventTypes.PriceChanged, new PriceChanged(id, oldPrice.Value, item.Price), cancellationToken);
+                await outbox.AddAsync(unit.Transaction, new ProductPriceChanged(id, oldPrice.Value, item.Price), cancellationToken: cancellationToken);
             }
 
             return WriteResult<CatalogItem>.Done(item);
@@ -184,7 +187,7 @@ internal sealed class CatalogStore(CatalogDatabase database, CatalogOutbox outbo
             await unit.Connection.ExecuteAsync(new CommandDefinition(
                 "UPDATE products SET deleted_at = @now, updated_at = @now, row_version = row_version + 1 WHERE id = @id",
                 new { id, now = time.GetUtcNow().UtcDateTime }, unit.Transaction, cancellationToken: cancellationToken));
-            await outbox.AddAsync(unit, CatalogEventTypes.ProductDeleted, new ProductDeleted(id, sku), cancellationToken);
+            await outbox.AddAsync(unit.Transaction, new ProductDeleted(id, sku), cancellationToken: cancellationToken);
             return WriteResult<int>.Done(id);
         }, cancellationToken);
 
@@ -202,7 +205,7 @@ internal sealed class CatalogStore(CatalogDatabase database, CatalogOutbox outbo
             StockLevel level = await unit.Connection.QuerySingleAsync<StockLevel>(new CommandDefinition(
                 "SELECT id AS ProductId, available_stock AS AvailableStock, reserved_stock AS ReservedStock FROM products WHERE id = @id",
                 new { id }, unit.Transaction, cancellationToken: cancellationToken));
-            await outbox.AddAsync(unit, CatalogEventTypes.StockChanged, new StockChanged(id, level.AvailableStock, level.ReservedStock), cancellationToken);
+            await outbox.AddAsync(unit.Transaction, new StockChanged(id, level.AvailableStock, level.ReservedStock), cancellationToken: cancellationToken);
             return WriteResult<StockLevel>.Done(level);
         }, cancellationToken);
 
@@ -271,9 +274,6 @@ internal sealed class CatalogStore(CatalogDatabase database, CatalogOutbox outbo
     private static async Task<CatalogItem> ReadItemAsync(UnitOfWork unit, int id, CancellationToken cancellationToken) =>
         (await unit.Connection.QuerySingleAsync<ProductRow>(new CommandDefinition(
             SelectItem + " WHERE p.id = @id", new { id }, unit.Transaction, cancellationToken: cancellationToken))).ToItem();
-
-    private static ProductChanged ToEvent(CatalogItem item) =>
-        new(item.Id, item.Sku, item.Name, item.Price, item.BrandId, item.CategoryId, item.RowVersion);
 
     private static string EscapeLike(string text) =>
         text.Replace("!", "!!", StringComparison.Ordinal).Replace("%", "!%", StringComparison.Ordinal).Replace("_", "!_", StringComparison.Ordinal);

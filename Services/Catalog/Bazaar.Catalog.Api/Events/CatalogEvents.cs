@@ -1,27 +1,54 @@
+using Bazaar.Messaging;
+
 namespace Bazaar.Catalog.Api.Events;
 
-/// <summary>What the catalog announces through the outbox; the type names are the routing keys.</summary>
-internal static class CatalogEventTypes
+// What the catalog announces through the outbox. The event type is the routing key consumers bind to.
+
+public sealed record ProductCreated(int ProductId, string Sku, string Name, decimal Price, int BrandId, int CategoryId, int RowVersion) : IIntegrationEvent
 {
-    public const string ProductCreated = "catalog.product.created";
-    public const string ProductUpdated = "catalog.product.updated";
-    public const string ProductDeleted = "catalog.product.deleted";
-    public const string PriceChanged = "catalog.product.price-changed";
-    public const string StockChanged = "catalog.stock.changed";
-    public const string ReservationMade = "catalog.reservation.made";
-    public const string ReservationRejected = "catalog.reservation.rejected";
-    public const string ReservationCommitted = "catalog.reservation.committed";
-    public const string ReservationReleased = "catalog.reservation.released";
+    public static string EventType => "catalog.product.created";
 }
 
-internal sealed record ProductChanged(int ProductId, string Sku, string Name, decimal Price, int BrandId, int CategoryId, int RowVersion);
+public sealed record ProductUpdated(int ProductId, string Sku, string Name, decimal Price, int BrandId, int CategoryId, int RowVersion) : IIntegrationEvent
+{
+    public static string EventType => "catalog.product.updated";
+}
 
-internal sealed record ProductDeleted(int ProductId, string Sku);
+public sealed record ProductDeleted(int ProductId, string Sku) : IIntegrationEvent
+{
+    public static string EventType => "catalog.product.deleted";
+}
 
-internal sealed record PriceChanged(int ProductId, decimal OldPrice, decimal NewPrice);
+public sealed record ProductPriceChanged(int ProductId, decimal OldPrice, decimal NewPrice) : IIntegrationEvent
+{
+    public static string EventType => "catalog.product.price-changed";
+}
 
-internal sealed record StockChanged(int ProductId, int AvailableStock, int ReservedStock);
+/// <summary>A product's stock after any change: an admin setting it, or a reservation made, committed, released or expired.</summary>
+public sealed record StockChanged(int ProductId, int AvailableStock, int ReservedStock) : IIntegrationEvent
+{
+    public static string EventType => "catalog.stock.changed";
+}
 
-internal sealed record ReservationLine(int ProductId, int Quantity);
+public sealed record ReservationLine(int ProductId, int Quantity);
 
-internal sealed record ReservationEvent(string ReservationId, string OrderId, string State, IReadOnlyList<ReservationLine> Items, string? Reason);
+public sealed record StockReservationMade(string ReservationId, string OrderId, IReadOnlyList<ReservationLine> Items, DateTimeOffset ExpiresAt) : IIntegrationEvent
+{
+    public static string EventType => "catalog.reservation.made";
+}
+
+public sealed record StockReservationRejected(string ReservationId, string OrderId, IReadOnlyList<ReservationLine> Items, string Reason) : IIntegrationEvent
+{
+    public static string EventType => "catalog.reservation.rejected";
+}
+
+public sealed record StockReservationCommitted(string ReservationId, string OrderId, IReadOnlyList<ReservationLine> Items) : IIntegrationEvent
+{
+    public static string EventType => "catalog.reservation.committed";
+}
+
+/// <summary>Held units returned: <c>State</c> is Released (asked for) or Expired (not committed in time).</summary>
+public sealed record StockReservationReleased(string ReservationId, string OrderId, IReadOnlyList<ReservationLine> Items, string State) : IIntegrationEvent
+{
+    public static string EventType => "catalog.reservation.released";
+}

@@ -1,6 +1,7 @@
 using System.Data.Common;
 using Bazaar.Catalog.Api.Data;
 using Bazaar.Catalog.Api.Events;
+using Bazaar.Messaging;
 using Dapper;
 
 namespace Bazaar.Catalog.Api.Stock;
@@ -9,7 +10,7 @@ namespace Bazaar.Catalog.Api.Stock;
 /// Reservations of stock for the order saga. Every stock change is one conditional UPDATE inside a transaction
 /// (<c>available_stock &gt;= @q</c> in its WHERE), so two reservations can never take the same unit; the cache is never involved.
 /// </summary>
-internal sealed partial class StockLedger(CatalogDatabase database, CatalogOutbox outbox, TimeProvider time, ILogger<StockLedger> logger)
+internal sealed partial class StockLedger(CatalogDatabase database, IOutbox outbox, TimeProvider time, ILogger<StockLedger> logger)
 {
     /// <summary>Reserves every line or none; a repeat of the same reservation id answers what the first call answered.</summary>
     public async Task<StockReservation> ReserveAsync(ValidReservation request, CancellationToken cancellationToken)
@@ -58,7 +59,8 @@ internal sealed partial class StockLedger(CatalogDatabase database, CatalogOutbo
         await InsertLinesAsync(unit, request, cancellationToken);
         StockReservation reservation = new(request.ReservationId, request.OrderId, ReservationStates.Reserved,
             AsUtc(expiresAt), ToLines(request.Items), null);
-        await AnnounceAsync(unit, CatalogEventTypes.ReservationMade, reservation, cancellationToken);
+        await outbox.AddAsync(unit.Transaction, new StockReservationMade(reservation.ReservationId, reservation.OrderId, request.Items, reservation.ExpiresAt),
+            reservation.OrderId, cancellationToken);
         await AnnounceStockAsync(unit, request.Items, cancellationToken);
         LogReserved(logger, request.ReservationId, request.OrderId, request.Items.Count);
         return new ReserveAttempt(reservation, AlreadyExists: false);
@@ -85,7 +87,8 @@ internal sealed partial class StockLedger(CatalogDatabase database, CatalogOutbo
 
         await InsertLinesAsync(unit, request, cancellationToken);
         StockReservation reservation = new(request.ReservationId, request.OrderId, ReservationStates.Rejected, AsUtc(now), ToLines(request.Items), reason);
-        await AnnounceAsync(unit, CatalogEventTypes.ReservationRejected, reservation, cancellationToken);
+        await outbox.AddAsync(unit.Transaction, new StockReservationRejected(reservation.ReservationId, reservation.OrderId, request.Items, reason),
+            reservation.OrderId, cancellationToken);
         LogRejected(logger, request.ReservationId, request.OrderId, reason);
         return reservation;
     }
@@ -121,7 +124,7 @@ internal sealed partial class StockLedger(CatalogDatabase database, CatalogOutbo
             }
 
             StockReservation committed = await SetStateAsync(unit, header, ReservationStates.Committed, null, lines, cancellationToken);
-            await AnnounceAsync(unit, CatalogEventTypes.ReservationCommitted, committed, cancellationToken);
+            await outbox.AddAsync(unit.Transaction, new StockReservationCommitted(committed.ReservationId, committed.OrderId, lines), committed.OrderId, cancellationToken);
             await AnnounceStockAsync(unit, lines, cancellationToken);
             return ReservationResult.Done(committed);
         }, cancellationToken);
@@ -196,7 +199,7 @@ internal sealed partial class StockLedger(CatalogDatabase database, CatalogOutbo
 
         string? reason = state == ReservationStates.Expired ? "Not committed before its expiry." : null;
         StockReservation returned = await SetStateAsync(unit, header, state, reason, lines, cancellationToken);
-        await AnnounceAsync(unit, CatalogEventTypes.ReservationReleased, returned, cancellationToken);
+        await outbox.AddAsync(unit.Transaction, new StockReservationReleased(returned.ReservationId, returned.OrderId, lines, state), returned.OrderId, cancellationToken);
         await AnnounceStockAsync(unit, lines, cancellationToken);
         return returned;
     }
@@ -245,10 +248,6 @@ internal sealed partial class StockLedger(CatalogDatabase database, CatalogOutbo
     private static async Task<StockReservation> ReadAsync(UnitOfWork unit, Header header, CancellationToken cancellationToken) =>
         header.ToReservation(await ReadLinesAsync(unit, header.Id, cancellationToken));
 
-    private Task AnnounceAsync(UnitOfWork unit, string type, StockReservation reservation, CancellationToken cancellationToken) =>
-        outbox.AddAsync(unit, type, new ReservationEvent(reservation.ReservationId, reservation.OrderId, reservation.State,
-            reservation.Items.Select(line => new ReservationLine(line.ProductId, line.Quantity)).ToList(), reservation.Reason), cancellationToken);
-
     private async Task AnnounceStockAsync(UnitOfWork unit, IReadOnlyList<ReservationLine> lines, CancellationToken cancellationToken)
     {
         int[] ids = lines.Select(line => line.ProductId).ToArray();
@@ -257,7 +256,7 @@ internal sealed partial class StockLedger(CatalogDatabase database, CatalogOutbo
             new { ids }, unit.Transaction, cancellationToken: cancellationToken));
         foreach (StockChanged level in levels)
         {
-            await outbox.AddAsync(unit, CatalogEventTypes.StockChanged, level, cancellationToken);
+            await outbox.AddAsync(unit.Transaction, level, cancellationToken: cancellationToken);
         }
     }
 
