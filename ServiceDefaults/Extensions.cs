@@ -43,6 +43,8 @@ public static class Extensions
             http.AddServiceDiscovery();
         });
 
+        // Registered first so it wraps the problem-details handlers and records the status they finally send.
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IStartupFilter, RequestActivityStartupFilter>());
         builder.Services.AddProblemDetails();
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IStartupFilter, ProblemDetailsStartupFilter>());
 

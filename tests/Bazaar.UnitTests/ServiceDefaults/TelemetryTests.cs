@@ -8,8 +8,10 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using OpenTelemetry;
 using OpenTelemetry.Exporter;
 using OpenTelemetry.Resources;
+using OpenTelemetry.Trace;
 
 namespace Bazaar.UnitTests.ServiceDefaults;
 
@@ -96,5 +98,77 @@ public sealed class TelemetryTests
             "the collector has received traces and logs");
         Assert.All(received, r => Assert.Equal("application/x-protobuf", r.ContentType));
         Assert.All(received, r => Assert.True(r.Length > 0));
+    }
+
+    /// <summary>A service with the defaults, whose request spans are collected in memory as an exporter would see them.</summary>
+    private static async Task<(WebApplication App, HttpClient Client, TracerProvider Tracing, ConcurrentQueue<Activity> Exported)> StartTracedAsync()
+    {
+        var exported = new ConcurrentQueue<Activity>();
+        TracerProvider tracing = Sdk.CreateTracerProviderBuilder()
+            .AddSource("Microsoft.AspNetCore")
+            .AddProcessor(new HealthProbeTraceFilter())
+            .AddProcessor(new SimpleActivityExportProcessor(new CollectingExporter(exported)))
+            .Build()!;
+        WebApplicationBuilder builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = "Production" });
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.Logging.ClearProviders();
+        builder.AddServiceDefaults();
+        WebApplication app = builder.Build();
+        app.MapDefaultEndpoints();
+        app.MapGet("/api/items/{id:int}", (int id) => TypedResults.Ok(id));
+        app.MapGet("/boom", string () => throw new InvalidOperationException("failed"));
+        await app.StartAsync();
+        return (app, new HttpClient { BaseAddress = new Uri(app.Urls.Single()) }, tracing, exported);
+    }
+
+    [Fact]
+    public async Task Health_probes_leave_no_spans_while_other_requests_do()
+    {
+        var (app, client, tracing, exported) = await StartTracedAsync();
+        await using WebApplication _ = app;
+        using TracerProvider __ = tracing;
+
+        (await client.GetAsync("/health")).Dispose();
+        (await client.GetAsync("/alive")).Dispose();
+        (await client.GetAsync("/api/items/7")).Dispose();
+
+        await Eventually.HoldsAsync(() => exported.Any(a => Equals(a.GetTagItem("url.path"), "/api/items/7")), "the /api/items/7 span is exported");
+        Assert.DoesNotContain(exported, a => Equals(a.GetTagItem("url.path"), "/health"));
+        Assert.DoesNotContain(exported, a => Equals(a.GetTagItem("url.path"), "/alive"));
+    }
+
+    [Fact]
+    public async Task A_request_span_is_named_by_its_route_and_carries_method_and_status()
+    {
+        var (app, client, tracing, exported) = await StartTracedAsync();
+        await using WebApplication _ = app;
+        using TracerProvider __ = tracing;
+
+        (await client.GetAsync("/api/items/7")).Dispose();
+        (await client.GetAsync("/boom")).Dispose();
+
+        await Eventually.HoldsAsync(() => exported.Count >= 2, "both request spans are exported");
+        Activity item = exported.Single(a => Equals(a.GetTagItem("url.path"), "/api/items/7"));
+        Assert.Equal("GET /api/items/{id:int}", item.DisplayName);
+        Assert.Equal("GET", item.GetTagItem("http.request.method"));
+        Assert.Equal("/api/items/{id:int}", item.GetTagItem("http.route"));
+        Assert.Equal(200, item.GetTagItem("http.response.status_code"));
+        Assert.Equal(ActivityStatusCode.Unset, item.Status);
+        Activity boom = exported.Single(a => Equals(a.GetTagItem("url.path"), "/boom"));
+        Assert.Equal(500, boom.GetTagItem("http.response.status_code"));
+        Assert.Equal(ActivityStatusCode.Error, boom.Status);
+    }
+
+    private sealed class CollectingExporter(ConcurrentQueue<Activity> exported) : BaseExporter<Activity>
+    {
+        public override ExportResult Export(in Batch<Activity> batch)
+        {
+            foreach (Activity activity in batch)
+            {
+                exported.Enqueue(activity);
+            }
+
+            return ExportResult.Success;
+        }
     }
 }
