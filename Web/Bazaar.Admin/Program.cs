@@ -4,6 +4,10 @@ using Bazaar.Admin.Health;
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();
 
+// The AppHost runs projects from their build output, in any environment; outside Development ASP.NET Core would look
+// for published assets only and serve the compressed CSS empty. When published, there is no manifest and this does nothing.
+builder.WebHost.UseStaticWebAssets();
+
 builder.Services.AddRazorComponents();
 builder.AddServiceHealthProbe();
 
