@@ -1,0 +1,130 @@
+using Bazaar.Hosting;
+using Bazaar.Hosting.Processes;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+
+namespace Bazaar.UnitTests.Hosting;
+
+/// <summary>The engine driving small real processes (sh): crashes, restarts, failures a person can act on.</summary>
+public sealed class OrchestrationTests : IDisposable
+{
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
+    private readonly string _dataDirectory = Path.Combine(Path.GetTempPath(), "bazaar-unit-" + Guid.NewGuid().ToString("N")[..8]);
+
+    private IDistributedApplicationBuilder NewBuilder() => DistributedApplication.CreateBuilder(new DistributedApplicationOptions
+    {
+        DataDirectory = _dataDirectory,
+        DashboardUrl = null,
+        ConsoleLogging = false,
+        UseFreePorts = true,
+        RestartDelay = TimeSpan.FromMilliseconds(50),
+        RestartDelayCap = TimeSpan.FromMilliseconds(200),
+        StopTimeout = TimeSpan.FromSeconds(5),
+    });
+
+    [Fact]
+    public async Task A_process_that_crashes_is_restarted_and_its_restarts_are_counted()
+    {
+        IDistributedApplicationBuilder builder = NewBuilder();
+        builder.AddExecutable("crashy", "sh", ".", "-c", "echo up; exit 3");
+        await using DistributedApplication app = builder.Build();
+        using var deadline = new CancellationTokenSource(Deadline);
+
+        await app.StartAsync(deadline.Token);
+        ResourceSnapshot snapshot = await Notifications(app).WaitForResourceAsync("crashy", s => s.Restarts >= 2, deadline.Token);
+
+        Assert.Equal(3, snapshot.ExitCode);
+        Assert.Contains(Logs(app).GetLogs("crashy"), line => line.Content == "up");
+    }
+
+    [Fact]
+    public async Task A_server_whose_program_is_missing_fails_to_start_naming_the_package_and_the_docker_alternative()
+    {
+        IDistributedApplicationBuilder builder = NewBuilder();
+        builder.AddResource(new AbsentServerResource("ghost"));
+        await using DistributedApplication app = builder.Build();
+        using var deadline = new CancellationTokenSource(Deadline);
+
+        await app.StartAsync(deadline.Token);
+        DistributedApplicationException error = await Assert.ThrowsAsync<DistributedApplicationException>(
+            () => Notifications(app).WaitForResourceHealthyAsync("ghost", deadline.Token));
+
+        Assert.Contains("apt-get install -y bazaar-ghost-package", error.Message, StringComparison.Ordinal);
+        Assert.Contains("--runtime docker", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_resource_waits_until_its_dependency_is_healthy_and_stopping_ends_every_process()
+    {
+        IDistributedApplicationBuilder builder = NewBuilder();
+        IResourceBuilder<ExecutableResource> first = builder.AddExecutable("first", "sleep", ".", "600");
+        builder.AddExecutable("second", "sleep", ".", "600").WaitFor(first);
+        await using DistributedApplication app = builder.Build();
+        using var deadline = new CancellationTokenSource(Deadline);
+
+        await app.StartAsync(deadline.Token);
+        ResourceSnapshot second = await Notifications(app).WaitForResourceHealthyAsync("second", deadline.Token);
+        Notifications(app).TryGetCurrentSnapshot("first", out ResourceSnapshot firstSnapshot);
+        await app.StopAsync(deadline.Token);
+
+        Assert.True(firstSnapshot.StartedAt <= second.StartedAt);
+        Assert.False(ProcessTable.IsAlive(firstSnapshot.Pid!.Value));
+        Assert.False(ProcessTable.IsAlive(second.Pid!.Value));
+        Assert.All(Notifications(app).GetCurrentSnapshots(), s => Assert.Equal(ResourceState.Finished, s.State));
+    }
+
+    [Fact]
+    public async Task A_process_left_by_a_killed_AppHost_is_ended_on_the_next_start()
+    {
+        IDistributedApplicationBuilder builder = NewBuilder();
+        builder.AddExecutable("sleeper", "sleep", ".", "600");
+        DistributedApplication first = builder.Build();
+        using var deadline = new CancellationTokenSource(Deadline);
+        await first.StartAsync(deadline.Token);
+        int leftover = (await Notifications(first).WaitForResourceHealthyAsync("sleeper", deadline.Token)).Pid!.Value;
+        // The first AppHost "dies" without stopping anything; its pid file stays in the data directory.
+
+        IDistributedApplicationBuilder again = NewBuilder();
+        again.AddExecutable("sleeper", "sleep", ".", "600");
+        await using DistributedApplication second = again.Build();
+        await second.StartAsync(deadline.Token);
+
+        Assert.False(ProcessTable.IsAlive(leftover));
+        await second.StopAsync(deadline.Token);
+    }
+
+    private static ResourceNotificationService Notifications(DistributedApplication app) => app.Services.GetRequiredService<ResourceNotificationService>();
+
+    private static ResourceLoggerService Logs(DistributedApplication app) => app.Services.GetRequiredService<ResourceLoggerService>();
+
+    public void Dispose()
+    {
+        if (Directory.Exists(_dataDirectory))
+        {
+            Directory.Delete(_dataDirectory, recursive: true);
+        }
+    }
+
+    private sealed class AbsentServerResource(string name) : BackingServerResource(name, null)
+    {
+        public override string PackageName => "bazaar-ghost-package";
+
+        public override string ServerProgram => "bazaar-no-such-server";
+
+        public override string ContainerImage => "ghost:1";
+
+        public override int ContainerPort => 1;
+
+        protected override string HealthCheckName => "ghost";
+
+        protected override (IReadOnlyDictionary<string, string>, string, IReadOnlyList<string>) ContainerSettings =>
+            (new Dictionary<string, string>(), "/data", []);
+
+        public override Task PrepareAsync(ServerLaunchContext context, CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public override ProcessSpec CreateProcessSpec(ServerLaunchContext context) => new(ServerProgram, []);
+
+        public override Task<HealthCheckResult> CheckHealthAsync(CancellationToken cancellationToken) =>
+            Task.FromResult(HealthCheckResult.Unhealthy("never"));
+    }
+}
