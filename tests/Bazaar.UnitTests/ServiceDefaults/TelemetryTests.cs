@@ -105,7 +105,7 @@ public sealed class TelemetryTests
     {
         var exported = new ConcurrentQueue<Activity>();
         TracerProvider tracing = Sdk.CreateTracerProviderBuilder()
-            .AddSource("Microsoft.AspNetCore")
+            .AddSource("Microsoft.AspNetCore", "System.Net.Http")
             .AddProcessor(new HealthProbeTraceFilter())
             .AddProcessor(new SimpleActivityExportProcessor(new CollectingExporter(exported)))
             .Build()!;
@@ -157,6 +157,31 @@ public sealed class TelemetryTests
         Activity boom = exported.Single(a => Equals(a.GetTagItem("url.path"), "/boom"));
         Assert.Equal(500, boom.GetTagItem("http.response.status_code"));
         Assert.Equal(ActivityStatusCode.Error, boom.Status);
+    }
+
+    [Fact]
+    public async Task A_call_through_service_discovery_carries_the_trace_to_the_service_it_reaches()
+    {
+        var (app, _, tracing, exported) = await StartTracedAsync();
+        await using WebApplication _ = app;
+        using TracerProvider __ = tracing;
+        HostApplicationBuilder callerBuilder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { EnvironmentName = "Production" });
+        callerBuilder.Configuration["services:catalog-api:http:0"] = app.Urls.Single();
+        callerBuilder.Logging.ClearProviders();
+        callerBuilder.AddServiceDefaults();
+        using IHost caller = callerBuilder.Build();
+
+        HttpClient client = caller.Services.GetRequiredService<IHttpClientFactory>().CreateClient();
+        (await client.GetAsync("http://catalog-api/api/items/7")).Dispose();
+
+        await Eventually.HoldsAsync(() => exported.Count >= 2, "the client and the server span are exported");
+        Activity clientSpan = exported.Single(a => a.Kind == ActivityKind.Client);
+        Activity serverSpan = exported.Single(a => a.Kind == ActivityKind.Server);
+        Assert.Equal(clientSpan.TraceId, serverSpan.TraceId);
+        Assert.Equal(clientSpan.SpanId, serverSpan.ParentSpanId);
+        Assert.Equal("GET", clientSpan.GetTagItem("http.request.method"));
+        Assert.Equal("127.0.0.1", clientSpan.GetTagItem("server.address"));
+        Assert.Equal(200, clientSpan.GetTagItem("http.response.status_code"));
     }
 
     private sealed class CollectingExporter(ConcurrentQueue<Activity> exported) : BaseExporter<Activity>
