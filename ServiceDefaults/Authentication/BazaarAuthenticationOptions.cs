@@ -27,7 +27,10 @@ public sealed class BazaarAuthenticationOptions
     [Range(typeof(TimeSpan), "00:00:01", "1.00:00:00")]
     public TimeSpan KeyRefreshInterval { get; set; } = TimeSpan.FromMinutes(10);
 
-    /// <summary>Floor between fetches triggered by unknown key ids, so random kids cannot hammer auth-api.</summary>
+    /// <summary>
+    /// After a burst of 5 fetches triggered by unknown key ids, at most one more per this interval, so tokens with
+    /// random kids cannot hammer auth-api. Also the floor between refreshes JwtBearer requests after a failure.
+    /// </summary>
     [Range(typeof(TimeSpan), "00:00:00", "00:10:00")]
     public TimeSpan MinimumKeyRefreshInterval { get; set; } = TimeSpan.FromSeconds(5);
 

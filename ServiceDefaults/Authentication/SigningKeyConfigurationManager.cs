@@ -1,3 +1,4 @@
+using System.Threading.RateLimiting;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -9,18 +10,21 @@ namespace Bazaar.ServiceDefaults.Authentication;
 
 /// <summary>
 /// Feeds JwtBearer the signing keys: those of <see cref="ISigningKeySource"/>, cached for
-/// <see cref="BazaarAuthenticationOptions.KeyRefreshInterval"/>, fetched again at once (but no more often than
-/// <see cref="BazaarAuthenticationOptions.MinimumKeyRefreshInterval"/>) when a token names a key id it has not seen,
-/// plus the configured test key. A failed fetch keeps the keys it had.
+/// <see cref="BazaarAuthenticationOptions.KeyRefreshInterval"/> and fetched again at once when a token names a key id
+/// not seen yet (a rotation), plus the configured test key. A failed fetch keeps the keys it had.
 /// </summary>
-internal sealed partial class SigningKeyConfigurationManager : IConfigurationManager<OpenIdConnectConfiguration>
+internal sealed partial class SigningKeyConfigurationManager : IConfigurationManager<OpenIdConnectConfiguration>, IDisposable
 {
+    /// <summary>Fetches for unknown key ids allowed back to back; beyond that one per minimum interval, so random kids cannot hammer auth-api.</summary>
+    private const int UnknownKeyFetchBurst = 5;
+
     private readonly ISigningKeySource _source;
     private readonly BazaarAuthenticationOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly IReadOnlyList<SecurityKey> _staticKeys;
     private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly TokenBucketRateLimiter _unknownKeyFetches;
 
     private volatile OpenIdConnectConfiguration? _current;
     private volatile HashSet<string> _knownKeyIds = new(StringComparer.Ordinal);
@@ -40,6 +44,14 @@ internal sealed partial class SigningKeyConfigurationManager : IConfigurationMan
         _time = time;
         _logger = logger;
         _staticKeys = ReadTestKey(_options, environment, logger);
+        _unknownKeyFetches = new TokenBucketRateLimiter(new TokenBucketRateLimiterOptions
+        {
+            TokenLimit = UnknownKeyFetchBurst,
+            TokensPerPeriod = 1,
+            ReplenishmentPeriod = _options.MinimumKeyRefreshInterval > TimeSpan.Zero ? _options.MinimumKeyRefreshInterval : TimeSpan.FromMilliseconds(1),
+            QueueLimit = 0,
+            AutoReplenishment = true,
+        });
     }
 
     public async Task<OpenIdConnectConfiguration> GetConfigurationAsync(CancellationToken cancel)
@@ -68,15 +80,25 @@ internal sealed partial class SigningKeyConfigurationManager : IConfigurationMan
             return;
         }
 
-        if (_current is not null && _time.GetUtcNow() - _lastAttemptAt < _options.MinimumKeyRefreshInterval)
+        if (_current is not null)
         {
-            return;
+            using RateLimitLease lease = _unknownKeyFetches.AttemptAcquire();
+            if (!lease.IsAcquired)
+            {
+                return;
+            }
         }
 
         await RefreshAsync(cancel);
     }
 
     public void RequestRefresh() => _refreshRequested = true;
+
+    public void Dispose()
+    {
+        _unknownKeyFetches.Dispose();
+        _gate.Dispose();
+    }
 
     private async Task<OpenIdConnectConfiguration> RefreshAsync(CancellationToken cancel)
     {

@@ -10,13 +10,13 @@ using Microsoft.AspNetCore.Identity;
 using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
-using StackExchange.Redis;
 
 namespace Bazaar.Auth.Api;
 
 internal static class AuthApiRegistration
 {
     public const string DatabaseName = "authdb";
+    public const string CacheName = "cache";
 
     public static WebApplicationBuilder AddAuthApi(this WebApplicationBuilder builder)
     {
@@ -29,10 +29,7 @@ internal static class AuthApiRegistration
 
         builder.AddMySqlDataSource(DatabaseName);
         builder.AddMigrations(typeof(AuthApiRegistration).Assembly, DatabaseName);
-
-        // TEMPORARY until Bazaar.Caching's AddRedisClient("cache") lands.
-        services.TryAddSingleton<IConnectionMultiplexer>(_ => ConnectionMultiplexer.Connect(builder.Configuration.GetConnectionString("cache")
-            ?? throw new InvalidOperationException("ConnectionStrings:cache is not configured.")));
+        builder.AddRedisClient(CacheName);
 
         services.AddSingleton<UserStore>();
         services.AddSingleton<RefreshTokenStore>();
