@@ -1,0 +1,212 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using System.Net;
+using System.Net.Sockets;
+using Bazaar.Dashboard;
+using Bazaar.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Playwright;
+using OpenTelemetry;
+using OpenTelemetry.Exporter;
+using OpenTelemetry.Logs;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
+using OpenTelemetry.Trace;
+using static Microsoft.Playwright.Assertions;
+
+namespace Bazaar.EndToEndTests.Dashboard;
+
+/// <summary>
+/// Debian's chromium drives the dashboard of a small model (a Redis server and an executable) run by the real
+/// engine, with telemetry sent over OTLP the way services send it.
+/// </summary>
+public sealed class DashboardBrowserTests : IAsyncLifetime
+{
+    private static readonly string ScreenshotDirectory = Path.Combine(Path.GetTempPath(), "bazaar-dashboard-screenshots");
+
+    private string _dataDirectory = null!;
+    private DistributedApplication _app = null!;
+    private Uri _otlp = null!;
+    private IPlaywright _playwright = null!;
+    private IBrowser _browser = null!;
+
+    public async Task InitializeAsync()
+    {
+        SetDefaultExpectTimeout(30_000);
+        _dataDirectory = Directory.CreateTempSubdirectory("bazaar-dashboard-e2e-").FullName;
+        _otlp = new Uri($"http://127.0.0.1:{FreePort()}");
+        var builder = DistributedApplication.CreateBuilder(new DistributedApplicationOptions
+        {
+            DataDirectory = _dataDirectory,
+            DashboardUrl = "http://127.0.0.1:0",
+            OtlpEndpointUrl = _otlp.ToString().TrimEnd('/'),
+            UseFreePorts = true,
+            ConsoleLogging = false,
+            StopTimeout = TimeSpan.FromSeconds(5),
+        });
+        var cache = builder.AddRedis("cache");
+        builder.AddExecutable("ticker", "/bin/sh", _dataDirectory, "-c", "while true; do echo tick; sleep 0.5; done")
+            .WithReference(cache).WaitFor(cache);
+        builder.AddDashboard();
+        _app = builder.Build();
+        using var starting = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        await _app.StartAsync(starting.Token);
+        var notifications = (ResourceNotificationService)_app.Services.GetService(typeof(ResourceNotificationService))!;
+        await notifications.WaitForResourceAsync("cache", s => s.State == ResourceState.Running, starting.Token);
+        await notifications.WaitForResourceAsync("ticker", s => s.State == ResourceState.Running, starting.Token);
+
+        _playwright = await Playwright.CreateAsync();
+        _browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+        {
+            ExecutablePath = "/usr/bin/chromium",
+            Headless = true,
+            Args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+        });
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _browser.DisposeAsync();
+        _playwright.Dispose();
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+        Directory.Delete(_dataDirectory, recursive: true);
+    }
+
+    [Fact]
+    public async Task The_dashboard_shows_resources_running_restarts_one_from_the_page_and_opens_a_traces_waterfall()
+    {
+        var page = await _browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = 1400, Height = 900 } });
+        await page.GotoAsync(_app.DashboardUrl + "/resources");
+
+        await Expect(page.Locator("tr[data-resource='cache'] .state")).ToHaveTextAsync("Running");
+        await Expect(page.Locator("tr[data-resource='ticker'] .state")).ToHaveTextAsync("Running");
+        await Expect(page.Locator("#dependency-graph g.node")).ToHaveCountAsync(2);
+        await Screenshot(page, "resources");
+        var restartsBefore = int.Parse(await page.Locator("tr[data-resource='ticker'] .restarts").InnerTextAsync());
+        var pidBefore = await page.Locator("tr[data-resource='ticker'] td.mono").First.InnerTextAsync();
+
+        await page.Locator("tr[data-resource='ticker'] button[value='restart|ticker']").ClickAsync();
+
+        // The page updates itself (no reload here): the process is replaced and runs again.
+        await Expect(page.Locator("tr[data-resource='ticker'] td.mono").First).Not.ToHaveTextAsync(pidBefore);
+        await Expect(page.Locator("tr[data-resource='ticker'] .state")).ToHaveTextAsync("Running");
+        await Expect(page.Locator("tr[data-resource='ticker'] td.mono").First).Not.ToBeEmptyAsync();
+        // The engine counts restarts of crashed processes; a restart asked for from the page counts once it does too.
+        Assert.True(int.Parse(await page.Locator("tr[data-resource='ticker'] .restarts").InnerTextAsync()) >= restartsBefore);
+
+        var traceId = SendCrossServiceTrace();
+        await page.GotoAsync(_app.DashboardUrl + "/traces");
+        await Expect(page.Locator($"tr[data-trace='{traceId}']")).ToBeVisibleAsync();
+        await Screenshot(page, "traces");
+        await page.Locator($"tr[data-trace='{traceId}'] a.trace-link").ClickAsync();
+
+        await Expect(page.Locator("#waterfall .span-row")).ToHaveCountAsync(3);
+        await Expect(page.Locator("#waterfall")).ToContainTextAsync("SELECT catalogdb.items");
+        await page.Locator("#waterfall .span-row summary").Nth(2).ClickAsync();
+        await Expect(page.Locator("#waterfall")).ToContainTextAsync("db.system");
+        await Screenshot(page, "waterfall");
+
+        await page.GotoAsync(_app.DashboardUrl + "/console?resource=ticker");
+        await Expect(page.Locator("div.console")).ToContainTextAsync("tick");
+        await Screenshot(page, "console");
+
+        SendMetricsAndLogs(traceId);
+        await page.GotoAsync(_app.DashboardUrl + "/metrics");
+        await page.Locator("a", new PageLocatorOptions { HasText = "bazaar.checkout.duration" }).ClickAsync();
+        await Expect(page.Locator("#metric-chart")).ToContainTextAsync("P99");
+        await Expect(page.Locator("#metric-chart polyline, #metric-chart circle").First).ToBeAttachedAsync();
+        await Screenshot(page, "metrics");
+        await page.GotoAsync(_app.DashboardUrl + "/structured?level=13");
+        await Expect(page.Locator("#structured")).ToContainTextAsync("Stock is low");
+        await page.Locator("#structured a", new PageLocatorOptions { HasText = traceId[..8] }).ClickAsync();
+        await Expect(page.Locator("#waterfall .span-row")).ToHaveCountAsync(3);
+        await Screenshot(page, "structured-to-trace");
+    }
+
+    private void SendMetricsAndLogs(string traceId)
+    {
+        var meterName = "Bazaar.Tests.Checkout." + Guid.NewGuid().ToString("N")[..8];
+        using var meter = new Meter(meterName);
+        var duration = meter.CreateHistogram<double>("bazaar.checkout.duration", unit: "ms");
+        var orders = meter.CreateCounter<long>("bazaar.orders.placed");
+        using (var metrics = Sdk.CreateMeterProviderBuilder()
+            .SetResourceBuilder(ResourceBuilder.CreateEmpty().AddService("storefront"))
+            .AddMeter(meterName)
+            .AddOtlpExporter((o, reader) =>
+            {
+                o.Protocol = OtlpExportProtocol.HttpProtobuf;
+                o.Endpoint = new Uri(_otlp, "v1/metrics");
+                reader.PeriodicExportingMetricReaderOptions.ExportIntervalMilliseconds = 60_000;
+            })
+            .Build())
+        {
+            for (var i = 1; i <= 200; i++) duration.Record(i % 50);
+            orders.Add(5, new KeyValuePair<string, object?>("status", "paid"));
+            orders.Add(2, new KeyValuePair<string, object?>("status", "cancelled"));
+            Assert.True(metrics.ForceFlush(10_000));
+            for (var i = 1; i <= 200; i++) duration.Record(i % 80);
+            Assert.True(metrics.ForceFlush(10_000));
+        }
+        using var loggerFactory = LoggerFactory.Create(logging => logging.AddOpenTelemetry(o =>
+        {
+            o.SetResourceBuilder(ResourceBuilder.CreateEmpty().AddService("catalog-api"));
+            o.AddOtlpExporter(e =>
+            {
+                e.Protocol = OtlpExportProtocol.HttpProtobuf;
+                e.Endpoint = new Uri(_otlp, "v1/logs");
+            });
+        }));
+        var parent = new ActivityContext(ActivityTraceId.CreateFromString(traceId), ActivitySpanId.CreateRandom(), ActivityTraceFlags.Recorded);
+        using var source = new ActivitySource("Bazaar.Tests.Logs");
+        using var listener = new ActivityListener { ShouldListenTo = s => s == source, Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded };
+        ActivitySource.AddActivityListener(listener);
+        using var activity = source.StartActivity("log scope", ActivityKind.Internal, parent);
+        loggerFactory.CreateLogger("Bazaar.Catalog.Stock").LogWarning("Stock is low for {ProductId}", 17);
+    }
+
+    /// <summary>storefront → catalog-api → its database, each service exporting with its own resource, as two processes would.</summary>
+    private string SendCrossServiceTrace()
+    {
+        var id = Guid.NewGuid().ToString("N")[..8];
+        using var frontSource = new ActivitySource("Bazaar.Tests.Storefront." + id);
+        using var catalogSource = new ActivitySource("Bazaar.Tests.Catalog." + id);
+        using var front = Provider("storefront", frontSource.Name);
+        using var catalog = Provider("catalog-api", catalogSource.Name);
+        string traceId;
+        using (var root = frontSource.StartActivity("GET /products", ActivityKind.Server)!)
+        {
+            traceId = root.TraceId.ToHexString();
+            root.SetTag("http.route", "/products");
+            using var server = catalogSource.StartActivity("GET /api/catalog/items", ActivityKind.Server)!;
+            using var query = catalogSource.StartActivity("SELECT catalogdb.items", ActivityKind.Client)!;
+            query.SetTag("db.system", "mysql");
+        }
+        Assert.True(front.ForceFlush(10_000));
+        Assert.True(catalog.ForceFlush(10_000));
+        return traceId;
+    }
+
+    private TracerProvider Provider(string service, string source) => Sdk.CreateTracerProviderBuilder()
+        .SetResourceBuilder(ResourceBuilder.CreateEmpty().AddService(service))
+        .AddSource(source)
+        .AddOtlpExporter(o =>
+        {
+            o.Protocol = OtlpExportProtocol.HttpProtobuf;
+            o.Endpoint = new Uri(_otlp, "v1/traces");
+        })
+        .Build();
+
+    private static async Task Screenshot(IPage page, string name)
+    {
+        Directory.CreateDirectory(ScreenshotDirectory);
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(ScreenshotDirectory, name + ".png"), FullPage = true });
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
