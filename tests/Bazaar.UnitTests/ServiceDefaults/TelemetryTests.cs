@@ -100,14 +100,18 @@ public sealed class TelemetryTests
         Assert.All(received, r => Assert.True(r.Length > 0));
     }
 
-    /// <summary>A service with the defaults, whose request spans are collected in memory as an exporter would see them.</summary>
+    /// <summary>
+    /// A service with the defaults, whose request spans are collected in memory as an exporter would see them. Other tests
+    /// run web servers in this process at the same time, so only the spans that name this server's port are kept.
+    /// </summary>
     private static async Task<(WebApplication App, HttpClient Client, TracerProvider Tracing, ConcurrentQueue<Activity> Exported)> StartTracedAsync()
     {
         var exported = new ConcurrentQueue<Activity>();
+        var exporter = new CollectingExporter(exported);
         TracerProvider tracing = Sdk.CreateTracerProviderBuilder()
             .AddSource("Microsoft.AspNetCore", "System.Net.Http")
             .AddProcessor(new HealthProbeTraceFilter())
-            .AddProcessor(new SimpleActivityExportProcessor(new CollectingExporter(exported)))
+            .AddProcessor(new SimpleActivityExportProcessor(exporter))
             .Build()!;
         WebApplicationBuilder builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = "Production" });
         builder.WebHost.UseUrls("http://127.0.0.1:0");
@@ -118,6 +122,7 @@ public sealed class TelemetryTests
         app.MapGet("/api/items/{id:int}", (int id) => TypedResults.Ok(id));
         app.MapGet("/boom", string () => throw new InvalidOperationException("failed"));
         await app.StartAsync();
+        exporter.Port = new Uri(app.Urls.Single()).Port;
         return (app, new HttpClient { BaseAddress = new Uri(app.Urls.Single()) }, tracing, exported);
     }
 
@@ -186,11 +191,16 @@ public sealed class TelemetryTests
 
     private sealed class CollectingExporter(ConcurrentQueue<Activity> exported) : BaseExporter<Activity>
     {
+        public int? Port { get; set; }
+
         public override ExportResult Export(in Batch<Activity> batch)
         {
             foreach (Activity activity in batch)
             {
-                exported.Enqueue(activity);
+                if (Port is { } port && Equals(activity.GetTagItem("server.port"), port))
+                {
+                    exported.Enqueue(activity);
+                }
             }
 
             return ExportResult.Success;
