@@ -1,13 +1,14 @@
-// A web host, not a bare worker host, so the orchestrator can probe its /health like every other service.
+using Bazaar.Worker;
+
+// A web host, not a bare worker host, so the orchestrator can probe its /health like every other service,
+// and so the dead-letter admin endpoints have a home.
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();
-builder.AddMySqlDataSource("orderdb");
-builder.AddRedisClient("cache");
-builder.AddRabbitMQClient("messaging");
+builder.AddWorker();
 
 var app = builder.Build();
 app.MapDefaultEndpoints();
+app.UseAuthentication();
+app.UseAuthorization();
+app.MapWorker();
 app.Run();
-
-/// <summary>The entry point, public so tests can host it with WebApplicationFactory&lt;Program&gt;.</summary>
-public partial class Program;

@@ -1,0 +1,59 @@
+using Bazaar.Order.Api.Ordering;
+using Bazaar.Worker.Callbacks;
+using Bazaar.Worker.Catalog;
+using Bazaar.Worker.Payments;
+using Bazaar.Worker.Saga;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+
+namespace Bazaar.Worker;
+
+public static class WorkerExtensions
+{
+    public const string DatabaseName = "orderdb";
+    public const string CacheName = "cache";
+    public const string MessagingName = "messaging";
+
+    public static WebApplicationBuilder AddWorker(this WebApplicationBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        builder.AddMySqlDataSource(DatabaseName);
+        // The orders tables belong to order-api; applying its migrations here too (under the same lock and history)
+        // lets the worker start first without its steps failing on missing tables.
+        builder.AddMigrations(typeof(OrderLedger).Assembly, DatabaseName);
+        builder.AddMigrations(typeof(WorkerExtensions).Assembly, DatabaseName);
+        builder.AddRedisClient(CacheName);
+        builder.AddRabbitMQClient(MessagingName);
+        builder.AddMessaging(DatabaseName, options => options.ServiceName = string.IsNullOrEmpty(options.ServiceName) ? "worker" : options.ServiceName)
+            .AddOutbox()
+            .AddConsumer<OrderSubmitted, ReserveStockStep>()
+            .AddConsumer<OrderStockReserved, TakePaymentStep>()
+            .AddConsumer<OrderCancelled, ReleaseStockStep>();
+        builder.AddDefaultAuthentication();
+
+        builder.Services.AddOptions<SagaOptions>().BindConfiguration(SagaOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddOptions<PaymentOptions>().BindConfiguration(PaymentOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddOptions<CallbackOptions>().BindConfiguration(CallbackOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddOptions<ServiceAuthOptions>().BindConfiguration(ServiceAuthOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+
+        builder.Services.TryAddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<OrderLedger>();
+        builder.Services.AddSingleton<SimulatedPaymentProvider>();
+        builder.Services.AddSingleton<ServiceTokenSource>();
+        builder.Services.AddTransient<ServiceTokenHandler>();
+        builder.Services.AddHttpClient(ServiceTokenSource.HttpClientName);
+        builder.Services.AddHttpClient<StockClient>(StockClient.HttpClientName, http => http.BaseAddress = new Uri(builder.Configuration["Catalog:BaseAddress"] ?? "http://catalog-api"))
+            .AddHttpMessageHandler<ServiceTokenHandler>();
+        // The dispatcher retries on its own schedule and records each attempt, so the standard retries would only hide them.
+        builder.Services.AddHttpClient(CallbackDispatcher.HttpClientName).RemoveStandardResilienceHandler();
+        builder.Services.AddHostedService<PaymentTimeoutSweeper>();
+        builder.Services.AddHostedService<CallbackDispatcher>();
+        return builder;
+    }
+
+    public static WebApplication MapWorker(this WebApplication app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        app.MapDeadLetterEndpoints();
+        return app;
+    }
+}
