@@ -1,1 +1,30 @@
-Console.WriteLine("Bazaar AppHost: the engine lands with the platform issue.");
+using Bazaar.AppHost;
+using Bazaar.Hosting;
+
+IDistributedApplicationBuilder builder;
+try
+{
+    builder = DistributedApplication.CreateBuilder(args);
+}
+catch (ArgumentException ex)
+{
+    Console.Error.WriteLine(ex.Message);
+    return 2;
+}
+
+BazaarModel.Configure(builder);
+
+await using DistributedApplication app = builder.Build();
+try
+{
+    await app.StartAsync();
+}
+catch (DistributedApplicationException ex)
+{
+    Console.Error.WriteLine(ex.Message);
+    return 1;
+}
+
+Console.WriteLine($"Bazaar is starting. Dashboard: {app.DashboardUrl ?? "(disabled)"}   Data: {app.DataDirectory}   Ctrl+C stops everything.");
+await app.RunAsync();
+return 0;

@@ -126,24 +126,17 @@ internal sealed class ProcessLauncher(DistributedApplicationOptions options, str
                 WorkingDirectory = projectRoot,
             };
             logs.Write(project.Name, null, $"Building: {spec.CommandLine}", isError: false);
-            var tail = new Queue<string>();
+            var tail = new LineTail(20);
             await using ManagedProcess build = ManagedProcess.Start(spec, (line, isError) =>
             {
                 logs.Write(project.Name, null, line, isError);
-                lock (tail)
-                {
-                    tail.Enqueue(line);
-                    if (tail.Count > 20)
-                    {
-                        tail.Dequeue();
-                    }
-                }
+                tail.Add(line);
             });
             int exitCode = await build.Exited.WaitAsync(cancellationToken).ConfigureAwait(false);
             if (exitCode != 0 || !File.Exists(output))
             {
                 throw new ResourceLaunchException(
-                    $"Building '{project.Name}' failed (exit code {exitCode}); expected {output}. Last lines:{Environment.NewLine}{string.Join(Environment.NewLine, tail)}");
+                    $"Building '{project.Name}' failed (exit code {exitCode}); expected {output}. Last lines:{Environment.NewLine}{tail}");
             }
 
             return output;

@@ -84,18 +84,11 @@ public sealed class MySqlServerResource(string name, int? port = null) : Backing
             WorkingDirectory = context.DataDirectory,
         };
         context.Log($"First start: {spec.CommandLine}");
-        var tail = new Queue<string>();
+        var tail = new LineTail(20);
         await using ManagedProcess install = ManagedProcess.Start(spec, (line, _) =>
         {
             context.Log(line);
-            lock (tail)
-            {
-                tail.Enqueue(line);
-                if (tail.Count > 20)
-                {
-                    tail.Dequeue();
-                }
-            }
+            tail.Add(line);
         });
         int exitCode = await install.Exited.WaitAsync(cancellationToken).ConfigureAwait(false);
         if (exitCode != 0)
@@ -103,7 +96,7 @@ public sealed class MySqlServerResource(string name, int? port = null) : Backing
             // Leave no half-initialised data directory: the next start must initialise again.
             Directory.Delete(data, recursive: true);
             throw new InvalidOperationException(
-                $"mariadb-install-db failed with exit code {exitCode}. Last lines:{Environment.NewLine}{string.Join(Environment.NewLine, tail)}");
+                $"mariadb-install-db failed with exit code {exitCode}. Last lines:{Environment.NewLine}{tail}");
         }
     }
 

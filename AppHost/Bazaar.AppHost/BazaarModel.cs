@@ -1,0 +1,81 @@
+using Bazaar.Hosting;
+
+namespace Bazaar.AppHost;
+
+/// <summary>
+/// The Bazaar application: its backing servers, databases and services, each referencing what it uses and waiting
+/// for it. Public so the end-to-end tests start exactly this model.
+/// </summary>
+public static class BazaarModel
+{
+    /// <summary>Preferred ports (a free one is taken, and remembered, when one is busy); replicas count up from these.</summary>
+    public static class Ports
+    {
+        public const int Cache = 16379;
+        public const int Messaging = 15673;
+        public const int MySql = 13306;
+        public const int AuthApi = 5101;
+        public const int CatalogApi = 5201;
+        public const int OrderApi = 5301;
+        public const int Worker = 5401;
+        public const int Admin = 5501;
+    }
+
+    public const int CatalogReplicas = 2;
+
+    public static void Configure(IDistributedApplicationBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+
+        IResourceBuilder<RedisResource> cache = builder.AddRedis("cache", Ports.Cache);
+        IResourceBuilder<RabbitMQServerResource> messaging = builder.AddRabbitMQ("messaging", Ports.Messaging);
+        IResourceBuilder<MySqlServerResource> mysql = builder.AddMySql("mysql", Ports.MySql);
+        IResourceBuilder<MySqlDatabaseResource> catalogDb = mysql.AddDatabase("catalogdb");
+        IResourceBuilder<MySqlDatabaseResource> orderDb = mysql.AddDatabase("orderdb");
+        IResourceBuilder<MySqlDatabaseResource> authDb = mysql.AddDatabase("authdb");
+
+        IResourceBuilder<ProjectResource> authApi = builder.AddProject("auth-api", "Services/Auth/Bazaar.Auth.Api/Bazaar.Auth.Api.csproj")
+            .WithHttpEndpoint(Ports.AuthApi)
+            .WithReference(authDb).WaitFor(authDb)
+            .WithReference(cache).WaitFor(cache)
+            .WithHttpHealthCheck("/health");
+        if (builder.Configuration["BAZAAR_ADMIN_PASSWORD"] is { Length: > 0 } adminPassword)
+        {
+            authApi.WithEnvironment("Auth__AdminPassword", adminPassword);
+        }
+
+        IResourceBuilder<ProjectResource> catalogApi = builder.AddProject("catalog-api", "Services/Catalog/Bazaar.Catalog.Api/Bazaar.Catalog.Api.csproj")
+            .WithHttpEndpoint(Ports.CatalogApi)
+            .WithReplicas(CatalogReplicas)
+            .WithReference(catalogDb).WaitFor(catalogDb)
+            .WithReference(cache).WaitFor(cache)
+            .WithReference(messaging).WaitFor(messaging)
+            .WithReference(authApi).WaitFor(authApi)
+            .WithHttpHealthCheck("/health");
+
+        IResourceBuilder<ProjectResource> orderApi = builder.AddProject("order-api", "Services/Order/Bazaar.Order.Api/Bazaar.Order.Api.csproj")
+            .WithHttpEndpoint(Ports.OrderApi)
+            .WithReference(orderDb).WaitFor(orderDb)
+            .WithReference(cache).WaitFor(cache)
+            .WithReference(messaging).WaitFor(messaging)
+            .WithReference(catalogApi).WaitFor(catalogApi)
+            .WithReference(authApi).WaitFor(authApi)
+            .WithHttpHealthCheck("/health");
+
+        builder.AddProject("worker", "Services/Worker/Bazaar.Worker/Bazaar.Worker.csproj")
+            .WithHttpEndpoint(Ports.Worker)
+            .WithReference(orderDb).WaitFor(orderDb)
+            .WithReference(messaging).WaitFor(messaging)
+            .WithReference(cache).WaitFor(cache)
+            .WithReference(catalogApi).WaitFor(catalogApi)
+            .WithReference(authApi).WaitFor(authApi)
+            .WithHttpHealthCheck("/health");
+
+        builder.AddProject("admin", "Web/Bazaar.Admin/Bazaar.Admin.csproj")
+            .WithHttpEndpoint(Ports.Admin)
+            .WithReference(catalogApi).WaitFor(catalogApi)
+            .WithReference(orderApi).WaitFor(orderApi)
+            .WithReference(authApi).WaitFor(authApi)
+            .WithHttpHealthCheck("/health");
+    }
+}
