@@ -11,7 +11,6 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Options;
 using OpenTelemetry.Logs;
 
 namespace Microsoft.Extensions.Hosting;
@@ -94,12 +93,13 @@ public static class Extensions
 
     public static IServiceCollection AddStandardResilience(this IServiceCollection services, IConfiguration configuration)
     {
-        services.TryAddSingleton(TimeProvider.System);
-        services.TryAddSingleton<HttpResiliencePipelines>();
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<HttpStandardResilienceOptions>, HttpStandardResilienceOptionsValidator>());
-        services.AddOptions<HttpStandardResilienceOptions>()
-            .Bind(configuration.GetSection(HttpStandardResilienceOptions.ConfigurationSection))
-            .ValidateOnStart();
+        services.AddStandardResilienceCore();
+
+        // Every client's options (named by the client) start from the configuration section; a client's own
+        // configure action, registered later, applies on top.
+        IConfigurationSection section = configuration.GetSection(HttpStandardResilienceOptions.ConfigurationSection);
+        services.ConfigureAll<HttpStandardResilienceOptions>(section.Bind);
+        services.AddOptions<HttpStandardResilienceOptions>().ValidateOnStart();
         return services;
     }
 

@@ -5,10 +5,10 @@ using Polly;
 namespace Bazaar.ServiceDefaults.Resilience;
 
 /// <summary>
-/// One pipeline per named HttpClient, kept for the life of the service: handlers are recycled every
-/// few minutes by IHttpClientFactory, but a circuit breaker must remember what it has seen.
+/// One pipeline per named HttpClient, built from the options of that name, kept for the life of the service:
+/// handlers are recycled every few minutes by IHttpClientFactory, but a circuit breaker must remember what it has seen.
 /// </summary>
-internal sealed class HttpResiliencePipelines(IOptions<HttpStandardResilienceOptions> options, TimeProvider timeProvider)
+internal sealed class HttpResiliencePipelines(IOptionsMonitor<HttpStandardResilienceOptions> options, TimeProvider timeProvider)
 {
     private readonly ConcurrentDictionary<string, Lazy<ResiliencePipeline<HttpResponseMessage>>> pipelines = new(StringComparer.Ordinal);
 
@@ -16,5 +16,5 @@ internal sealed class HttpResiliencePipelines(IOptions<HttpStandardResilienceOpt
         pipelines.GetOrAdd(
             clientName,
             _ => new Lazy<ResiliencePipeline<HttpResponseMessage>>(
-                () => HttpStandardResiliencePipeline.Create(options.Value, timeProvider))).Value;
+                () => HttpStandardResiliencePipeline.Create(options.Get(clientName), timeProvider))).Value;
 }

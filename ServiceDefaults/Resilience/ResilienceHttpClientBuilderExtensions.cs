@@ -1,14 +1,34 @@
 using Bazaar.ServiceDefaults.Resilience;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Http;
+using Microsoft.Extensions.Options;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
 public static class ResilienceHttpClientBuilderExtensions
 {
-    /// <summary>Adds the standard resilience handler (rate limiter, timeouts, retry, circuit breaker) to a client.</summary>
-    public static IHttpClientBuilder AddStandardResilienceHandler(this IHttpClientBuilder builder)
+    /// <summary>
+    /// Adds the standard resilience handler (rate limiter, timeouts, retry, circuit breaker) to a client. With
+    /// <paramref name="configure"/>, the client gets options of its own on top of the "Resilience:Http" section, and its
+    /// handler replaces the one AddServiceDefaults put on every client.
+    /// </summary>
+    public static IHttpClientBuilder AddStandardResilienceHandler(this IHttpClientBuilder builder, Action<HttpStandardResilienceOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(builder);
+        builder.Services.AddStandardResilienceCore();
+        if (configure is not null)
+        {
+            if (builder.Name is null)
+            {
+                builder.Services.ConfigureAll(configure);
+            }
+            else
+            {
+                builder.Services.Configure(builder.Name, configure);
+            }
+
+            builder.RemoveStandardResilienceHandler();
+        }
 
         // Through the handler builder rather than AddHttpMessageHandler: it knows the client's name even when
         // this is called from ConfigureHttpClientDefaults, and the pipeline (with its breaker) is per client.
@@ -26,6 +46,15 @@ public static class ResilienceHttpClientBuilderExtensions
         }
 
         return builder;
+    }
+
+    /// <summary>What every standard resilience handler needs, registered once; options come unbound unless AddStandardResilience binds them.</summary>
+    internal static IServiceCollection AddStandardResilienceCore(this IServiceCollection services)
+    {
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<HttpResiliencePipelines>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<HttpStandardResilienceOptions>, HttpStandardResilienceOptionsValidator>());
+        return services;
     }
 
     /// <summary>

@@ -236,4 +236,26 @@ public sealed class StandardResilienceHandlerTests
         Assert.Contains(error.Failures, f => f.Contains("AttemptTimeout", StringComparison.Ordinal));
         Assert.Contains(error.Failures, f => f.Contains("FailureRatio", StringComparison.Ordinal));
     }
+
+    [Fact]
+    public async Task A_client_given_options_of_its_own_keeps_one_handler_with_them()
+    {
+        HostApplicationBuilder builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { EnvironmentName = "Production" });
+        builder.Configuration["Resilience:Http:Retry:Delay"] = "00:00:00";
+        builder.AddServiceDefaults();
+        var ownServer = new ScriptedHandler(Unavailable);
+        var defaultServer = new ScriptedHandler(Unavailable);
+        builder.Services.AddHttpClient("payments")
+            .AddStandardResilienceHandler(options => options.Retry.MaxRetryAttempts = 1)
+            .ConfigurePrimaryHttpMessageHandler(() => ownServer);
+        builder.Services.AddHttpClient("catalog").ConfigurePrimaryHttpMessageHandler(() => defaultServer);
+        using IHost host = builder.Build();
+        var clients = host.Services.GetRequiredService<IHttpClientFactory>();
+
+        using (await clients.CreateClient("payments").GetAsync("http://127.0.0.1:1/pay")) { }
+        using (await clients.CreateClient("catalog").GetAsync("http://127.0.0.1:1/items")) { }
+
+        Assert.Equal(2, ownServer.CallCount);
+        Assert.Equal(4, defaultServer.CallCount);
+    }
 }
