@@ -65,7 +65,14 @@ public static class Extensions
             logging.IncludeFormattedMessage = true;
             logging.IncludeScopes = true;
             logging.SetResourceBuilder(TelemetrySetup.CreateResource(configuration, environment));
-            logging.AddOtlpExporter(options => TelemetrySetup.ConfigureExporter(options, configuration, endpoint, "/v1/logs"));
+            logging.AddOtlpExporter((options, processor) =>
+            {
+                TelemetrySetup.ConfigureExporter(options, configuration, endpoint, "/v1/logs");
+                if (TelemetrySetup.TryGetMilliseconds(configuration, "OTEL_BLRP_SCHEDULE_DELAY", out int delay))
+                {
+                    processor.BatchExportProcessorOptions.ScheduledDelayMilliseconds = delay;
+                }
+            });
         });
 
         builder.Services.AddHostedService(_ => new TelemetryProviders(

@@ -87,6 +87,14 @@ public static class TelemetrySetup
         options.Endpoint = new Uri(baseEndpoint.AbsoluteUri.TrimEnd('/') + signalPath);
     }
 
+    /// <summary>
+    /// A whole number of milliseconds from configuration (OTEL_BSP_SCHEDULE_DELAY, OTEL_BLRP_SCHEDULE_DELAY,
+    /// OTEL_METRIC_EXPORT_INTERVAL): read here so appsettings and tests can set them, not only the environment.
+    /// </summary>
+    public static bool TryGetMilliseconds(IConfiguration configuration, string key, out int milliseconds) =>
+        int.TryParse(configuration[key], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out milliseconds)
+        && milliseconds > 0;
+
     internal static TracerProvider BuildTracerProvider(IConfiguration configuration, IHostEnvironment environment, Uri endpoint)
     {
         TracerProviderBuilder builder = Sdk.CreateTracerProviderBuilder()
@@ -98,7 +106,14 @@ public static class TelemetrySetup
         }
 
         return builder
-            .AddOtlpExporter(options => ConfigureExporter(options, configuration, endpoint, "/v1/traces"))
+            .AddOtlpExporter(options =>
+            {
+                ConfigureExporter(options, configuration, endpoint, "/v1/traces");
+                if (TryGetMilliseconds(configuration, "OTEL_BSP_SCHEDULE_DELAY", out int delay))
+                {
+                    options.BatchExportProcessorOptions.ScheduledDelayMilliseconds = delay;
+                }
+            })
             .Build();
     }
 
@@ -112,7 +127,14 @@ public static class TelemetrySetup
         }
 
         return builder
-            .AddOtlpExporter(options => ConfigureExporter(options, configuration, endpoint, "/v1/metrics"))
+            .AddOtlpExporter((options, reader) =>
+            {
+                ConfigureExporter(options, configuration, endpoint, "/v1/metrics");
+                if (TryGetMilliseconds(configuration, "OTEL_METRIC_EXPORT_INTERVAL", out int interval))
+                {
+                    reader.PeriodicExportingMetricReaderOptions.ExportIntervalMilliseconds = interval;
+                }
+            })
             .Build();
     }
 }

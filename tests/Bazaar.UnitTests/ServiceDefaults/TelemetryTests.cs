@@ -60,7 +60,7 @@ public sealed class TelemetryTests
     }
 
     [Fact]
-    public async Task With_an_OTLP_endpoint_set_traces_and_logs_are_exported_over_http_protobuf()
+    public async Task With_an_OTLP_endpoint_set_traces_metrics_and_logs_are_exported_over_http_protobuf_at_the_configured_pace()
     {
         var received = new ConcurrentQueue<(string Path, string? ContentType, long Length)>();
         WebApplicationBuilder collectorBuilder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = "Production" });
@@ -75,27 +75,31 @@ public sealed class TelemetryTests
             return TypedResults.Ok();
         });
         await collector.StartAsync();
-        string collectorAddress = collector.Urls.Single();
 
         HostApplicationBuilder builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { EnvironmentName = "Production" });
-        builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"] = collectorAddress;
-        builder.Configuration["OTEL_SERVICE_NAME"] = "telemetry-test";
-        builder.AddServiceDefaults();
-        using (IHost host = builder.Build())
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
         {
-            await host.StartAsync();
-            using var source = new ActivitySource("Bazaar.UnitTests.Telemetry");
-            using (source.StartActivity("placing an order"))
-            {
-                host.Services.GetRequiredService<ILogger<TelemetryTests>>().LogWarning("An order was placed");
-            }
-
-            await host.StopAsync();
+            ["OTEL_EXPORTER_OTLP_ENDPOINT"] = collector.Urls.Single(),
+            ["OTEL_SERVICE_NAME"] = "telemetry-test",
+            // The SDK's own defaults are 5 s for spans and logs and 60 s for metrics: arrival within 3 s shows these are read.
+            ["OTEL_BSP_SCHEDULE_DELAY"] = "100",
+            ["OTEL_BLRP_SCHEDULE_DELAY"] = "100",
+            ["OTEL_METRIC_EXPORT_INTERVAL"] = "200",
+        });
+        builder.AddServiceDefaults();
+        using IHost host = builder.Build();
+        await host.StartAsync();
+        using var source = new ActivitySource("Bazaar.UnitTests.Telemetry");
+        using (source.StartActivity("placing an order"))
+        {
+            host.Services.GetRequiredService<ILogger<TelemetryTests>>().LogWarning("An order was placed");
         }
 
         await Eventually.HoldsAsync(
-            () => received.Any(r => r.Path == "/v1/traces") && received.Any(r => r.Path == "/v1/logs"),
-            "the collector has received traces and logs");
+            () => new[] { "/v1/traces", "/v1/logs", "/v1/metrics" }.All(path => received.Any(r => r.Path == path)),
+            "the collector has received traces, logs and metrics",
+            TimeSpan.FromSeconds(3));
+        await host.StopAsync();
         Assert.All(received, r => Assert.Equal("application/x-protobuf", r.ContentType));
         Assert.All(received, r => Assert.True(r.Length > 0));
     }

@@ -25,6 +25,9 @@ public sealed partial class MigrationRunner(MySqlDataSource dataSource, ILogger<
         )
         """);
 
+    private static readonly SqlStatement HistoryExists = new("migrations.history_exists",
+        "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = '__bazaar_migrations'");
+
     private static readonly SqlStatement AcquireLock = new("migrations.get_lock", "SELECT GET_LOCK(@name, @timeoutSeconds)");
     private static readonly SqlStatement ReleaseLock = new("migrations.release_lock", "SELECT RELEASE_LOCK(@name)");
     private static readonly SqlStatement ReadHistory = new("migrations.read_history", "SELECT version AS Version, checksum AS Checksum FROM __bazaar_migrations WHERE scope = @scope");
@@ -61,7 +64,12 @@ public sealed partial class MigrationRunner(MySqlDataSource dataSource, ILogger<
 
     private async Task<int> ApplyPendingAsync(DbConnection connection, string scope, IReadOnlyList<Migration> migrations, CancellationToken cancellationToken)
     {
-        await connection.ExecuteAsync(CreateHistory, cancellationToken: cancellationToken).ConfigureAwait(false);
+        // Not "IF NOT EXISTS" alone: on an existing table that raises a note, and MySql.Data 8.0.16 then fails reading
+        // MariaDB's SHOW WARNINGS (KeyNotFoundException), which made every second start of a service fail.
+        if (await connection.ExecuteScalarAsync<long>(HistoryExists, cancellationToken: cancellationToken).ConfigureAwait(false) == 0)
+        {
+            await connection.ExecuteAsync(CreateHistory, cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
         var applied = (await connection.QueryAsync<AppliedMigration>(ReadHistory, new { scope }, cancellationToken: cancellationToken).ConfigureAwait(false))
             .ToDictionary(m => m.Version, m => m.Checksum);
 
