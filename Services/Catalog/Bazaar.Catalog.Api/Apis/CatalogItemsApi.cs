@@ -112,7 +112,7 @@ internal static class CatalogItemsApi
             errors.RequiredText("sku", body.Sku, 64) ?? "",
             errors.RequiredText("name", body.Name, 200) ?? "",
             errors.OptionalText("description", body.Description, 2000) ?? "",
-            errors.Required("price", body.Price, 0m, CatalogItemsRequest.PriceLimit),
+            errors.Price("price", body.Price),
             errors.Required("brandId", body.BrandId, 1, int.MaxValue),
             errors.Required("categoryId", body.CategoryId, 1, int.MaxValue),
             errors.Required("availableStock", body.AvailableStock ?? 0, 0, int.MaxValue));
@@ -148,7 +148,7 @@ internal static class CatalogItemsApi
         var changes = new ProductChanges(
             errors.RequiredText("name", body.Name, 200) ?? "",
             errors.OptionalText("description", body.Description, 2000) ?? "",
-            errors.Required("price", body.Price, 0m, CatalogItemsRequest.PriceLimit),
+            errors.Price("price", body.Price),
             errors.Required("brandId", body.BrandId, 1, int.MaxValue),
             errors.Required("categoryId", body.CategoryId, 1, int.MaxValue),
             errors.Required("rowVersion", body.RowVersion, 1, int.MaxValue));

@@ -109,5 +109,17 @@ internal sealed class ValidationErrors
         return present;
     }
 
+    /// <summary>A price as the DECIMAL(12,2) column holds it: non-negative, at most two decimals (no silent rounding).</summary>
+    public decimal Price(string name, decimal? value)
+    {
+        decimal price = Required(name, value, 0m, 1_000_000_000m);
+        if (value is not null && decimal.Round(price, 2) != price)
+        {
+            Add(name, "At most two decimals.");
+        }
+
+        return price;
+    }
+
     private static string Shorten(string raw) => raw.Length <= 40 ? raw : raw[..40] + "…";
 }

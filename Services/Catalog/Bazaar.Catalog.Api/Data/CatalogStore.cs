@@ -4,6 +4,7 @@ using System.Text.Json.Serialization;
 using Bazaar.Catalog.Api.Apis;
 using Bazaar.Catalog.Api.Events;
 using Bazaar.Catalog.Api.Model;
+using Bazaar.Data;
 using Bazaar.Messaging;
 using Dapper;
 
@@ -116,14 +117,17 @@ internal sealed class CatalogStore(CatalogDatabase database, IOutbox outbox, Tim
             }
 
             DateTime now = time.GetUtcNow().UtcDateTime;
-            // IGNORE turns a duplicate SKU into "no row" instead of an exception the driver would name.
-            int inserted = await unit.Connection.ExecuteAsync(new CommandDefinition("""
-                INSERT IGNORE INTO products (sku, name, description, price, brand_id, category_id, available_stock, reserved_stock, row_version, created_at, updated_at)
-                VALUES (@Sku, @Name, @Description, @Price, @BrandId, @CategoryId, @AvailableStock, 0, 1, @now, @now)
-                """, new { product.Sku, product.Name, product.Description, product.Price, product.BrandId, product.CategoryId, product.AvailableStock, now },
-                unit.Transaction, cancellationToken: cancellationToken));
-            if (inserted == 0)
+            try
             {
+                await unit.Connection.ExecuteAsync(new CommandDefinition("""
+                    INSERT INTO products (sku, name, description, price, brand_id, category_id, available_stock, reserved_stock, row_version, created_at, updated_at)
+                    VALUES (@Sku, @Name, @Description, @Price, @BrandId, @CategoryId, @AvailableStock, 0, 1, @now, @now)
+                    """, new { product.Sku, product.Name, product.Description, product.Price, product.BrandId, product.CategoryId, product.AvailableStock, now },
+                    unit.Transaction, cancellationToken: cancellationToken));
+            }
+            catch (DbException exception) when (TransientErrors.IsUniqueViolation(exception))
+            {
+                await unit.RollbackAsync(cancellationToken);
                 return WriteResult<CatalogItem>.Conflict("sku", $"A product with SKU '{product.Sku}' already exists.");
             }
 

@@ -60,14 +60,27 @@ internal sealed partial class CatalogSeeder(
     private async Task SeedOnceAsync(CancellationToken cancellationToken)
     {
         await using DbConnection connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        // The lock is per connection: it is released when this connection closes, even if the process dies.
+        // The lock belongs to the session: a crash releases it, but a pooled connection outlives "closing" it, so release it here.
         int locked = await connection.ExecuteScalarAsync<int>(new CommandDefinition(
-            "SELECT GET_LOCK(CONCAT(DATABASE(), '.catalog-seed'), 60)", cancellationToken: cancellationToken));
+            "SELECT GET_LOCK(CONCAT(DATABASE(), '.catalog-seed'), 20)", commandTimeout: 30, cancellationToken: cancellationToken));
         if (locked != 1)
         {
-            throw new InvalidOperationException("Could not take the catalog seed lock within 60 s; another replica holds it.");
+            throw new InvalidOperationException("Could not take the catalog seed lock within 20 s; another replica holds it.");
         }
 
+        try
+        {
+            await SeedIfEmptyAsync(connection, cancellationToken);
+        }
+        finally
+        {
+            await connection.ExecuteScalarAsync<int?>(new CommandDefinition(
+                "SELECT RELEASE_LOCK(CONCAT(DATABASE(), '.catalog-seed'))", cancellationToken: CancellationToken.None));
+        }
+    }
+
+    private async Task SeedIfEmptyAsync(DbConnection connection, CancellationToken cancellationToken)
+    {
         bool hasProducts = await connection.ExecuteScalarAsync<bool>(new CommandDefinition(
             "SELECT EXISTS (SELECT 1 FROM products)", cancellationToken: cancellationToken));
         if (hasProducts)

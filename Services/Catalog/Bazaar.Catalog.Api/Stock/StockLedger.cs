@@ -1,6 +1,7 @@
 using System.Data.Common;
 using Bazaar.Catalog.Api.Data;
 using Bazaar.Catalog.Api.Events;
+using Bazaar.Data;
 using Bazaar.Messaging;
 using Dapper;
 
@@ -224,12 +225,23 @@ internal sealed partial class StockLedger(CatalogDatabase database, IOutbox outb
         return (header with { State = state, Reason = reason }).ToReservation(lines);
     }
 
+    /// <summary>False when a reservation with this id exists already (a plain INSERT: INSERT IGNORE's warning trips the driver on MariaDB).</summary>
     private static async Task<bool> InsertHeaderAsync(UnitOfWork unit, ValidReservation request, string state, string? reason,
-        DateTime expiresAt, DateTime now, CancellationToken cancellationToken) =>
-        await unit.Connection.ExecuteAsync(new CommandDefinition("""
-            INSERT IGNORE INTO stock_reservations (id, order_id, state, reason, expires_at, created_at, updated_at)
-            VALUES (@ReservationId, @OrderId, @state, @reason, @expiresAt, @now, @now)
-            """, new { request.ReservationId, request.OrderId, state, reason, expiresAt, now }, unit.Transaction, cancellationToken: cancellationToken)) == 1;
+        DateTime expiresAt, DateTime now, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await unit.Connection.ExecuteAsync(new CommandDefinition("""
+                INSERT INTO stock_reservations (id, order_id, state, reason, expires_at, created_at, updated_at)
+                VALUES (@ReservationId, @OrderId, @state, @reason, @expiresAt, @now, @now)
+                """, new { request.ReservationId, request.OrderId, state, reason, expiresAt, now }, unit.Transaction, cancellationToken: cancellationToken));
+            return true;
+        }
+        catch (DbException exception) when (TransientErrors.IsUniqueViolation(exception))
+        {
+            return false;
+        }
+    }
 
     private static Task InsertLinesAsync(UnitOfWork unit, ValidReservation request, CancellationToken cancellationToken) =>
         unit.Connection.ExecuteAsync(new CommandDefinition(
