@@ -1,5 +1,6 @@
 using System.Net.Http.Json;
 using Bazaar.ServiceDefaults.Health;
+using Microsoft.Extensions.Options;
 
 namespace Bazaar.Admin.Health;
 
@@ -14,12 +15,25 @@ public sealed class AdminOptions
 }
 
 /// <summary>Asks each service's /health through service discovery (http://catalog-api/health reaches a replica).</summary>
-public sealed class ServiceHealthProbe(HttpClient http)
+public sealed class ServiceHealthProbe(HttpClient http, IConfiguration configuration, IOptions<AdminOptions> options)
 {
     public const string ClientName = "health-probe";
 
+    /// <summary>The shop's services from Admin:Services, then any other service the AppHost gave this app endpoints for.</summary>
+    public IReadOnlyList<string> Services()
+    {
+        IEnumerable<string> referenced = configuration.GetSection("services").GetChildren().Select(child => child.Key);
+        return [.. options.Value.Services.Concat(referenced).Distinct(StringComparer.OrdinalIgnoreCase)];
+    }
+
     public async Task<ServiceHealth> ProbeAsync(string service, CancellationToken cancellationToken)
     {
+        if (string.IsNullOrEmpty(configuration[$"services:{service}:http:0"]))
+        {
+            return new ServiceHealth(service, "Not referenced", [],
+                $"This app has no endpoint for it (services:{service}:http:0); the AppHost gives one with .WithReference({service}).");
+        }
+
         try
         {
             // 503 still carries the JSON report, so the body is read whatever the status.
@@ -36,8 +50,8 @@ public sealed class ServiceHealthProbe(HttpClient http)
         }
     }
 
-    public Task<ServiceHealth[]> ProbeAllAsync(IEnumerable<string> services, CancellationToken cancellationToken) =>
-        Task.WhenAll(services.Select(service => ProbeAsync(service, cancellationToken)));
+    public Task<ServiceHealth[]> ProbeAllAsync(CancellationToken cancellationToken) =>
+        Task.WhenAll(Services().Select(service => ProbeAsync(service, cancellationToken)));
 }
 
 public static class ServiceHealthProbeExtensions
