@@ -8,7 +8,8 @@ namespace Bazaar.Data.Migrations;
 public sealed record Migration(int Version, string Name, string Sql)
 {
     /// <summary>SHA-256 of the script with line endings normalised, so a checkout on another OS does not count as a change.</summary>
-    public string Checksum { get; } = ComputeChecksum(Sql);
+    /// <remarks>Computed from <see cref="Sql"/> each time, so a copy made with <c>with</c> cannot carry a stale one.</remarks>
+    public string Checksum => ComputeChecksum(Sql);
 
     /// <summary>
     /// The <c>*.sql</c> files embedded from a project's <c>Migrations/</c> folder, ordered by version.

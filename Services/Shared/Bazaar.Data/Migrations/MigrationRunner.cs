@@ -51,15 +51,20 @@ public sealed partial class MigrationRunner(MySqlDataSource dataSource, ILogger<
             throw new TimeoutException($"Another process held the migration lock of database '{dataSource.DatabaseName}' for more than {LockTimeout}.");
         }
 
+        int applied;
         try
         {
-            return await ApplyPendingAsync(connection, scope, migrations, cancellationToken).ConfigureAwait(false);
+            applied = await ApplyPendingAsync(connection, scope, migrations, cancellationToken).ConfigureAwait(false);
         }
-        finally
+        catch
         {
-            // CancellationToken.None: the lock must be released even when start-up is being cancelled.
-            await connection.ExecuteScalarAsync<long?>(ReleaseLock, new { name = lockName }, cancellationToken: CancellationToken.None).ConfigureAwait(false);
+            // Closing the connection releases the lock; a broken connection must not hide the real failure.
+            await connection.DisposeAsync().ConfigureAwait(false);
+            throw;
         }
+
+        await connection.ExecuteScalarAsync<long?>(ReleaseLock, new { name = lockName }, cancellationToken: CancellationToken.None).ConfigureAwait(false);
+        return applied;
     }
 
     private async Task<int> ApplyPendingAsync(DbConnection connection, string scope, IReadOnlyList<Migration> migrations, CancellationToken cancellationToken)
@@ -124,7 +129,7 @@ public sealed partial class MigrationRunner(MySqlDataSource dataSource, ILogger<
         {
             return await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         }
-        catch (MySqlException exception) when (exception.Number == UnknownDatabase)
+        catch (MySqlException exception) when (IsUnknownDatabase(exception))
         {
             await using (var server = await dataSource.WithoutDatabase().OpenConnectionAsync(cancellationToken).ConfigureAwait(false))
             await using (var command = server.CreateCommand())
@@ -136,6 +141,10 @@ public sealed partial class MigrationRunner(MySqlDataSource dataSource, ILogger<
             return await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         }
     }
+
+    // MySql.Data reports it wrapped in an authentication failure.
+    private static bool IsUnknownDatabase(Exception? exception) =>
+        exception is not null && ((exception as MySqlException)?.Number == UnknownDatabase || IsUnknownDatabase(exception.InnerException));
 
     // GET_LOCK names are server-wide and at most 64 characters.
     internal static string LockName(string database)

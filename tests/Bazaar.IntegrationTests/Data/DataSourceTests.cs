@@ -1,0 +1,89 @@
+using Bazaar.Testing;
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Bazaar.Data;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Hosting;
+
+namespace Bazaar.IntegrationTests.Data;
+
+public sealed class DataSourceTests
+{
+    private static readonly SqlStatement CreateAccounts = new("accounts.create", "CREATE TABLE accounts (id INT PRIMARY KEY, balance INT NOT NULL)");
+    private static readonly SqlStatement SeedAccounts = new("accounts.seed", "INSERT INTO accounts (id, balance) VALUES (1, 100), (2, 100)");
+    private static readonly SqlStatement Withdraw = new("accounts.withdraw", "UPDATE accounts SET balance = balance - @amount WHERE id = @id");
+    private static readonly SqlStatement TotalBalance = new("accounts.total", "SELECT SUM(balance) FROM accounts");
+
+    [Fact]
+    public async Task AddMySqlDataSource_registers_a_data_source_and_a_healthy_check_named_after_the_connection()
+    {
+        var servers = await TestServers.SharedAsync();
+        var connectionString = await servers.CreateDatabaseAsync("health");
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Configuration["ConnectionStrings:catalogdb"] = connectionString;
+        builder.AddMySqlDataSource("catalogdb");
+        using var host = builder.Build();
+
+        var report = await host.Services.GetRequiredService<HealthCheckService>().CheckHealthAsync();
+
+        Assert.Equal(HealthStatus.Healthy, report.Entries["catalogdb"].Status);
+        await using var connection = await host.Services.GetRequiredService<MySqlDataSource>().OpenConnectionAsync();
+        Assert.Equal(System.Data.ConnectionState.Open, connection.State);
+    }
+
+    [Fact]
+    public async Task A_deadlocked_transaction_is_retried_and_both_transactions_commit()
+    {
+        var servers = await TestServers.SharedAsync();
+        var dataSource = new MySqlDataSource(await servers.CreateDatabaseAsync("deadlock"), retry: new DataRetryOptions { MaxRetryAttempts = 3, BaseDelay = TimeSpan.FromMilliseconds(20) });
+        await dataSource.WithConnectionAsync(async (c, t) => await c.ExecuteAsync(CreateAccounts, cancellationToken: t) + await c.ExecuteAsync(SeedAccounts, cancellationToken: t));
+        var bothHoldTheirFirstRow = new CountdownEvent(2);
+        var attempts = 0;
+
+        // Each transaction locks one row and then wants the other's: InnoDB kills one (1213) and the helper runs it again.
+        Task Transfer(int first, int second) => dataSource.InTransactionAsync(async (connection, transaction, token) =>
+        {
+            var attempt = Interlocked.Increment(ref attempts);
+            await connection.ExecuteAsync(Withdraw, new { id = first, amount = 10 }, transaction, token);
+            if (attempt <= 2)
+            {
+                bothHoldTheirFirstRow.Signal();
+                Assert.True(bothHoldTheirFirstRow.Wait(TimeSpan.FromSeconds(10), token), "both transactions hold their first row");
+            }
+
+            await connection.ExecuteAsync(Withdraw, new { id = second, amount = 10 }, transaction, token);
+        });
+
+        await Task.WhenAll(Task.Run(() => Transfer(1, 2)), Task.Run(() => Transfer(2, 1)));
+
+        Assert.Equal(3, attempts);
+        Assert.Equal(160, await dataSource.WithConnectionAsync((c, t) => c.ExecuteScalarAsync<long>(TotalBalance, cancellationToken: t)));
+    }
+
+    [Fact]
+    public async Task Every_command_gets_a_span_named_after_its_statement_without_parameter_values()
+    {
+        var spans = new ConcurrentBag<Activity>();
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = source => source.Name == DataTelemetry.ActivitySourceName,
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = spans.Add,
+        };
+        ActivitySource.AddActivityListener(listener);
+        var servers = await TestServers.SharedAsync();
+        var dataSource = new MySqlDataSource(await servers.CreateDatabaseAsync("spans"));
+        var secret = "s3cr3t-" + Guid.NewGuid().ToString("N");
+        var statement = new SqlStatement("spans.select_secret", "SELECT @secret");
+
+        var echoed = await dataSource.WithConnectionAsync((c, t) => c.ExecuteScalarAsync<string>(statement, new { secret }, cancellationToken: t));
+
+        Assert.Equal(secret, echoed);
+        var span = Assert.Single(spans, s => s.OperationName == "spans.select_secret");
+        Assert.Equal(ActivityKind.Client, span.Kind);
+        Assert.Equal(dataSource.DatabaseName, span.GetTagItem("db.namespace"));
+        Assert.DoesNotContain(span.TagObjects, tag => tag.Value?.ToString()?.Contains(secret, StringComparison.Ordinal) == true);
+    }
+}

@@ -1,0 +1,155 @@
+using Bazaar.Testing;
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Bazaar.Messaging;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Options;
+using RabbitMQ.Client;
+using RabbitMQ.Client.Events;
+
+namespace Bazaar.IntegrationTests.Messaging;
+
+public sealed class OutboxRelayTests
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
+
+    [Fact]
+    public async Task Broker_stopped_while_1000_state_changes_commit_publishes_all_1000_once_it_returns_and_each_effect_happens_once()
+    {
+        using var cancellation = new CancellationTokenSource(TimeSpan.FromMinutes(4));
+        await using var broker = await TestServers.StartDedicatedAsync(redis: false, rabbitMq: true, mySql: false, cancellation.Token);
+        await using var scenario = await MessagingScenario.CreateAsync("outage", broker.RabbitMqConnectionString, cancellation.Token);
+        var host = await scenario.StartHostAsync(m => m.AddOutbox().AddConsumer<ItemAdded, RecordingHandler>(), cancellationToken: cancellation.Token);
+        var outbox = host.Services.GetRequiredService<IOutbox>();
+
+        await broker.StopServerAsync(TestServers.RabbitMq, cancellation.Token);
+        await Parallel.ForEachAsync(Enumerable.Range(0, 1000), new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = cancellation.Token },
+            async (i, token) => await scenario.CommitStateChangeAsync(outbox, $"sku-{i}", token));
+
+        Assert.Equal(1000, await scenario.CountPendingOutboxRowsAsync(cancellation.Token));
+        Assert.Equal(0, await scenario.CountEffectsAsync(cancellation.Token));
+
+        await broker.StartServerAsync(TestServers.RabbitMq, cancellation.Token);
+
+        await Eventually.HoldsAsync(async () => await scenario.CountEffectsAsync(cancellation.Token) >= 1000, Timeout, "all 1000 effects are committed");
+        await Eventually.HoldsAsync(async () => await scenario.CountPendingOutboxRowsAsync(cancellation.Token) == 0, Timeout, "every outbox row is marked sent");
+        Assert.Equal(1000, await scenario.CountEffectsAsync(cancellation.Token));
+        Assert.Equal(1000, await scenario.CountDistinctEffectsAsync(cancellation.Token));
+    }
+
+    [Fact]
+    public async Task Two_relays_over_one_outbox_never_publish_the_same_row_concurrently()
+    {
+        await using var scenario = await MessagingScenario.CreateAsync("tworelays");
+        var host = await scenario.StartHostAsync(m => { });
+        var options = host.Services.GetRequiredService<IOptions<MessagingOptions>>();
+        var connection = await host.Services.GetRequiredService<RabbitMQConnectionProvider>().GetConnectionAsync(default);
+
+        // A plain queue on every event type counts what reaches the broker, with no inbox to hide duplicates.
+        await using var channel = await connection.CreateChannelAsync();
+        var queue = (await channel.QueueDeclareAsync(exclusive: true)).QueueName;
+        await MessagingTopology.DeclareExchangeAsync(channel, options.Value.ExchangeName, default);
+        await channel.QueueBindAsync(queue, options.Value.ExchangeName, "#");
+        var deliveries = new ConcurrentDictionary<string, int>();
+        var consumer = new AsyncEventingBasicConsumer(channel);
+        consumer.ReceivedAsync += (_, delivery) =>
+        {
+            deliveries.AddOrUpdate(delivery.BasicProperties.MessageId!, 1, (_, n) => n + 1);
+            return Task.CompletedTask;
+        };
+        await channel.BasicConsumeAsync(queue, autoAck: true, consumer);
+
+        var outbox = new Outbox(new OutboxSignal(), TimeProvider.System);
+        const int rows = 2000;
+        await Parallel.ForEachAsync(Enumerable.Range(0, rows / 100), async (batch, token) =>
+            await scenario.DataSource.InTransactionAsync(async (_, transaction, t) =>
+            {
+                for (var i = 0; i < 100; i++)
+                {
+                    await outbox.AddAsync(transaction, new ItemAdded($"sku-{batch}-{i}"), cancellationToken: t);
+                }
+            }, token));
+
+        var smallBatches = SmallBatches(options.Value);
+        await using var first = IdempotencyTests.CreateRelay(scenario, host, smallBatches);
+        await using var second = IdempotencyTests.CreateRelay(scenario, host, smallBatches);
+        var published = await Task.WhenAll(DrainAsync(first.Relay), DrainAsync(second.Relay));
+
+        await Eventually.HoldsAsync(() => Task.FromResult(deliveries.Count == rows), Timeout, "every row reaches the broker");
+        Assert.Equal(rows, published.Sum());
+        Assert.All(deliveries, d => Assert.Equal(1, d.Value));
+        Assert.Equal(0, await scenario.CountPendingOutboxRowsAsync());
+    }
+
+    [Fact]
+    public async Task A_trace_started_by_a_publish_continues_in_the_consumer()
+    {
+        var stopped = new ConcurrentBag<Activity>();
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = source => source.Name.StartsWith("Bazaar.", StringComparison.Ordinal),
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = stopped.Add,
+        };
+        ActivitySource.AddActivityListener(listener);
+        using var testSource = new ActivitySource("Bazaar.Tests.Tracing");
+
+        await using var scenario = await MessagingScenario.CreateAsync("trace");
+        var probe = new HandlerProbe();
+        var host = await scenario.StartHostAsync(m => m.AddOutbox().AddConsumer<ItemAdded, RecordingHandler>(), probe: probe);
+        EventEnvelope envelope;
+        ActivityTraceId traceId;
+        using (var request = testSource.StartActivity("POST /api/items", ActivityKind.Server)!)
+        {
+            traceId = request.TraceId;
+            envelope = await scenario.CommitStateChangeAsync(host.Services.GetRequiredService<IOutbox>(), "sku-traced");
+        }
+
+        await Eventually.HoldsAsync(async () => await scenario.CountEffectsAsync() == 1, Timeout, "the event is handled");
+        var call = Assert.Single(probe.Calls);
+        Assert.Equal(traceId, call.TraceId);
+        await Eventually.HoldsAsync(() => Task.FromResult(stopped.Any(a => a.OperationName == $"{ItemAdded.EventType} process" && a.TraceId == traceId)), Timeout, "the consumer span ends");
+        var publish = Assert.Single(stopped, a => a.Kind == ActivityKind.Producer && a.TraceId == traceId);
+        var process = Assert.Single(stopped, a => a.Kind == ActivityKind.Consumer && a.TraceId == traceId);
+        Assert.Equal(publish.SpanId, process.ParentSpanId);
+        Assert.Equal(envelope.Id.ToString(), process.GetTagItem("messaging.message.id"));
+    }
+
+    [Fact]
+    public async Task The_outbox_health_check_is_degraded_while_the_oldest_unpublished_row_is_older_than_the_threshold()
+    {
+        await using var scenario = await MessagingScenario.CreateAsync("health");
+        var host = await scenario.StartHostAsync(m => { }, o => o.BacklogDegradedAfter = TimeSpan.FromMilliseconds(300));
+        var outbox = new Outbox(new OutboxSignal(), TimeProvider.System);
+        var dataSource = host.Services.GetRequiredKeyedService<Bazaar.Data.MySqlDataSource>(MessagingScenario.Database);
+        var check = new OutboxHealthCheck(dataSource, host.Services.GetRequiredService<IOptions<MessagingOptions>>(), TimeProvider.System);
+        var context = new HealthCheckContext { Registration = new HealthCheckRegistration("outbox", check, null, null) };
+
+        Assert.Equal(HealthStatus.Healthy, (await check.CheckHealthAsync(context)).Status);
+        await scenario.CommitStateChangeAsync(outbox, "sku-waiting");
+
+        await Eventually.HoldsAsync(async () => (await check.CheckHealthAsync(context)).Status == HealthStatus.Degraded, Timeout, "the backlog counts as old");
+    }
+
+    private static async Task<int> DrainAsync(OutboxRelay relay)
+    {
+        var total = 0;
+        int batch;
+        while ((batch = await relay.RelayBatchAsync(default)) > 0)
+        {
+            total += batch;
+        }
+
+        return total;
+    }
+
+    /// <summary>Small batches make the two relays interleave many times over the same rows.</summary>
+    private static IOptions<MessagingOptions> SmallBatches(MessagingOptions source) => Options.Create(new MessagingOptions
+    {
+        Prefix = source.Prefix,
+        ServiceName = source.ServiceName,
+        RetryDelays = source.RetryDelays,
+        RelayBatchSize = 25,
+    });
+}
