@@ -92,6 +92,7 @@ public sealed class DistributedApplication : IAsyncDisposable
 
             _stopped = true;
             await _orchestrator.StopAsync(cancellationToken).ConfigureAwait(false);
+            _orchestrator.ReleasePorts();
             if (_stateServer is not null)
             {
                 await _stateServer.StopAsync(cancellationToken).ConfigureAwait(false);

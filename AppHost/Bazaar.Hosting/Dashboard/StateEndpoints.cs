@@ -36,6 +36,10 @@ public static class StateEndpoints
             .WithName("GetResources")
             .WithSummary("Every resource and replica: state, health, endpoints, pid, restarts, start time.")
             .WithTags("Resources");
+        endpoints.MapGet("/api/resources/{name}/logs", GetLogs)
+            .WithName("GetResourceLogs")
+            .WithSummary("The console output of a resource or replica, as plain text.")
+            .WithTags("Resources");
         endpoints.MapGet("/state", GetPage)
             .WithName("GetStatePage")
             .WithSummary("A plain HTML page listing every resource.")
@@ -50,6 +54,16 @@ public static class StateEndpoints
 
     public static Ok<List<ResourceStateDto>> GetResources(ResourceNotificationService notifications) =>
         TypedResults.Ok(notifications.GetCurrentSnapshots().Select(ResourceStateDto.From).ToList());
+
+    public static Results<ContentHttpResult, ProblemHttpResult> GetLogs(string name, ResourceNotificationService notifications, ResourceLoggerService logs)
+    {
+        if (!notifications.TryGetCurrentSnapshot(name, out _))
+        {
+            return TypedResults.Problem(detail: $"There is no resource or replica named '{name}'.", statusCode: StatusCodes.Status404NotFound, title: "Resource not found");
+        }
+
+        return TypedResults.Content(string.Join('\n', logs.GetLogs(name).Select(l => l.Content)) + "\n", "text/plain; charset=utf-8");
+    }
 
     public static ContentHttpResult GetPage(ResourceNotificationService notifications)
     {

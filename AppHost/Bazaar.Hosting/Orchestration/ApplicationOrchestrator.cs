@@ -13,6 +13,7 @@ internal sealed partial class ApplicationOrchestrator
     private readonly ILogger _logger;
     private readonly Dictionary<IResource, List<ReplicaRunner>> _replicas = [];
     private bool _prepared;
+    private DataDirectoryState? _state;
 
     public ApplicationOrchestrator(
         DistributedApplicationOptions options,
@@ -82,6 +83,7 @@ internal sealed partial class ApplicationOrchestrator
         await EndLeftoversAsync(cancellationToken).ConfigureAwait(false);
 
         var state = new DataDirectoryState(DataDirectory);
+        _state = state;
         foreach (IResource resource in _model.Resources)
         {
             if (resource is BackingServerResource server)
@@ -151,6 +153,32 @@ internal sealed partial class ApplicationOrchestrator
             await Task.WhenAll(runners.Select(r => r.StopAsync(cancellationToken))).ConfigureAwait(false);
         }
     }
+
+    /// <summary>
+    /// Before a replica (re)starts: a port that was free when allocated may have been taken since by another program;
+    /// move to a free one rather than fail on "address in use".
+    /// </summary>
+    public void EnsurePortsFree(IResource resource, int replica)
+    {
+        if (_state is null)
+        {
+            return;
+        }
+
+        foreach (EndpointAnnotation endpoint in resource.Annotations.OfType<EndpointAnnotation>())
+        {
+            if (endpoint.AllocatedPorts.Count > replica && !PortProbe.IsFree(endpoint.AllocatedPorts[replica]))
+            {
+                int busy = endpoint.AllocatedPorts[replica];
+                int port = _state.ReallocatePort($"{resource.Name}/{endpoint.Name}/{replica}", busy);
+                endpoint.AllocatedPorts = endpoint.AllocatedPorts.Select((p, i) => i == replica ? port : p).ToList();
+                LogPortMoved(_logger, ProcessEnvironment.ReplicaName(resource, replica), busy, port);
+            }
+        }
+    }
+
+    /// <summary>Gives the ports claimed by this run back to other engines on the machine.</summary>
+    public void ReleasePorts() => _state?.ReleasePorts();
 
     /// <summary>The replicas a name stands for: one replica by its name, or every replica of a resource.</summary>
     public IReadOnlyList<ReplicaRunner> Find(string name)
@@ -230,6 +258,9 @@ internal sealed partial class ApplicationOrchestrator
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Ended '{Replica}', left running by a previous AppHost that did not stop it")]
     private static partial void LogLeftoverEnded(ILogger logger, string replica);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Replica}: port {BusyPort} was taken by another program; using {Port}")]
+    private static partial void LogPortMoved(ILogger logger, string replica, int busyPort, int port);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "{Replica}: {State} ({Health})")]
     private static partial void LogResourceState(ILogger logger, string replica, ResourceState state, ResourceHealth health);

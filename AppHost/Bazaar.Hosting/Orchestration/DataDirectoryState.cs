@@ -68,14 +68,39 @@ internal sealed class DataDirectoryState
         }
     }
 
-    private bool IsFree(int port) => !_taken.Contains(port) && PortProbe.IsFree(port);
+    /// <summary>The port was free when allocated but is taken now (another program grabbed it first): take another one.</summary>
+    public int ReallocatePort(string key, int busyPort)
+    {
+        lock (_lock)
+        {
+            _taken.Remove(busyPort);
+            PortClaims.Release(busyPort);
+            return AllocatePort(key, preferred: null);
+        }
+    }
+
+    /// <summary>Gives the ports back to other engines on this machine.</summary>
+    public void ReleasePorts()
+    {
+        lock (_lock)
+        {
+            foreach (int port in _taken)
+            {
+                PortClaims.Release(port);
+            }
+
+            _taken.Clear();
+        }
+    }
+
+    private bool IsFree(int port) => !_taken.Contains(port) && PortProbe.IsFree(port) && PortClaims.TryClaim(port);
 
     private int FreePort()
     {
         while (true)
         {
             int port = PortProbe.FreePort();
-            if (!_taken.Contains(port))
+            if (!_taken.Contains(port) && PortClaims.TryClaim(port))
             {
                 return port;
             }
@@ -136,5 +161,56 @@ public static class PortProbe
         using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
         return ((IPEndPoint)listener.LocalEndPoint!).Port;
+    }
+}
+
+/// <summary>
+/// Ports this process has handed out, claimed machine-wide with a lock file under /tmp/bazaar-ports. A server can take
+/// many seconds to bind its port; without the claim, a second engine (another AppHost, another test process) would see
+/// the port free in the meantime and hand it out again. The lock goes when the process does, however it ends.
+/// </summary>
+internal static class PortClaims
+{
+    private static readonly string ClaimDirectory = Path.Combine(Path.GetTempPath(), "bazaar-ports");
+    private static readonly Dictionary<int, FileStream> Claims = [];
+
+    public static bool TryClaim(int port)
+    {
+        lock (Claims)
+        {
+            if (Claims.ContainsKey(port))
+            {
+                return false;
+            }
+
+            try
+            {
+                Directory.CreateDirectory(ClaimDirectory);
+                // FileShare.None takes an exclusive advisory lock (flock) on Unix: another process cannot open it likewise.
+                var claim = new FileStream(Path.Combine(ClaimDirectory, $"{port}.lock"), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+                Claims[port] = claim;
+                return true;
+            }
+            catch (IOException)
+            {
+                return false;
+            }
+            catch (UnauthorizedAccessException)
+            {
+                // A lock file made by another user: that user's engine may hold the port.
+                return false;
+            }
+        }
+    }
+
+    public static void Release(int port)
+    {
+        lock (Claims)
+        {
+            if (Claims.Remove(port, out FileStream? claim))
+            {
+                claim.Dispose();
+            }
+        }
     }
 }

@@ -97,7 +97,7 @@ internal sealed partial class ReplicaRunner
         ManagedProcess? process = _process;
         if (process is not null && !process.HasExited)
         {
-            Publish(s => s with { State = ResourceState.Stopping });
+            Publish(s => s with { State = ResourceState.Stopping, Health = ResourceHealth.Unknown });
             await process.StopAsync(_orchestrator.Options.StopTimeout, cancellationToken: cancellationToken).ConfigureAwait(false);
         }
 
@@ -160,7 +160,7 @@ internal sealed partial class ReplicaRunner
                 string message = becameHealthy
                     ? $"Exited with code {exitCode}; restarting in {delay.TotalSeconds:0.#} s."
                     : $"Exited with code {exitCode} before it became healthy; restarting in {delay.TotalSeconds:0.#} s. Last lines of its log:{Environment.NewLine}"
-                      + string.Join(Environment.NewLine, _orchestrator.Logs.Tail(Name, LogTailLines));
+                      + string.Join(Environment.NewLine, _orchestrator.Logs.FailureTail(Name, LogTailLines));
                 _orchestrator.Logs.Write(Name, Resource.Name, message, isError: true);
                 Publish(s => s with { State = ResourceState.Exited, Health = ResourceHealth.Unhealthy, Pid = null, ExitCode = exitCode, Message = message });
                 await Task.Delay(delay, _orchestrator.TimeProvider, cancellationToken).ConfigureAwait(false);
@@ -181,6 +181,8 @@ internal sealed partial class ReplicaRunner
             return Task.Delay(Timeout.Infinite, cancellationToken).ContinueWith(_ => 0, TaskScheduler.Default);
         }
 
+        _orchestrator.EnsurePortsFree(Resource, Replica);
+        Publish(s => s with { Endpoints = Urls.Where(u => u.External).Select(u => u.Url).ToList() });
         ProcessSpec spec = await _orchestrator.Launcher.PrepareAsync(Resource, Replica, cancellationToken).ConfigureAwait(false);
         _orchestrator.Logs.Write(Name, Resource.Name, $"Starting: {spec.CommandLine}", isError: false);
         try

@@ -24,6 +24,30 @@ public sealed class ResourceLoggerService(TimeProvider timeProvider)
         }
     }
 
+    /// <summary>
+    /// The lines that explain a failure: from the last unhandled exception's first line when there is one among the
+    /// recent lines (a stack trace alone does not say what went wrong), else the last <paramref name="count"/> lines.
+    /// </summary>
+    public IReadOnlyList<string> FailureTail(string name, int count)
+    {
+        IReadOnlyList<string> recent = Tail(name, count * 4);
+        int exception = -1;
+        for (int i = recent.Count - 1; i >= 0; i--)
+        {
+            if (recent[i].Contains("Unhandled exception", StringComparison.OrdinalIgnoreCase)
+                || (recent[i].Contains("Exception: ", StringComparison.Ordinal) && !recent[i].TrimStart().StartsWith("at ", StringComparison.Ordinal)))
+            {
+                exception = i;
+                if (recent[i].Contains("Unhandled exception", StringComparison.OrdinalIgnoreCase))
+                {
+                    break;
+                }
+            }
+        }
+
+        return exception < 0 ? recent.Skip(Math.Max(0, recent.Count - count)).ToList() : recent.Skip(exception).Take(count).ToList();
+    }
+
     /// <summary>The last <paramref name="count"/> lines, for error messages.</summary>
     public IReadOnlyList<string> Tail(string name, int count)
     {

@@ -156,6 +156,17 @@ public sealed class MySqlServerResource(string name, int? port = null) : Backing
         MySqlDatabaseResource.ValidateDatabaseName(databaseName);
         await using var connection = new MySqlConnection(GetServerConnectionString() + ";Pooling=false");
         await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+        // CREATE DATABASE IF NOT EXISTS on an existing database raises a note that MySql.Data 8.0.16 fails to read
+        // from MariaDB ("the given key was not present"): ask first.
+        await using (var exists = new MySqlCommand("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = @name", connection))
+        {
+            exists.Parameters.AddWithValue("@name", databaseName);
+            if (Convert.ToInt64(await exists.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false), CultureInfo.InvariantCulture) > 0)
+            {
+                return;
+            }
+        }
+
         // A database name cannot be a parameter; it was validated above to letters, digits and '_'.
         await using var command = new MySqlCommand(
             $"CREATE DATABASE IF NOT EXISTS `{databaseName}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci", connection);
