@@ -1,4 +1,5 @@
 using Bazaar.AppHost;
+using Bazaar.Dashboard;
 using Bazaar.Hosting;
 
 IDistributedApplicationBuilder builder;
@@ -13,6 +14,7 @@ catch (ArgumentException ex)
 }
 
 BazaarModel.Configure(builder);
+builder.AddDashboard();
 
 await using DistributedApplication app = builder.Build();
 try

@@ -36,7 +36,17 @@ public sealed partial class OtlpReceiverHost(
         builder.Services.AddProblemDetails();
         var app = builder.Build();
         app.MapOtlpReceiver();
-        await app.StartAsync(cancellationToken);
+        try
+        {
+            await app.StartAsync(cancellationToken);
+        }
+        catch (IOException exception)
+        {
+            // Without a receiver the dashboard still shows resources and console logs; telemetry is what is lost.
+            LogCannotListen(loggerFactory.CreateLogger<OtlpReceiverHost>(), exception, options.Value.OtlpUrl);
+            await app.DisposeAsync();
+            return;
+        }
         _app = app;
         Address = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
         LogListening(loggerFactory.CreateLogger<OtlpReceiverHost>(), Address);
@@ -51,6 +61,9 @@ public sealed partial class OtlpReceiverHost(
     {
         if (_app is not null) await _app.DisposeAsync();
     }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "The OTLP receiver cannot listen on {Url}; services' telemetry will not reach the dashboard. Choose another address with --otlp-url")]
+    private static partial void LogCannotListen(ILogger logger, Exception exception, string url);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "OTLP receiver (http/protobuf) listening on {Address}")]
     private static partial void LogListening(ILogger logger, Uri address);

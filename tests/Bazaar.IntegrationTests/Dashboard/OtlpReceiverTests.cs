@@ -146,10 +146,12 @@ public sealed class OtlpReceiverTests : IAsyncLifetime
         Assert.All(instruments.EnumerateArray(), i => Assert.Equal(meterName, i.GetProperty("meter").GetString()));
 
         var counter = await _host.PollAsync<JsonElement>($"/api/metrics/series?resource=receiver-metrics&meter={meterName}&name=bazaar.orders.placed", _ => true);
-        Assert.Equal(3, counter.GetProperty("points")[0].GetProperty("value").GetDouble());
+        var counterLine = Assert.Single(counter.GetProperty("instances").EnumerateArray());
+        Assert.Equal("receiver-metrics-0", counterLine.GetProperty("instance").GetString());
+        Assert.Equal(3, counterLine.GetProperty("points")[0].GetProperty("value").GetDouble());
 
         var histogram = await _host.PollAsync<JsonElement>($"/api/metrics/series?resource=receiver-metrics&meter={meterName}&name=bazaar.checkout.duration", _ => true);
-        var point = histogram.GetProperty("points")[0];
+        var point = histogram.GetProperty("instances")[0].GetProperty("points")[0];
         Assert.Equal("ms", histogram.GetProperty("instrument").GetProperty("unit").GetString());
         Assert.InRange(point.GetProperty("p50").GetDouble(), 25, 75);
         Assert.InRange(point.GetProperty("p99").GetDouble(), 75, 100);
