@@ -135,16 +135,17 @@ public static class Extensions
     {
         ArgumentNullException.ThrowIfNull(app);
 
+        // Probes carry no token and must never be turned away by a service's fallback policy or rate limiter.
         app.MapHealthChecks(HealthEndpointPath, new HealthCheckOptions
         {
             ResponseWriter = HealthResponseWriter.WriteAsync,
-        }).DisableHttpMetrics();
+        }).AllowAnonymous().DisableRateLimiting().DisableHttpMetrics();
 
         app.MapHealthChecks(AlivenessEndpointPath, new HealthCheckOptions
         {
             Predicate = check => check.Tags.Contains(LiveTag),
             ResponseWriter = HealthResponseWriter.WriteAsync,
-        }).DisableHttpMetrics();
+        }).AllowAnonymous().DisableRateLimiting().DisableHttpMetrics();
 
         return app;
     }

@@ -1,6 +1,9 @@
 using System.Net;
 using System.Net.Http.Json;
+using System.Text.Encodings.Web;
 using System.Text.Json;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
@@ -8,6 +11,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace Bazaar.UnitTests.ServiceDefaults;
 
@@ -71,6 +75,36 @@ public sealed class DefaultEndpointsTests
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("Healthy", body.RootElement.GetProperty("status").GetString());
         Assert.Equal(["self"], body.RootElement.GetProperty("checks").EnumerateArray().Select(c => c.GetProperty("name").GetString()));
+    }
+
+    [Fact]
+    public async Task Probes_pass_a_service_that_requires_authentication_everywhere_else()
+    {
+        var (app, client) = await StartAsync("Production", builder =>
+        {
+            builder.Services.AddAuthentication("none").AddScheme<AuthenticationSchemeOptions, RejectEveryoneHandler>("none", null);
+            builder.Services.AddAuthorizationBuilder().SetFallbackPolicy(new AuthorizationPolicyBuilder().RequireAuthenticatedUser().Build());
+        }, map: app =>
+        {
+            app.UseAuthentication();
+            app.UseAuthorization();
+            app.MapGet("/api/secret", () => TypedResults.Ok());
+        });
+        await using WebApplication _ = app;
+
+        using HttpResponseMessage secret = await client.GetAsync("/api/secret");
+        using HttpResponseMessage health = await client.GetAsync("/health");
+        using HttpResponseMessage alive = await client.GetAsync("/alive");
+
+        Assert.Equal(HttpStatusCode.Unauthorized, secret.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, health.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, alive.StatusCode);
+    }
+
+    private sealed class RejectEveryoneHandler(IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder)
+        : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
+    {
+        protected override Task<AuthenticateResult> HandleAuthenticateAsync() => Task.FromResult(AuthenticateResult.NoResult());
     }
 
     [Fact]
