@@ -31,6 +31,7 @@ internal sealed partial class SigningKeyConfigurationManager : IConfigurationMan
     private DateTimeOffset _fetchedAt = DateTimeOffset.MinValue;
     private DateTimeOffset _lastAttemptAt = DateTimeOffset.MinValue;
     private volatile bool _refreshRequested;
+    private volatile int _generation;
 
     public SigningKeyConfigurationManager(
         ISigningKeySource source,
@@ -102,15 +103,17 @@ internal sealed partial class SigningKeyConfigurationManager : IConfigurationMan
 
     private async Task<OpenIdConnectConfiguration> RefreshAsync(CancellationToken cancel)
     {
-        DateTimeOffset attemptStartedAt = _time.GetUtcNow();
+        int generationSeen = _generation;
         await _gate.WaitAsync(cancel);
         try
         {
             // Another request refreshed while this one waited.
-            if (_current is { } fresh && _lastAttemptAt >= attemptStartedAt)
+            if (_current is { } fresh && _generation != generationSeen)
             {
                 return fresh;
             }
+
+            _generation++;
 
             _lastAttemptAt = _time.GetUtcNow();
             try

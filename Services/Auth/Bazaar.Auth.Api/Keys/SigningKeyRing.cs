@@ -82,16 +82,17 @@ internal sealed partial class SigningKeyRing(
             return snapshot;
         }
 
-        return await ReloadAsync(ct);
+        return await ReloadAsync(ct, force: false);
     }
 
-    private async Task<Snapshot> ReloadAsync(CancellationToken ct)
+    private async Task<Snapshot> ReloadAsync(CancellationToken ct, bool force = true)
     {
-        DateTimeOffset requestedAt = time.GetUtcNow();
+        Snapshot? seen = _snapshot;
         await _reloadGate.WaitAsync(ct);
         try
         {
-            if (_snapshot is { } fresh && fresh.LoadedAt >= requestedAt)
+            // Another caller reloaded while this one waited; only good enough when nothing changed in between that this caller knows of.
+            if (!force && _snapshot is { } fresh && !ReferenceEquals(fresh, seen))
             {
                 return fresh;
             }
