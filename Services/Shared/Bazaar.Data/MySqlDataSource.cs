@@ -43,15 +43,15 @@ public sealed class MySqlDataSource
 
     internal uint Port { get; }
 
-    /// <summary>A new connection, not yet open. Prefer <see cref="OpenConnectionAsync"/>.</summary>
-    public DbConnection CreateConnection() => new MySqlConnection(ConnectionString);
-
     public async Task<DbConnection> OpenConnectionAsync(CancellationToken cancellationToken = default)
     {
         var connection = new MySqlConnection(ConnectionString);
         try
         {
             await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+            await using var command = connection.CreateCommand();
+            command.CommandText = SessionSetup;
+            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
             return connection;
         }
         catch
@@ -60,6 +60,11 @@ public sealed class MySqlDataSource
             throw;
         }
     }
+
+    // MariaDB labels system strings (SHOW WARNINGS, @@version) utf8mb3, a name MySql.Data 8.0.16 does not know: any statement
+    // that raised a note (CREATE TABLE IF NOT EXISTS on an existing table, INSERT IGNORE) then failed with KeyNotFoundException.
+    // Asking for every result in utf8mb4 makes the server label them so.
+    private const string SessionSetup = "SET character_set_results = utf8mb4";
 
     /// <summary>
     /// Runs <paramref name="work"/> in one transaction on a fresh connection and commits it; on a transient failure

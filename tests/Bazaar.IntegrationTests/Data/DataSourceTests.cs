@@ -63,6 +63,25 @@ public sealed class DataSourceTests
     }
 
     [Fact]
+    public async Task Statements_that_raise_a_note_or_warning_on_MariaDB_succeed()
+    {
+        var servers = await TestServers.SharedAsync();
+        var dataSource = new MySqlDataSource(await servers.CreateDatabaseAsync("notes"));
+        var createIfMissing = new SqlStatement("notes.create", "CREATE TABLE IF NOT EXISTS notes (id INT PRIMARY KEY)");
+        var insertIgnore = new SqlStatement("notes.insert_ignore", "INSERT IGNORE INTO notes (id) VALUES (1)");
+        var version = new SqlStatement("notes.version", "SELECT @@version");
+
+        var inserted = await dataSource.WithConnectionAsync(async (c, t) =>
+            await c.ExecuteAsync(createIfMissing, cancellationToken: t)
+            + await c.ExecuteAsync(createIfMissing, cancellationToken: t)
+            + await c.ExecuteAsync(insertIgnore, cancellationToken: t)
+            + await c.ExecuteAsync(insertIgnore, cancellationToken: t));
+
+        Assert.Equal(1, inserted);
+        Assert.Contains("MariaDB", await dataSource.WithConnectionAsync((c, t) => c.ExecuteScalarAsync<string>(version, cancellationToken: t)));
+    }
+
+    [Fact]
     public async Task Every_command_gets_a_span_named_after_its_statement_without_parameter_values()
     {
         var spans = new ConcurrentBag<Activity>();
