@@ -8,6 +8,7 @@ public sealed class ResilienceHandler(ResiliencePipeline<HttpResponseMessage> pi
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         ResilienceContext context = ResilienceContextPool.Shared.Get(cancellationToken);
+        context.Properties.Set(ResilienceEvents.RequestKey, request);
         try
         {
             Outcome<HttpResponseMessage> outcome = await pipeline.ExecuteOutcomeAsync(

@@ -258,4 +258,62 @@ public sealed class StandardResilienceHandlerTests
         Assert.Equal(2, ownServer.CallCount);
         Assert.Equal(4, defaultServer.CallCount);
     }
+
+    [Fact]
+    public async Task Retries_and_circuit_changes_are_logged_and_counted()
+    {
+        string clientName = $"events-{Guid.NewGuid():N}";
+        var logger = new CollectingLogger();
+        var counted = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        using var listener = new System.Diagnostics.Metrics.MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == ResilienceEvents.MeterName)
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<long>((_, _, tags, _) =>
+        {
+            var byName = tags.ToArray().ToDictionary(t => t.Key, t => t.Value);
+            if (Equals(byName["http.client.name"], clientName))
+            {
+                counted.Enqueue((string)byName["bazaar.resilience.event"]!);
+            }
+        });
+        listener.Start();
+        HttpStandardResilienceOptions options = ImmediateRetries();
+        options.Retry.MaxRetryAttempts = 1;
+        options.CircuitBreaker.MinimumThroughput = 2;
+        options.CircuitBreaker.FailureRatio = 0.5;
+        var server = new ScriptedHandler(Unavailable, Unavailable, Ok);
+        using var client = new HttpClient(new ResilienceHandler(HttpStandardResiliencePipeline.Create(options, clock, new ResilienceEvents(logger, clientName)))
+        {
+            InnerHandler = server,
+        });
+
+        using (await client.GetAsync("http://catalog-api/api/items/7?secret=1")) { }
+        clock.Advance(TimeSpan.FromSeconds(5));
+        using (await client.GetAsync("http://catalog-api/api/items/7")) { }
+
+        Assert.Equal(["retry", "circuit_opened", "circuit_half_opened", "circuit_closed"], counted);
+        Assert.Contains(logger.Lines, l => l.Contains("GET http://catalog-api/api/items/7 failed with HTTP 503; retry 1", StringComparison.Ordinal));
+        Assert.Contains(logger.Lines, l => l.Contains("circuit opened for 5000 ms", StringComparison.Ordinal));
+        Assert.Contains(logger.Lines, l => l.Contains("circuit closed", StringComparison.Ordinal));
+        Assert.DoesNotContain(logger.Lines, l => l.Contains("secret", StringComparison.Ordinal));
+    }
+
+    private sealed class CollectingLogger : Microsoft.Extensions.Logging.ILogger
+    {
+        private readonly System.Collections.Concurrent.ConcurrentQueue<string> lines = new();
+
+        public IReadOnlyList<string> Lines => [.. lines];
+
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
+
+        public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            lines.Enqueue(formatter(state, exception));
+    }
 }
