@@ -7,7 +7,8 @@ namespace Bazaar.ServiceDefaults.Discovery;
 
 /// <summary>
 /// Resolves a logical service name to one of its endpoints, read from Aspire's configuration keys
-/// <c>services:{name}:{scheme}:{index}</c>, taking the replicas in turn.
+/// <c>services:{name}:{scheme}:{index}</c>, taking the replicas in turn. As in Aspire, a scheme such as
+/// <c>https+http://catalog-api</c> takes the first scheme that has endpoints.
 /// </summary>
 public sealed class ServiceEndpointResolver
 {
@@ -39,8 +40,7 @@ public sealed class ServiceEndpointResolver
         }
 
         string service = requestUri.IdnHost;
-        string scheme = requestUri.Scheme;
-        Endpoints endpoints = cache.GetOrAdd((service, scheme), static (key, config) => Endpoints.Read(config, key.Service, key.Scheme), configuration);
+        Endpoints endpoints = cache.GetOrAdd((service, requestUri.Scheme), static (key, config) => Endpoints.Read(config, key.Service, key.Scheme), configuration);
         Uri endpoint = endpoints.Next();
 
         var resolved = new UriBuilder(requestUri)
@@ -61,34 +61,40 @@ public sealed class ServiceEndpointResolver
     {
         private int next = -1;
 
-        public static Endpoints Read(IConfiguration configuration, string service, string scheme)
+        public static Endpoints Read(IConfiguration configuration, string service, string schemes)
         {
-            var uris = new List<Uri>();
-            for (int index = 0; ; index++)
+            string[] candidates = schemes.Split('+', StringSplitOptions.RemoveEmptyEntries);
+            foreach (string scheme in candidates)
             {
-                string key = $"services:{service}:{scheme}:{index}";
-                string? value = configuration[key];
-                if (string.IsNullOrWhiteSpace(value))
+                var uris = new List<Uri>();
+                for (int index = 0; ; index++)
                 {
-                    break;
+                    string key = $"services:{service}:{scheme}:{index}";
+                    string? value = configuration[key];
+                    if (string.IsNullOrWhiteSpace(value))
+                    {
+                        break;
+                    }
+
+                    if (!Uri.TryCreate(value, UriKind.Absolute, out Uri? uri))
+                    {
+                        throw new InvalidOperationException($"Configuration key '{key}' holds '{value}', which is not an absolute URI.");
+                    }
+
+                    uris.Add(uri);
                 }
 
-                if (!Uri.TryCreate(value, UriKind.Absolute, out Uri? uri))
+                if (uris.Count > 0)
                 {
-                    throw new InvalidOperationException($"Configuration key '{key}' holds '{value}', which is not an absolute URI.");
+                    return new Endpoints([.. uris]);
                 }
-
-                uris.Add(uri);
             }
 
-            if (uris.Count == 0)
-            {
-                throw new InvalidOperationException(
-                    $"No endpoint is configured for service '{service}': set configuration key 'services:{service}:{scheme}:0' " +
-                    $"(environment variable 'services__{service}__{scheme}__0'), for example to '{scheme}://127.0.0.1:5000'.");
-            }
-
-            return new Endpoints([.. uris]);
+            string keys = string.Join(" or ", candidates.Select(scheme => $"'services:{service}:{scheme}:0'"));
+            string first = candidates.Length > 0 ? candidates[0] : "http";
+            throw new InvalidOperationException(
+                $"No endpoint is configured for service '{service}': set configuration key {keys} " +
+                $"(environment variable 'services__{service}__{first}__0'), for example to '{first}://127.0.0.1:5000'.");
         }
 
         public Uri Next()

@@ -60,6 +60,20 @@ public sealed class ServiceDiscoveryTests
     }
 
     [Theory]
+    [InlineData("https+http://catalog-api/api/items", "http://127.0.0.1:5101/api/items")]
+    [InlineData("http+https://payments/api/pay", "https://127.0.0.1:7443/api/pay")]
+    public async Task A_combined_scheme_takes_the_first_scheme_that_has_endpoints(string address, string reached)
+    {
+        var settings = new Dictionary<string, string?>(TwoCatalogReplicas) { ["services:payments:https:0"] = "https://127.0.0.1:7443" };
+        var server = new ScriptedHandler(ScriptedHandler.Status(HttpStatusCode.OK));
+        using HttpClient client = ClientOver(server, settings);
+
+        using HttpResponseMessage response = await client.GetAsync(address);
+
+        Assert.Equal(reached, server.Calls.Single().AbsoluteUri);
+    }
+
+    [Theory]
     [InlineData("http://localhost:8080/x")]
     [InlineData("http://127.0.0.1:8080/x")]
     [InlineData("http://[::1]:8080/x")]
