@@ -1,0 +1,217 @@
+// End-to-end event benchmark: each event is one transaction (a state row + its outbox row); one relay publishes with
+// confirms; one consumer handles it (inbox row + effect row in one transaction) and acknowledges after commit.
+// Latency = from the producer's commit returning to the consumer span ending (after its commit and ack).
+// Servers: BENCH_MYSQL (server connection string) and BENCH_AMQP if set, else a dedicated set started by the hosting engine.
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using Bazaar.Data;
+using Bazaar.Data.Migrations;
+using Bazaar.Messaging;
+using Bazaar.Testing;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using MySql.Data.MySqlClient;
+
+var settings = BenchSettings.Parse(args);
+using var cancellation = new CancellationTokenSource(TimeSpan.FromMinutes(10));
+TestServers? servers = null;
+var mysqlServer = Environment.GetEnvironmentVariable("BENCH_MYSQL");
+var amqp = Environment.GetEnvironmentVariable("BENCH_AMQP");
+if (mysqlServer is null || amqp is null)
+{
+    Console.Error.WriteLine("Starting MariaDB and RabbitMQ with the hosting engine...");
+    servers = await TestServers.StartDedicatedAsync(redis: false, rabbitMq: true, mySql: true, cancellation.Token);
+    mysqlServer = servers.MySqlConnectionString;
+    amqp = servers.RabbitMqConnectionString;
+}
+
+try
+{
+    var report = new List<string>();
+    foreach (var phase in settings.Phases)
+    {
+        var result = await RunPhaseAsync(mysqlServer, amqp, phase, settings, cancellation.Token);
+        Console.WriteLine(result.Describe());
+        report.Add(result.TableRow());
+    }
+
+    if (settings.AppendTo is { } path)
+    {
+        File.AppendAllText(path, Markdown(settings, report));
+        Console.Error.WriteLine($"Appended to {path}");
+    }
+}
+finally
+{
+    if (servers is not null)
+    {
+        await servers.DisposeAsync();
+    }
+}
+
+static async Task<PhaseResult> RunPhaseAsync(string mysqlServer, string amqp, Phase phase, BenchSettings settings, CancellationToken cancellationToken)
+{
+    var database = $"bench_events_{Guid.NewGuid():N}"[..28];
+    var databaseConnectionString = new MySqlConnectionStringBuilder(mysqlServer) { Database = database }.ConnectionString;
+    var ends = new ConcurrentDictionary<string, long>();
+    using var listener = new ActivityListener
+    {
+        ShouldListenTo = source => source.Name == MessagingTelemetry.Name,
+        Sample = (ref ActivityCreationOptions<ActivityContext> options) =>
+            options.Kind == ActivityKind.Consumer ? ActivitySamplingResult.AllData : ActivitySamplingResult.PropagationData,
+        ActivityStopped = activity =>
+        {
+            if (activity.Kind == ActivityKind.Consumer && activity.GetTagItem("messaging.message.id") is string id)
+            {
+                ends[id] = Stopwatch.GetTimestamp();
+            }
+        },
+    };
+    ActivitySource.AddActivityListener(listener);
+
+    var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true, EnvironmentName = "Production" });
+    builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+    {
+        ["ConnectionStrings:benchdb"] = databaseConnectionString,
+        ["ConnectionStrings:messaging"] = amqp,
+    });
+    builder.AddMySqlDataSource("benchdb");
+    builder.AddRabbitMQClient("messaging");
+    builder.AddMessaging("benchdb", o =>
+    {
+        o.Prefix = $"bench{Guid.NewGuid():N}"[..13] + ".";
+        o.ServiceName = "bench-consumer";
+        o.MaxConcurrency = settings.Concurrency;
+        o.PrefetchCount = (ushort)settings.Prefetch;
+    }).AddOutbox().AddConsumer<BenchEvent, BenchHandler>();
+    builder.AddMigrations("benchdb", "Bench", [new Migration(1, "0001_bench.sql", """
+        CREATE TABLE state_changes (id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY, n INT NOT NULL);
+        CREATE TABLE effects (id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY, n INT NOT NULL);
+        """)]);
+    using var host = builder.Build();
+    await host.StartAsync(cancellationToken);
+    await host.Services.GetRequiredService<EventConsumerHost>().Ready.WaitAsync(cancellationToken);
+    var dataSource = host.Services.GetRequiredService<MySqlDataSource>();
+    var outbox = host.Services.GetRequiredService<IOutbox>();
+
+    var commits = new ConcurrentDictionary<string, long>();
+    var next = -1;
+    var started = Stopwatch.GetTimestamp();
+    var insertState = new SqlStatement("bench.state", "INSERT INTO state_changes (n) VALUES (@n)");
+    await Parallel.ForEachAsync(Enumerable.Range(0, settings.Writers), cancellationToken, async (_, token) =>
+    {
+        int n;
+        while ((n = Interlocked.Increment(ref next)) < phase.Events)
+        {
+            if (phase.Rate > 0)
+            {
+                var due = started + (long)(n * (double)Stopwatch.Frequency / phase.Rate);
+                var wait = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), due);
+                if (wait > TimeSpan.FromMilliseconds(1))
+                {
+                    await Task.Delay(wait, token);
+                }
+            }
+
+            var envelope = await dataSource.InTransactionAsync(async (connection, transaction, t) =>
+            {
+                await connection.ExecuteAsync(insertState, new { n }, transaction, t);
+                return await outbox.AddAsync(transaction, new BenchEvent(n), cancellationToken: t);
+            }, token);
+            commits[envelope.Id.ToString()] = Stopwatch.GetTimestamp();
+        }
+    });
+    var producedIn = Stopwatch.GetElapsedTime(started);
+
+    var deadline = Stopwatch.StartNew();
+    while (ends.Count < phase.Events && deadline.Elapsed < TimeSpan.FromMinutes(2))
+    {
+        await Task.Delay(20, cancellationToken);
+    }
+
+    var finishedIn = Stopwatch.GetElapsedTime(started);
+    var latencies = commits
+        .Select(c => ends.TryGetValue(c.Key, out var end) ? Stopwatch.GetElapsedTime(c.Value, end).TotalMilliseconds : double.NaN)
+        .Where(l => !double.IsNaN(l))
+        .Order()
+        .ToArray();
+    await host.StopAsync(cancellationToken);
+    await using (var connection = await new MySqlDataSource(mysqlServer).OpenConnectionAsync(cancellationToken))
+    await using (var drop = connection.CreateCommand())
+    {
+        drop.CommandText = $"DROP DATABASE `{database}`";
+        await drop.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    return new PhaseResult(phase, latencies.Length, producedIn, finishedIn, Percentile(latencies, 0.50), Percentile(latencies, 0.99), latencies.LastOrDefault());
+}
+
+static double Percentile(double[] sorted, double p) => sorted.Length == 0 ? double.NaN : sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p * sorted.Length) - 1)];
+
+static string Markdown(BenchSettings settings, List<string> rows)
+{
+    var cpu = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? "unknown CPU";
+    var memory = File.ReadLines("/proc/meminfo").First().Split(':', 2)[1].Trim();
+    return $"""
+
+
+        ## {DateTime.UtcNow.ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture)} UTC · integration events end to end (outbox commit -> consumer effect committed)
+
+        Machine: {Environment.ProcessorCount} CPUs ({cpu}), {memory} RAM, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}, .NET {Environment.Version}; MariaDB, RabbitMQ and the benchmark share these CPUs; load average before the run {settings.LoadAverage} (other sessions' builds and tests were running).
+        Command: `eng/bench/events.sh {string.Join(' ', settings.Arguments)}` (one relay, one consumer with concurrency {settings.Concurrency} and prefetch {settings.Prefetch}; {settings.Writers} writers, one transaction per event; persistent messages with publisher confirms; latency from the producer's commit to the end of the consumer span, after its commit and ack)
+
+        | phase | events | produced in (s) | all handled in (s) | events/s end to end | P50 (ms) | P99 (ms) | max (ms) |
+        |---|---:|---:|---:|---:|---:|---:|---:|
+        {string.Join(Environment.NewLine, rows)}
+
+        """;
+}
+
+internal sealed record BenchEvent(int N) : IIntegrationEvent
+{
+    public static string EventType => "bench.happened";
+}
+
+internal sealed class BenchHandler : IIntegrationEventHandler<BenchEvent>
+{
+    private static readonly SqlStatement InsertEffect = new("bench.effect", "INSERT INTO effects (n) VALUES (@n)");
+
+    public Task HandleAsync(BenchEvent @event, EventContext context, CancellationToken cancellationToken) =>
+        context.Connection.ExecuteAsync(InsertEffect, new { n = @event.N }, context.Transaction, cancellationToken);
+}
+
+internal sealed record Phase(string Name, int Events, int Rate);
+
+internal sealed record PhaseResult(Phase Phase, int Handled, TimeSpan ProducedIn, TimeSpan FinishedIn, double P50, double P99, double Max)
+{
+    public double Throughput => Handled / FinishedIn.TotalSeconds;
+
+    public string Describe() => string.Create(CultureInfo.InvariantCulture,
+        $"{Phase.Name}: {Handled}/{Phase.Events} handled, produced in {ProducedIn.TotalSeconds:F2} s, all handled in {FinishedIn.TotalSeconds:F2} s = {Throughput:F0} events/s; P50 {P50:F1} ms, P99 {P99:F1} ms, max {Max:F1} ms");
+
+    public string TableRow() => string.Create(CultureInfo.InvariantCulture,
+        $"| {Phase.Name} | {Handled}/{Phase.Events} | {ProducedIn.TotalSeconds:F2} | {FinishedIn.TotalSeconds:F2} | {Throughput:F0} | {P50:F1} | {P99:F1} | {Max:F1} |");
+}
+
+internal sealed record BenchSettings(IReadOnlyList<Phase> Phases, int Writers, int Concurrency, int Prefetch, string? AppendTo, string[] Arguments)
+{
+    public string LoadAverage { get; } = string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3));
+
+    public static BenchSettings Parse(string[] args)
+    {
+        string? Value(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
+        int Number(string name, int fallback) => int.TryParse(Value(name), CultureInfo.InvariantCulture, out var n) ? n : fallback;
+        var events = Number("--events", 20_000);
+        var rate = Number("--rate", 2_000);
+        var seconds = Number("--seconds", 10);
+        Phase[] phases =
+        [
+            new("saturation (as fast as the writers go)", events, 0),
+            new($"fixed rate {rate}/s for {seconds} s", rate * seconds, rate),
+        ];
+        return new BenchSettings(phases, Number("--writers", 16), Number("--concurrency", 16), Number("--prefetch", 256), Value("--append"),
+            args.Where((a, i) => a != "--append" && (i == 0 || args[i - 1] != "--append")).ToArray());
+    }
+}
