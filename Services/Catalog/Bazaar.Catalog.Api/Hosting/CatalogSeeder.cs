@@ -2,7 +2,6 @@ using System.Data.Common;
 using System.Globalization;
 using Bazaar.Catalog.Api.Data;
 using Bazaar.Data;
-using Dapper;
 using Microsoft.Extensions.Options;
 
 namespace Bazaar.Catalog.Api.Hosting;
@@ -19,6 +18,18 @@ internal sealed partial class CatalogSeeder(
     TimeProvider time,
     ILogger<CatalogSeeder> logger) : IHostedService
 {
+    private static readonly SqlStatement TakeSeedLock = new("catalog.seed.get_lock", "SELECT GET_LOCK(CONCAT(DATABASE(), '.catalog-seed'), 20)");
+    private static readonly SqlStatement ReleaseSeedLock = new("catalog.seed.release_lock", "SELECT RELEASE_LOCK(CONCAT(DATABASE(), '.catalog-seed'))");
+    private static readonly SqlStatement AnyProduct = new("catalog.seed.any_product", "SELECT EXISTS (SELECT 1 FROM products)");
+    private static readonly SqlStatement InsertBrand = new("catalog.seed.brand", "INSERT INTO brands (name, row_version, created_at, updated_at) VALUES (@brand, 1, @now, @now)");
+    private static readonly SqlStatement InsertCategory = new("catalog.seed.category", "INSERT INTO categories (name, row_version, created_at, updated_at) VALUES (@category, 1, @now, @now)");
+    private static readonly SqlStatement BrandIds = new("catalog.seed.brand_ids", "SELECT id, name FROM brands");
+    private static readonly SqlStatement CategoryIds = new("catalog.seed.category_ids", "SELECT id, name FROM categories");
+    private static readonly SqlStatement InsertProduct = new("catalog.seed.products", """
+        INSERT INTO products (sku, name, description, price, brand_id, category_id, available_stock, reserved_stock, row_version, created_at, updated_at)
+        VALUES (@Sku, @Name, @Description, @Price, @BrandId, @CategoryId, @AvailableStock, 0, 1, @CreatedAt, @CreatedAt)
+        """);
+
     private static readonly string[] Brands =
     [
         "Northwind", "Alpine Co", "Brightline", "Cobalt", "Driftwood", "Evergreen", "Fjord", "Granite Works",
@@ -61,8 +72,7 @@ internal sealed partial class CatalogSeeder(
     {
         await using DbConnection connection = await dataSource.OpenConnectionAsync(cancellationToken);
         // The lock belongs to the session: a crash releases it, but a pooled connection outlives "closing" it, so release it here.
-        int locked = await connection.ExecuteScalarAsync<int>(new CommandDefinition(
-            "SELECT GET_LOCK(CONCAT(DATABASE(), '.catalog-seed'), 20)", commandTimeout: 30, cancellationToken: cancellationToken));
+        int locked = await connection.ExecuteScalarAsync<int>(TakeSeedLock, cancellationToken: cancellationToken);
         if (locked != 1)
         {
             throw new InvalidOperationException("Could not take the catalog seed lock within 20 s; another replica holds it.");
@@ -74,15 +84,13 @@ internal sealed partial class CatalogSeeder(
         }
         finally
         {
-            await connection.ExecuteScalarAsync<int?>(new CommandDefinition(
-                "SELECT RELEASE_LOCK(CONCAT(DATABASE(), '.catalog-seed'))", cancellationToken: CancellationToken.None));
+            await connection.ExecuteScalarAsync<int?>(ReleaseSeedLock, cancellationToken: CancellationToken.None);
         }
     }
 
     private async Task SeedIfEmptyAsync(DbConnection connection, CancellationToken cancellationToken)
     {
-        bool hasProducts = await connection.ExecuteScalarAsync<bool>(new CommandDefinition(
-            "SELECT EXISTS (SELECT 1 FROM products)", cancellationToken: cancellationToken));
+        bool hasProducts = await connection.ExecuteScalarAsync<bool>(AnyProduct, cancellationToken: cancellationToken);
         if (hasProducts)
         {
             return;
@@ -92,28 +100,21 @@ internal sealed partial class CatalogSeeder(
         await using DbTransaction transaction = await connection.BeginTransactionAsync(cancellationToken);
         foreach (string brand in Brands)
         {
-            await connection.ExecuteAsync(new CommandDefinition(
-                "INSERT INTO brands (name, row_version, created_at, updated_at) VALUES (@brand, 1, @now, @now)",
-                new { brand, now }, transaction, cancellationToken: cancellationToken));
+            await connection.ExecuteAsync(InsertBrand, new { brand, now }, transaction, cancellationToken);
         }
 
         foreach ((string category, _, _, _) in Categories)
         {
-            await connection.ExecuteAsync(new CommandDefinition(
-                "INSERT INTO categories (name, row_version, created_at, updated_at) VALUES (@category, 1, @now, @now)",
-                new { category, now }, transaction, cancellationToken: cancellationToken));
+            await connection.ExecuteAsync(InsertCategory, new { category, now }, transaction, cancellationToken);
         }
 
-        Dictionary<string, int> brandIds = (await connection.QueryAsync<(int Id, string Name)>(new CommandDefinition(
-            "SELECT id, name FROM brands", transaction: transaction, cancellationToken: cancellationToken))).ToDictionary(b => b.Name, b => b.Id);
-        Dictionary<string, int> categoryIds = (await connection.QueryAsync<(int Id, string Name)>(new CommandDefinition(
-            "SELECT id, name FROM categories", transaction: transaction, cancellationToken: cancellationToken))).ToDictionary(c => c.Name, c => c.Id);
+        Dictionary<string, int> brandIds = (await connection.QueryAsync<(int Id, string Name)>(BrandIds, transaction: transaction, cancellationToken: cancellationToken))
+            .ToDictionary(b => b.Name, b => b.Id);
+        Dictionary<string, int> categoryIds = (await connection.QueryAsync<(int Id, string Name)>(CategoryIds, transaction: transaction, cancellationToken: cancellationToken))
+            .ToDictionary(c => c.Name, c => c.Id);
 
         List<DemoProduct> products = Generate(options.Value.DemoProductCount, now, brandIds, categoryIds);
-        await connection.ExecuteAsync(new CommandDefinition("""
-            INSERT INTO products (sku, name, description, price, brand_id, category_id, available_stock, reserved_stock, row_version, created_at, updated_at)
-            VALUES (@Sku, @Name, @Description, @Price, @BrandId, @CategoryId, @AvailableStock, 0, 1, @CreatedAt, @CreatedAt)
-            """, products, transaction, cancellationToken: cancellationToken));
+        await connection.ExecuteAsync(InsertProduct, products, transaction, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         LogSeeded(logger, products.Count, Brands.Length, Categories.Length);
     }

@@ -3,7 +3,6 @@ using Bazaar.Catalog.Api.Data;
 using Bazaar.Catalog.Api.Events;
 using Bazaar.Data;
 using Bazaar.Messaging;
-using Dapper;
 
 namespace Bazaar.Catalog.Api.Stock;
 
@@ -13,6 +12,54 @@ namespace Bazaar.Catalog.Api.Stock;
 /// </summary>
 internal sealed partial class StockLedger(CatalogDatabase database, IOutbox outbox, TimeProvider time, ILogger<StockLedger> logger)
 {
+    private const string HeaderColumns =
+        "SELECT id AS Id, order_id AS OrderId, state AS State, reason AS Reason, expires_at AS ExpiresAt FROM stock_reservations";
+
+    private static readonly SqlStatement InsertReservation = new("stock_reservations.insert", """
+        INSERT INTO stock_reservations (id, order_id, state, reason, expires_at, created_at, updated_at)
+        VALUES (@ReservationId, @OrderId, @state, @reason, @expiresAt, @now, @now)
+        """);
+
+    private static readonly SqlStatement InsertLines = new("stock_reservation_items.insert",
+        "INSERT INTO stock_reservation_items (reservation_id, product_id, quantity) VALUES (@ReservationId, @ProductId, @Quantity)");
+
+    private static readonly SqlStatement TakeStock = new("products.reserve_stock", """
+        UPDATE products
+        SET available_stock = available_stock - @Quantity, reserved_stock = reserved_stock + @Quantity
+        WHERE id = @ProductId AND deleted_at IS NULL AND available_stock >= @Quantity
+        """);
+
+    private static readonly SqlStatement SellReserved = new("products.sell_reserved", """
+        UPDATE products SET reserved_stock = reserved_stock - @Quantity
+        WHERE id = @ProductId AND reserved_stock >= @Quantity
+        """);
+
+    private static readonly SqlStatement ReturnReserved = new("products.return_reserved", """
+        UPDATE products SET available_stock = available_stock + @Quantity, reserved_stock = reserved_stock - @Quantity
+        WHERE id = @ProductId AND reserved_stock >= @Quantity
+        """);
+
+    private static readonly SqlStatement SelectAvailable = new("products.select_available",
+        "SELECT id, available_stock FROM products WHERE id IN @ids AND deleted_at IS NULL");
+
+    private static readonly SqlStatement SelectLevels = new("products.select_stock_levels",
+        "SELECT id AS ProductId, available_stock AS AvailableStock, reserved_stock AS ReservedStock FROM products WHERE id IN @ids ORDER BY id");
+
+    private static readonly SqlStatement SelectReservation = new("stock_reservations.select", HeaderColumns + " WHERE id = @reservationId");
+
+    private static readonly SqlStatement LockReservation = new("stock_reservations.select_for_update", HeaderColumns + " WHERE id = @reservationId FOR UPDATE");
+
+    private static readonly SqlStatement SelectLines = new("stock_reservation_items.select", """
+        SELECT product_id AS ProductId, quantity AS Quantity FROM stock_reservation_items WHERE reservation_id = @reservationId ORDER BY product_id
+        """);
+
+    private static readonly SqlStatement SetState = new("stock_reservations.set_state",
+        "UPDATE stock_reservations SET state = @state, reason = @reason, updated_at = @now WHERE id = @id");
+
+    private static readonly SqlStatement SelectExpired = new("stock_reservations.select_expired", """
+        SELECT id FROM stock_reservations WHERE state = 'Reserved' AND expires_at <= @now ORDER BY expires_at LIMIT @limit
+        """);
+
     /// <summary>Reserves every line or none; a repeat of the same reservation id answers what the first call answered.</summary>
     public async Task<StockReservation> ReserveAsync(ValidReservation request, CancellationToken cancellationToken)
     {
@@ -45,11 +92,7 @@ internal sealed partial class StockLedger(CatalogDatabase database, IOutbox outb
         // Ascending product order: two reservations of overlapping products lock rows in the same order and cannot deadlock.
         foreach (ReservationLine line in request.Items.OrderBy(line => line.ProductId))
         {
-            int taken = await unit.Connection.ExecuteAsync(new CommandDefinition("""
-                UPDATE products
-                SET available_stock = available_stock - @Quantity, reserved_stock = reserved_stock + @Quantity
-                WHERE id = @ProductId AND deleted_at IS NULL AND available_stock >= @Quantity
-                """, line, unit.Transaction, cancellationToken: cancellationToken));
+            int taken = await unit.Connection.ExecuteAsync(TakeStock, line, unit.Transaction, cancellationToken);
             if (taken == 0)
             {
                 await unit.RollbackAsync(cancellationToken);
@@ -70,8 +113,7 @@ internal sealed partial class StockLedger(CatalogDatabase database, IOutbox outb
     private async Task<StockReservation?> RecordRejectionAsync(UnitOfWork unit, ValidReservation request, CancellationToken cancellationToken)
     {
         int[] ids = request.Items.Select(line => line.ProductId).ToArray();
-        Dictionary<int, int> available = (await unit.Connection.QueryAsync<(int Id, int Available)>(new CommandDefinition(
-                "SELECT id, available_stock FROM products WHERE id IN @ids AND deleted_at IS NULL", new { ids }, unit.Transaction, cancellationToken: cancellationToken)))
+        Dictionary<int, int> available = (await unit.Connection.QueryAsync<(int Id, int Available)>(SelectAvailable, new { ids }, unit.Transaction, cancellationToken))
             .ToDictionary(row => row.Id, row => row.Available);
         string reason = "Not enough stock: " + string.Join("; ", request.Items
             .Where(line => available.GetValueOrDefault(line.ProductId) < line.Quantity)
@@ -118,10 +160,7 @@ internal sealed partial class StockLedger(CatalogDatabase database, IOutbox outb
             IReadOnlyList<ReservationLine> lines = await ReadLinesAsync(unit, reservationId, cancellationToken);
             foreach (ReservationLine line in lines)
             {
-                await ChangeStockAsync(unit, """
-                    UPDATE products SET reserved_stock = reserved_stock - @Quantity
-                    WHERE id = @ProductId AND reserved_stock >= @Quantity
-                    """, line, cancellationToken);
+                await ChangeStockAsync(unit, SellReserved, line, cancellationToken);
             }
 
             StockReservation committed = await SetStateAsync(unit, header, ReservationStates.Committed, null, lines, cancellationToken);
@@ -167,24 +206,20 @@ internal sealed partial class StockLedger(CatalogDatabase database, IOutbox outb
     public async Task<IReadOnlyList<string>> FindExpiredAsync(int limit, CancellationToken cancellationToken)
     {
         await using DbConnection connection = await database.OpenAsync(cancellationToken);
-        return (await connection.QueryAsync<string>(new CommandDefinition("""
-            SELECT id FROM stock_reservations WHERE state = 'Reserved' AND expires_at <= @now ORDER BY expires_at LIMIT @limit
-            """, new { now = time.GetUtcNow().UtcDateTime, limit }, cancellationToken: cancellationToken))).ToList();
+        return await connection.QueryAsync<string>(SelectExpired, new { now = time.GetUtcNow().UtcDateTime, limit }, cancellationToken: cancellationToken);
     }
 
     public async Task<StockReservation?> GetAsync(string reservationId, CancellationToken cancellationToken)
     {
         await using DbConnection connection = await database.OpenAsync(cancellationToken);
-        Header? header = await connection.QuerySingleOrDefaultAsync<Header>(new CommandDefinition(
-            HeaderColumns + " WHERE id = @reservationId", new { reservationId }, cancellationToken: cancellationToken));
+        Header? header = await connection.QuerySingleOrDefaultAsync<Header>(SelectReservation, new { reservationId }, cancellationToken: cancellationToken);
         if (header is null)
         {
             return null;
         }
 
-        IEnumerable<ReservationLine> lines = await connection.QueryAsync<ReservationLine>(new CommandDefinition(
-            LineColumns, new { reservationId }, cancellationToken: cancellationToken));
-        return header.ToReservation(lines.ToList());
+        IReadOnlyList<ReservationLine> lines = await connection.QueryAsync<ReservationLine>(SelectLines, new { reservationId }, cancellationToken: cancellationToken);
+        return header.ToReservation(lines);
     }
 
     private async Task<StockReservation> ReturnUnitsAsync(UnitOfWork unit, Header header, string state, CancellationToken cancellationToken)
@@ -192,10 +227,7 @@ internal sealed partial class StockLedger(CatalogDatabase database, IOutbox outb
         IReadOnlyList<ReservationLine> lines = await ReadLinesAsync(unit, header.Id, cancellationToken);
         foreach (ReservationLine line in lines)
         {
-            await ChangeStockAsync(unit, """
-                UPDATE products SET available_stock = available_stock + @Quantity, reserved_stock = reserved_stock - @Quantity
-                WHERE id = @ProductId AND reserved_stock >= @Quantity
-                """, line, cancellationToken);
+            await ChangeStockAsync(unit, ReturnReserved, line, cancellationToken);
         }
 
         string? reason = state == ReservationStates.Expired ? "Not committed before its expiry." : null;
@@ -205,9 +237,9 @@ internal sealed partial class StockLedger(CatalogDatabase database, IOutbox outb
         return returned;
     }
 
-    private static async Task ChangeStockAsync(UnitOfWork unit, string sql, ReservationLine line, CancellationToken cancellationToken)
+    private static async Task ChangeStockAsync(UnitOfWork unit, SqlStatement statement, ReservationLine line, CancellationToken cancellationToken)
     {
-        int changed = await unit.Connection.ExecuteAsync(new CommandDefinition(sql, line, unit.Transaction, cancellationToken: cancellationToken));
+        int changed = await unit.Connection.ExecuteAsync(statement, line, unit.Transaction, cancellationToken);
         if (changed != 1)
         {
             // The reservation says these units are held; if the row disagrees, committing would corrupt the ledger.
@@ -219,9 +251,7 @@ internal sealed partial class StockLedger(CatalogDatabase database, IOutbox outb
     private async Task<StockReservation> SetStateAsync(UnitOfWork unit, Header header, string state, string? reason,
         IReadOnlyList<ReservationLine> lines, CancellationToken cancellationToken)
     {
-        await unit.Connection.ExecuteAsync(new CommandDefinition(
-            "UPDATE stock_reservations SET state = @state, reason = @reason, updated_at = @now WHERE id = @id",
-            new { id = header.Id, state, reason, now = time.GetUtcNow().UtcDateTime }, unit.Transaction, cancellationToken: cancellationToken));
+        await unit.Connection.ExecuteAsync(SetState, new { id = header.Id, state, reason, now = time.GetUtcNow().UtcDateTime }, unit.Transaction, cancellationToken);
         return (header with { State = state, Reason = reason }).ToReservation(lines);
     }
 
@@ -231,10 +261,8 @@ internal sealed partial class StockLedger(CatalogDatabase database, IOutbox outb
     {
         try
         {
-            await unit.Connection.ExecuteAsync(new CommandDefinition("""
-                INSERT INTO stock_reservations (id, order_id, state, reason, expires_at, created_at, updated_at)
-                VALUES (@ReservationId, @OrderId, @state, @reason, @expiresAt, @now, @now)
-                """, new { request.ReservationId, request.OrderId, state, reason, expiresAt, now }, unit.Transaction, cancellationToken: cancellationToken));
+            await unit.Connection.ExecuteAsync(InsertReservation,
+                new { request.ReservationId, request.OrderId, state, reason, expiresAt, now }, unit.Transaction, cancellationToken);
             return true;
         }
         catch (DbException exception) when (TransientErrors.IsUniqueViolation(exception))
@@ -244,18 +272,14 @@ internal sealed partial class StockLedger(CatalogDatabase database, IOutbox outb
     }
 
     private static Task InsertLinesAsync(UnitOfWork unit, ValidReservation request, CancellationToken cancellationToken) =>
-        unit.Connection.ExecuteAsync(new CommandDefinition(
-            "INSERT INTO stock_reservation_items (reservation_id, product_id, quantity) VALUES (@ReservationId, @ProductId, @Quantity)",
-            request.Items.Select(line => new { request.ReservationId, line.ProductId, line.Quantity }).ToList(),
-            unit.Transaction, cancellationToken: cancellationToken));
+        unit.Connection.ExecuteAsync(InsertLines,
+            request.Items.Select(line => new { request.ReservationId, line.ProductId, line.Quantity }).ToList(), unit.Transaction, cancellationToken);
 
     private static Task<Header?> LockHeaderAsync(UnitOfWork unit, string reservationId, CancellationToken cancellationToken) =>
-        unit.Connection.QuerySingleOrDefaultAsync<Header>(new CommandDefinition(
-            HeaderColumns + " WHERE id = @reservationId FOR UPDATE", new { reservationId }, unit.Transaction, cancellationToken: cancellationToken));
+        unit.Connection.QuerySingleOrDefaultAsync<Header>(LockReservation, new { reservationId }, unit.Transaction, cancellationToken);
 
-    private static async Task<IReadOnlyList<ReservationLine>> ReadLinesAsync(UnitOfWork unit, string reservationId, CancellationToken cancellationToken) =>
-        (await unit.Connection.QueryAsync<ReservationLine>(new CommandDefinition(
-            LineColumns, new { reservationId }, unit.Transaction, cancellationToken: cancellationToken))).ToList();
+    private static Task<IReadOnlyList<ReservationLine>> ReadLinesAsync(UnitOfWork unit, string reservationId, CancellationToken cancellationToken) =>
+        unit.Connection.QueryAsync<ReservationLine>(SelectLines, new { reservationId }, unit.Transaction, cancellationToken);
 
     private static async Task<StockReservation> ReadAsync(UnitOfWork unit, Header header, CancellationToken cancellationToken) =>
         header.ToReservation(await ReadLinesAsync(unit, header.Id, cancellationToken));
@@ -263,9 +287,7 @@ internal sealed partial class StockLedger(CatalogDatabase database, IOutbox outb
     private async Task AnnounceStockAsync(UnitOfWork unit, IReadOnlyList<ReservationLine> lines, CancellationToken cancellationToken)
     {
         int[] ids = lines.Select(line => line.ProductId).ToArray();
-        IEnumerable<StockChanged> levels = await unit.Connection.QueryAsync<StockChanged>(new CommandDefinition(
-            "SELECT id AS ProductId, available_stock AS AvailableStock, reserved_stock AS ReservedStock FROM products WHERE id IN @ids ORDER BY id",
-            new { ids }, unit.Transaction, cancellationToken: cancellationToken));
+        IReadOnlyList<StockChanged> levels = await unit.Connection.QueryAsync<StockChanged>(SelectLevels, new { ids }, unit.Transaction, cancellationToken);
         foreach (StockChanged level in levels)
         {
             await outbox.AddAsync(unit.Transaction, level, cancellationToken: cancellationToken);
@@ -276,12 +298,6 @@ internal sealed partial class StockLedger(CatalogDatabase database, IOutbox outb
         lines.OrderBy(line => line.ProductId).Select(line => new StockReservationLine(line.ProductId, line.Quantity)).ToList();
 
     private static DateTimeOffset AsUtc(DateTime value) => new(DateTime.SpecifyKind(value, DateTimeKind.Utc));
-
-    private const string HeaderColumns =
-        "SELECT id AS Id, order_id AS OrderId, state AS State, reason AS Reason, expires_at AS ExpiresAt FROM stock_reservations";
-
-    private const string LineColumns =
-        "SELECT product_id AS ProductId, quantity AS Quantity FROM stock_reservation_items WHERE reservation_id = @reservationId ORDER BY product_id";
 
     private sealed record ReserveAttempt(StockReservation? Reservation, bool AlreadyExists);
 
