@@ -29,7 +29,7 @@ internal sealed class CatalogStore(CatalogDatabase database, IOutbox outbox, Tim
     private static readonly SqlStatement ListCategories = new("categories.list", "SELECT id AS Id, name AS Name, row_version AS RowVersion FROM categories ORDER BY name");
     private static readonly SqlStatement HighestId = new("products.highest_id", "SELECT COALESCE(MAX(id), 0) FROM products");
     private static readonly SqlStatement LastInsertId = new("last_insert_id", "SELECT LAST_INSERT_ID()");
-    private static readonly SqlStatement InsertProduct = new("products.insert", """
+    internal static readonly SqlStatement InsertProduct = new("products.insert", """
         INSERT INTO products (sku, name, description, price, brand_id, category_id, available_stock, reserved_stock, row_version, created_at, updated_at)
         VALUES (@Sku, @Name, @Description, @Price, @BrandId, @CategoryId, @AvailableStock, 0, 1, @now, @now)
         """);

@@ -25,10 +25,6 @@ internal sealed partial class CatalogSeeder(
     private static readonly SqlStatement InsertCategory = new("catalog.seed.category", "INSERT INTO categories (name, row_version, created_at, updated_at) VALUES (@category, 1, @now, @now)");
     private static readonly SqlStatement BrandIds = new("catalog.seed.brand_ids", "SELECT id, name FROM brands");
     private static readonly SqlStatement CategoryIds = new("catalog.seed.category_ids", "SELECT id, name FROM categories");
-    private static readonly SqlStatement InsertProduct = new("catalog.seed.products", """
-        INSERT INTO products (sku, name, description, price, brand_id, category_id, available_stock, reserved_stock, row_version, created_at, updated_at)
-        VALUES (@Sku, @Name, @Description, @Price, @BrandId, @CategoryId, @AvailableStock, 0, 1, @CreatedAt, @CreatedAt)
-        """);
 
     private static readonly string[] Brands =
     [
@@ -114,7 +110,9 @@ internal sealed partial class CatalogSeeder(
             .ToDictionary(c => c.Name, c => c.Id);
 
         List<DemoProduct> products = Generate(options.Value.DemoProductCount, now, brandIds, categoryIds);
-        await connection.ExecuteAsync(InsertProduct, products, transaction, cancellationToken);
+        await connection.ExecuteAsync(CatalogStore.InsertProduct,
+            products.Select(p => new { p.Sku, p.Name, p.Description, p.Price, p.BrandId, p.CategoryId, p.AvailableStock, now = p.CreatedAt }).ToList(),
+            transaction, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         LogSeeded(logger, products.Count, Brands.Length, Categories.Length);
     }
