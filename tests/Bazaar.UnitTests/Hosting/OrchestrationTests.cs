@@ -78,11 +78,11 @@ public sealed class OrchestrationTests : IDisposable
     {
         IDistributedApplicationBuilder builder = NewBuilder();
         builder.AddExecutable("sleeper", "sleep", ".", "600");
-        DistributedApplication first = builder.Build();
+        await using DistributedApplication first = builder.Build();
         using var deadline = new CancellationTokenSource(Deadline);
         await first.StartAsync(deadline.Token);
         int leftover = (await Notifications(first).WaitForResourceHealthyAsync("sleeper", deadline.Token)).Pid!.Value;
-        // The first AppHost "dies" without stopping anything; its pid file stays in the data directory.
+        // The first AppHost stands for one killed with SIGKILL: it stops nothing, its pid file stays in the data directory.
 
         IDistributedApplicationBuilder again = NewBuilder();
         again.AddExecutable("sleeper", "sleep", ".", "600");
@@ -91,6 +91,8 @@ public sealed class OrchestrationTests : IDisposable
 
         Assert.False(ProcessTable.IsAlive(leftover));
         await second.StopAsync(deadline.Token);
+        // The stand-in is still alive and would restart its sleeper; stop it too.
+        await first.StopAsync(deadline.Token);
     }
 
     private static ResourceNotificationService Notifications(DistributedApplication app) => app.Services.GetRequiredService<ResourceNotificationService>();

@@ -1,0 +1,155 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Bazaar.AppHost;
+using Bazaar.Hosting;
+using Bazaar.Hosting.Processes;
+using Microsoft.Extensions.DependencyInjection;
+using Xunit.Abstractions;
+
+namespace Bazaar.EndToEndTests.Platform;
+
+/// <summary>
+/// The AppHost's own model (BazaarModel.Configure) on real servers, in a temporary data directory, on free ports:
+/// everything comes up healthy, a killed service comes back, and stopping leaves no process behind.
+/// </summary>
+public sealed class WholeApplicationTests(ITestOutputHelper output) : IDisposable
+{
+    private static readonly TimeSpan StartDeadline = TimeSpan.FromMinutes(4);
+    private static readonly TimeSpan RestartDeadline = TimeSpan.FromMinutes(2);
+    private static readonly string[] Services = ["auth-api", "catalog-api-0", "catalog-api-1", "order-api", "worker", "admin"];
+
+    private readonly string _dataDirectory = Path.Combine(Path.GetTempPath(), "bazaar-e2e-" + Guid.NewGuid().ToString("N")[..8]);
+    private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(10) };
+
+    [Fact]
+    public async Task The_whole_application_starts_healthy_recovers_a_killed_service_and_stops_leaving_no_process()
+    {
+        IDistributedApplicationBuilder builder = DistributedApplication.CreateBuilder(new DistributedApplicationOptions
+        {
+            DataDirectory = _dataDirectory,
+            UseFreePorts = true,
+            DashboardUrl = "http://127.0.0.1:0",
+            ConsoleLogging = false,
+            RestartDelay = TimeSpan.FromMilliseconds(500),
+        });
+        BazaarModel.Configure(builder);
+        DistributedApplication app = builder.Build();
+        ResourceNotificationService notifications = app.Services.GetRequiredService<ResourceNotificationService>();
+        var pidsSeen = new ConcurrentDictionary<int, string>();
+        using var watching = new CancellationTokenSource();
+        Task watch = RecordPidsAsync(notifications, pidsSeen, watching.Token);
+
+        try
+        {
+            var clock = Stopwatch.StartNew();
+            await app.StartAsync();
+            await WaitUntilEverythingIsHealthyAsync(app, StartDeadline);
+            output.WriteLine($"Every resource healthy {clock.Elapsed.TotalSeconds:0.0} s after start.");
+
+            await The_state_endpoint_lists_every_resource_and_replica_as_running_and_healthy(app);
+            await Every_service_answers_its_health_endpoint(notifications);
+            await A_killed_service_process_is_restarted(notifications, "order-api");
+        }
+        finally
+        {
+            await app.StopAsync();
+            await watching.CancelAsync();
+            await watch.ContinueWith(_ => { }, TaskScheduler.Default);
+            await app.DisposeAsync();
+        }
+
+        Assert.NotEmpty(pidsSeen);
+        IEnumerable<string> left = pidsSeen.Keys
+            .SelectMany(pid => ProcessTable.GroupMembers(pid))
+            .Select(p => $"{p.Pid} {p.Command} (started for {pidsSeen.GetValueOrDefault(p.ProcessGroupId)})");
+        Assert.Empty(left);
+    }
+
+    private async Task The_state_endpoint_lists_every_resource_and_replica_as_running_and_healthy(DistributedApplication app)
+    {
+        using JsonDocument resources = JsonDocument.Parse(await _http.GetStringAsync(new Uri(new Uri(app.DashboardUrl!), "/api/resources")));
+        Dictionary<string, JsonElement> byName = resources.RootElement.EnumerateArray().ToDictionary(r => r.GetProperty("name").GetString()!);
+
+        string[] expected = ["cache", "messaging", "mysql", "catalogdb", "orderdb", "authdb", "catalog-api", .. Services];
+        Assert.All(expected, name =>
+        {
+            Assert.True(byName.ContainsKey(name), $"/api/resources lists {name}");
+            Assert.Equal("Running", byName[name].GetProperty("state").GetString());
+            Assert.Equal("Healthy", byName[name].GetProperty("health").GetString());
+        });
+        Assert.Equal(2, byName["catalog-api"].GetProperty("endpoints").GetArrayLength());
+        Assert.True(byName["catalog-api-1"].GetProperty("pid").GetInt32() > 0);
+    }
+
+    private async Task Every_service_answers_its_health_endpoint(ResourceNotificationService notifications)
+    {
+        foreach (string service in Services)
+        {
+            Assert.True(notifications.TryGetCurrentSnapshot(service, out ResourceSnapshot snapshot));
+            using HttpResponseMessage response = await _http.GetAsync(new Uri(new Uri(snapshot.Endpoints.Single()), "/health"));
+            Assert.True(response.StatusCode == HttpStatusCode.OK, $"{service} /health answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
+        }
+    }
+
+    private async Task A_killed_service_process_is_restarted(ResourceNotificationService notifications, string service)
+    {
+        Assert.True(notifications.TryGetCurrentSnapshot(service, out ResourceSnapshot before));
+        int pid = before.Pid!.Value;
+
+        Process.GetProcessById(pid).Kill();
+        using var deadline = new CancellationTokenSource(RestartDeadline);
+        ResourceSnapshot after = await notifications.WaitForResourceAsync(
+            service, s => s.IsHealthy && s.Restarts == before.Restarts + 1 && s.Pid != pid, deadline.Token);
+
+        output.WriteLine($"{service}: pid {pid} killed, back as pid {after.Pid}, restarts {after.Restarts}.");
+        using HttpResponseMessage response = await _http.GetAsync(new Uri(new Uri(after.Endpoints.Single()), "/health"));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
+
+    private static async Task WaitUntilEverythingIsHealthyAsync(DistributedApplication app, TimeSpan timeout)
+    {
+        ResourceNotificationService notifications = app.Services.GetRequiredService<ResourceNotificationService>();
+        using var deadline = new CancellationTokenSource(timeout);
+        try
+        {
+            await foreach (ResourceSnapshot _ in notifications.WatchAsync(deadline.Token))
+            {
+                if (notifications.GetCurrentSnapshots().All(s => s.IsHealthy))
+                {
+                    return;
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            ResourceLoggerService logs = app.Services.GetRequiredService<ResourceLoggerService>();
+            IEnumerable<string> stuck = notifications.GetCurrentSnapshots().Where(s => !s.IsHealthy).Select(s =>
+                $"{s.Name}: {s.State}/{s.Health} {string.Join("; ", s.HealthChecks.Select(c => $"{c.Name}={c.Status} {c.Description}"))}"
+                + Environment.NewLine + (s.Message ?? string.Join(Environment.NewLine, logs.FailureTail(s.Name, 15))));
+            Assert.Fail($"Not every resource was healthy within {timeout.TotalSeconds} s:{Environment.NewLine}{string.Join(Environment.NewLine, stuck)}");
+        }
+    }
+
+    private static async Task RecordPidsAsync(ResourceNotificationService notifications, ConcurrentDictionary<int, string> pids, CancellationToken cancellationToken)
+    {
+        await foreach (ResourceSnapshot snapshot in notifications.WatchAsync(cancellationToken))
+        {
+            if (snapshot.Pid is int pid)
+            {
+                pids[pid] = snapshot.Name;
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        _http.Dispose();
+        if (Directory.Exists(_dataDirectory))
+        {
+            Directory.Delete(_dataDirectory, recursive: true);
+        }
+    }
+}
