@@ -28,7 +28,13 @@ public static class Extensions
     public static TBuilder AddServiceDefaults<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
     {
         ArgumentNullException.ThrowIfNull(builder);
+        if (builder.Services.Any(service => service.ServiceType == typeof(ServiceDefaultsMarker)))
+        {
+            // A second call (a shared library calling it too) must not register exporters or the "self" check twice.
+            return builder;
+        }
 
+        builder.Services.AddSingleton<ServiceDefaultsMarker>();
         builder.ConfigureOpenTelemetry();
         builder.AddDefaultHealthChecks();
         builder.ConfigureLoopbackUrls();
@@ -150,3 +156,5 @@ public static class Extensions
         return app;
     }
 }
+
+internal sealed class ServiceDefaultsMarker;

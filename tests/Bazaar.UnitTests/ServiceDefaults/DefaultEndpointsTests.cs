@@ -108,6 +108,19 @@ public sealed class DefaultEndpointsTests
     }
 
     [Fact]
+    public async Task Adding_the_defaults_twice_changes_nothing()
+    {
+        var (app, client) = await StartAsync("Production", builder => builder.AddServiceDefaults());
+        await using WebApplication _ = app;
+
+        using HttpResponseMessage response = await client.GetAsync("/health");
+        using JsonDocument body = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Single(body.RootElement.GetProperty("checks").EnumerateArray());
+    }
+
+    [Fact]
     public async Task An_unknown_route_answers_with_problem_details()
     {
         var (app, client) = await StartAsync("Production");
