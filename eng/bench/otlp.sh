@@ -30,18 +30,29 @@ otlp_port=$(bench_free_port); api_port=$(bench_free_port)
 ASPNETCORE_ENVIRONMENT=Production "${bench[@]}" receiver --otlp "http://127.0.0.1:$otlp_port" --api "http://127.0.0.1:$api_port" --data "$bench_work/receiver" >"$BENCH_OUT/otlp-receiver.log" 2>&1 &
 bench_pids+=($!)
 
-start_service() { # name port [env...]
-  local name="$1" port="$2"; shift 2
-  env ASPNETCORE_ENVIRONMENT=Production ASPNETCORE_URLS="http://127.0.0.1:$port" "$@" "${bench[@]}" service >"$BENCH_OUT/otlp-$name.log" 2>&1 &
-  bench_pids+=($!)
+# Starts the service on a free port, again on another one if that port was taken meanwhile; sets service_port.
+start_service() { # name [env...]
+  local name="$1" attempt pid; shift
+  for attempt in 1 2 3; do
+    service_port=$(bench_free_port)
+    env ASPNETCORE_ENVIRONMENT=Production ASPNETCORE_URLS="http://127.0.0.1:$service_port" "$@" "${bench[@]}" service >"$BENCH_OUT/otlp-$name.log" 2>&1 &
+    pid=$!
+    bench_pids+=("$pid")
+    local deadline=$(( SECONDS + 60 ))
+    until curl -fsS -o /dev/null "http://127.0.0.1:$service_port/json" 2>/dev/null; do
+      kill -0 "$pid" 2>/dev/null || continue 2
+      (( SECONDS < deadline )) || { echo "the service ($name) did not come up within 60 s" >&2; exit 1; }
+      sleep 0.2
+    done
+    return 0
+  done
+  echo "the service ($name) could not start:" >&2; tail -5 "$BENCH_OUT/otlp-$name.log" >&2; exit 1
 }
-plain_port=$(bench_free_port); exported_port=$(bench_free_port)
-start_service plain "$plain_port"
-start_service exported "$exported_port" OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$otlp_port" OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf \
+start_service plain; plain_port=$service_port
+start_service exported OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$otlp_port" OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf \
   OTEL_SERVICE_NAME=bench-service OTEL_RESOURCE_ATTRIBUTES=service.instance.id=bench-service-0 \
   OTEL_BSP_SCHEDULE_DELAY=1000 OTEL_BLRP_SCHEDULE_DELAY=1000 OTEL_METRIC_EXPORT_INTERVAL=1000
-bench_wait_for "the service without OTLP" curl -fsS -o /dev/null "http://127.0.0.1:$plain_port/json"
-bench_wait_for "the service with OTLP" curl -fsS -o /dev/null "http://127.0.0.1:$exported_port/json"
+exported_port=$service_port
 bench_wait_for "the receiver" curl -fsS -o /dev/null "http://127.0.0.1:$api_port/api/telemetry/stats"
 
 # Alternating, so a change in the machine's other load does not favour one side.
