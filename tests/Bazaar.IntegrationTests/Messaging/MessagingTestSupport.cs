@@ -24,6 +24,9 @@ public sealed class HandlerProbe
 
     public ConcurrentQueue<HandlerCall> Calls { get; } = new();
 
+    /// <summary>Runs before the handler writes; lets a test hold a handler in flight.</summary>
+    public Func<CancellationToken, Task> BeforeWrite { get; set; } = _ => Task.CompletedTask;
+
     public sealed record HandlerCall(Guid EventId, int Attempt, long Timestamp, ActivityTraceId? TraceId, ActivitySpanId? ParentSpanId);
 }
 
@@ -35,6 +38,7 @@ public sealed class RecordingHandler(HandlerProbe probe) : IIntegrationEventHand
     public async Task HandleAsync(ItemAdded @event, EventContext context, CancellationToken cancellationToken)
     {
         probe.Calls.Enqueue(new HandlerProbe.HandlerCall(context.Envelope.Id, context.Attempt, Stopwatch.GetTimestamp(), Activity.Current?.TraceId, Activity.Current?.ParentSpanId));
+        await probe.BeforeWrite(cancellationToken);
         await context.Connection.ExecuteAsync(InsertEffect, new { eventId = context.Envelope.Id.ToString(), sku = @event.Sku, attempt = context.Attempt }, context.Transaction, cancellationToken);
         if (probe.ShouldFail(@event, context))
         {
@@ -48,7 +52,7 @@ public sealed class MessagingScenario : IAsyncDisposable
 {
     public const string Database = "db";
 
-    private static readonly Migration[] EffectsMigrations =
+    internal static readonly Migration[] EffectsMigrations =
     [
         new(1, "0001_effects.sql", """
             CREATE TABLE effects (
