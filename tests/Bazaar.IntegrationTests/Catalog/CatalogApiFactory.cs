@@ -45,17 +45,22 @@ public sealed class CatalogApiFactory(IReadOnlyDictionary<string, string?> setti
 /// <summary>A catalog "deployment" for one test: a fresh database and one or more replicas over it.</summary>
 public sealed class CatalogDeployment : IAsyncDisposable
 {
-    private CatalogDeployment(IReadOnlyList<CatalogApiFactory> replicas, string databaseConnectionString)
+    private CatalogDeployment(IReadOnlyList<CatalogApiFactory> replicas, IReadOnlyDictionary<string, string?> settings)
     {
         Replicas = replicas;
-        DatabaseConnectionString = databaseConnectionString;
+        Settings = settings;
     }
+
+    /// <summary>The configuration every replica got (connection strings, key prefix, ...).</summary>
+    public IReadOnlyDictionary<string, string?> Settings { get; }
 
     public IReadOnlyList<CatalogApiFactory> Replicas { get; }
 
     public CatalogApiFactory Api => Replicas[0];
 
-    public string DatabaseConnectionString { get; }
+    public string DatabaseConnectionString => Settings["ConnectionStrings:catalogdb"]!;
+
+    public string CacheKeyPrefix => Settings["Caching:KeyPrefix"]!;
 
     /// <summary>Starts <paramref name="replicas"/> replicas; <paramref name="adjust"/> may change any setting (null removes it).</summary>
     public static async Task<CatalogDeployment> StartAsync(int replicas = 1, Action<Dictionary<string, string?>>? adjust = null)
@@ -85,7 +90,7 @@ public sealed class CatalogDeployment : IAsyncDisposable
             started.Add(factory);
         }
 
-        return new CatalogDeployment(started, database);
+        return new CatalogDeployment(started, settings);
     }
 
     /// <summary>Creates a product through the admin API and returns it.</summary>

@@ -153,6 +153,42 @@ public sealed class TwoLevelCacheTests : IDisposable
         Assert.True(loads > 50, "entries beyond the bound were not kept, so reading them again loads again");
     }
 
+    [Fact]
+    public async Task Hits_misses_and_database_queries_are_published_on_the_Bazaar_Caching_meter()
+    {
+        using TwoLevelCache cache = CreateCache();
+        var measurements = new List<(string Instrument, long Value, string? Level)>();
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == CacheMetrics.MeterName && instrument.Meter.Scope == _services.GetRequiredService<IMeterFactory>())
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<long>((instrument, value, tags, _) =>
+        {
+            string? level = null;
+            foreach (KeyValuePair<string, object?> tag in tags)
+            {
+                level = tag.Key == "level" ? tag.Value as string : level;
+            }
+
+            lock (measurements)
+            {
+                measurements.Add((instrument.Name, value, level));
+            }
+        });
+        listener.Start();
+
+        await cache.GetOrCreateAsync("items:1", _ => Task.FromResult<Product?>(new Product(1, "Tent")), CancellationToken.None);
+        await cache.GetOrCreateAsync("items:1", _ => Task.FromResult<Product?>(new Product(1, "Tent")), CancellationToken.None);
+
+        Assert.Contains(("bazaar.cache.misses", 1L, "l1"), measurements);
+        Assert.Contains(("bazaar.cache.db_queries", 1L, (string?)null), measurements);
+        Assert.Contains(("bazaar.cache.hits", 1L, "l1"), measurements);
+    }
+
     private TwoLevelCache CreateCache(Action<TwoLevelCacheOptions>? configure = null)
     {
         var options = new TwoLevelCacheOptions();
