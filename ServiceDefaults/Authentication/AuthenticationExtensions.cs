@@ -34,14 +34,15 @@ public static partial class AuthenticationExtensions
         services.AddHttpClient(AuthenticationConventions.JwksHttpClientName);
         services.TryAddSingleton<ISigningKeySource, JwksSigningKeySource>();
         services.TryAddSingleton<SigningKeyConfigurationManager>();
+        services.TryAddSingleton(sp => new CachingJsonWebTokenHandler(sp.GetRequiredService<TimeProvider>()) { MapInboundClaims = false });
         services.TryAddSingleton(sp => sp.GetService<IConnectionMultiplexer>() is { } redis
             ? new TokenDenyList(redis, sp.GetRequiredService<TimeProvider>())
             : null!);
 
         services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer();
         services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme)
-            .Configure<IOptions<BazaarAuthenticationOptions>, SigningKeyConfigurationManager>((jwt, options, keys) =>
-                ConfigureJwtBearer(jwt, options.Value, keys));
+            .Configure<IOptions<BazaarAuthenticationOptions>, SigningKeyConfigurationManager, CachingJsonWebTokenHandler>((jwt, options, keys, handler) =>
+                ConfigureJwtBearer(jwt, options.Value, keys, handler));
 
         services.AddAuthorizationBuilder()
             .AddPolicy(AuthenticationConventions.Policies.Admin, p => p.RequireAuthenticatedUser().RequireRole(AuthenticationConventions.AdminRole))
@@ -51,9 +52,11 @@ public static partial class AuthenticationExtensions
         return builder;
     }
 
-    private static void ConfigureJwtBearer(JwtBearerOptions jwt, BazaarAuthenticationOptions options, SigningKeyConfigurationManager keys)
+    private static void ConfigureJwtBearer(JwtBearerOptions jwt, BazaarAuthenticationOptions options, SigningKeyConfigurationManager keys, CachingJsonWebTokenHandler handler)
     {
         jwt.MapInboundClaims = false;
+        jwt.TokenHandlers.Clear();
+        jwt.TokenHandlers.Add(handler);
         jwt.RefreshOnIssuerKeyNotFound = true;
         jwt.ConfigurationManager = keys;
         jwt.TokenValidationParameters = new TokenValidationParameters
@@ -73,14 +76,14 @@ public static partial class AuthenticationExtensions
         };
         jwt.Events = new JwtBearerEvents
         {
-            OnMessageReceived = context => LoadKeyOfTokenAsync(context, keys),
+            OnMessageReceived = context => LoadKeyOfTokenAsync(context, keys, handler),
             OnTokenValidated = context => RejectDeniedTokenAsync(context, options),
             OnChallenge = WriteUnauthorizedAsync,
             OnForbidden = WriteForbiddenAsync,
         };
     }
 
-    private static async Task LoadKeyOfTokenAsync(MessageReceivedContext context, SigningKeyConfigurationManager keys)
+    private static async Task LoadKeyOfTokenAsync(MessageReceivedContext context, SigningKeyConfigurationManager keys, CachingJsonWebTokenHandler handler)
     {
         string? authorization = context.Request.Headers.Authorization;
         if (authorization is null || !authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
@@ -89,8 +92,7 @@ public static partial class AuthenticationExtensions
         }
 
         string token = authorization["Bearer ".Length..].Trim();
-        var handler = new JsonWebTokenHandler();
-        if (!handler.CanReadToken(token))
+        if (handler.IsKnownValid(token) || !handler.CanReadToken(token))
         {
             return;
         }
