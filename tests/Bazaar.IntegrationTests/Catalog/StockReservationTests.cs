@@ -138,6 +138,26 @@ public sealed class StockReservationTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.Unauthorized, (await PostReservationAsync(anonymous, "anonymous", [(1, 1)])).StatusCode);
     }
 
+    [Fact]
+    public async Task Reservations_and_stock_changes_are_announced_through_the_outbox_in_the_same_transaction()
+    {
+        CatalogItem product = await _catalog.CreateProductAsync(availableStock: 2);
+        using HttpClient service = _catalog.Api.CreateServiceClient();
+        StockReservation reserved = await ReserveAsync(service, "announced", (product.Id, 2));
+        (await service.PostAsync($"/api/catalog/stock/reservations/{reserved.ReservationId}/commit", null)).EnsureSuccessStatusCode();
+        HttpResponseMessage rejected = await PostReservationAsync(service, "announced-short", [(product.Id, 1)]);
+        Assert.Equal(HttpStatusCode.Conflict, rejected.StatusCode);
+
+        await using var connection = new MySqlConnection(_catalog.DatabaseConnectionString);
+        List<string> types = (await connection.QueryAsync<string>(
+            "SELECT event_type FROM outbox WHERE body LIKE @product ORDER BY seq", new { product = $"%\"productId\":{product.Id},%" })).ToList();
+
+        Assert.Equal(
+            ["catalog.product.created", "catalog.stock.changed", "catalog.reservation.made", "catalog.stock.changed",
+             "catalog.reservation.committed", "catalog.stock.changed", "catalog.reservation.rejected"],
+            types);
+    }
+
     private static async Task<StockReservation> ReserveAsync(HttpClient client, string name, (int ProductId, int Quantity) line, int ttlSeconds = 600)
     {
         HttpResponseMessage response = await PostReservationAsync(client, name, [line], ttlSeconds);
