@@ -122,6 +122,11 @@ public sealed class DashboardBrowserTests : IAsyncLifetime
         await page.Locator("#structured a", new PageLocatorOptions { HasText = traceId[..8] }).ClickAsync();
         await Expect(page.Locator("#waterfall .span-row")).ToHaveCountAsync(3);
         await Screenshot(page, "structured-to-trace");
+
+        page.Dialog += async (_, dialog) => await dialog.AcceptAsync();
+        await page.GotoAsync(_app.DashboardUrl + "/traces");
+        await page.Locator("#clear-telemetry").ClickAsync();
+        await Expect(page.Locator("#trace-table tbody tr")).ToHaveCountAsync(0);
     }
 
     private void SendMetricsAndLogs(string traceId)
