@@ -44,8 +44,8 @@ public static class DashboardBuilderExtensions
                 if (access.Required)
                 {
                     // Printed, not logged: the token is a secret for the person at this terminal, not for log files.
-                    var urls = app.Services.GetRequiredService<IWebHostEnvironment>() is not null ? app.Configuration[WebHostDefaults.ServerUrlsKey] : null;
-                    Console.WriteLine($"Dashboard login: {urls?.Split(';')[0].TrimEnd('/')}/login?t={access.Token}");
+                    var url = (app.Configuration[WebHostDefaults.ServerUrlsKey] ?? "").Split(';')[0].TrimEnd('/');
+                    Console.WriteLine($"Dashboard login: {url}/login?t={access.Token}");
                 }
                 app.UseAntiforgery();
                 app.MapDashboardEndpoints();
