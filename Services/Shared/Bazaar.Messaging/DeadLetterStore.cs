@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text;
 using Microsoft.Extensions.Options;
 using RabbitMQ.Client;
@@ -20,7 +21,7 @@ public sealed record DeadLetter(
 /// closes the channel, which puts them all back in place; re-queueing publishes a copy (confirmed) to the service queue
 /// and only then acknowledges the dead letter, so a failure in between duplicates (absorbed by the inbox) rather than loses.
 /// </summary>
-public sealed class DeadLetterStore(RabbitMQConnectionProvider connectionProvider, IOptions<MessagingOptions> options)
+public sealed class DeadLetterStore(RabbitMQConnectionProvider connectionProvider, IOptions<MessagingOptions> options, TimeProvider timeProvider)
 {
     /// <summary>Up to <paramref name="limit"/> dead letters of <paramref name="service"/>; null when it has no dead-letter queue.</summary>
     public async Task<IReadOnlyList<DeadLetter>?> ListAsync(string service, int limit, CancellationToken cancellationToken)
@@ -76,7 +77,7 @@ public sealed class DeadLetterStore(RabbitMQConnectionProvider connectionProvide
 
             var headers = MessageHeaders.Copy(message.BasicProperties.Headers);
             headers.Remove(MessageHeaders.Attempt);
-            headers[MessageHeaders.RequeuedAt] = DateTimeOffset.UtcNow.ToString("O", System.Globalization.CultureInfo.InvariantCulture);
+            headers[MessageHeaders.RequeuedAt] = timeProvider.GetUtcNow().ToString("O", CultureInfo.InvariantCulture);
             var properties = new BasicProperties(message.BasicProperties) { Headers = headers, DeliveryMode = DeliveryModes.Persistent };
             await channel.BasicPublishAsync("", topology.Queue, mandatory: false, properties, message.Body, cancellationToken).ConfigureAwait(false);
             await channel.BasicAckAsync(message.DeliveryTag, multiple: false, cancellationToken).ConfigureAwait(false);

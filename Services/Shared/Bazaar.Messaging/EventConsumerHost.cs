@@ -220,7 +220,10 @@ internal sealed partial class EventConsumerHost : BackgroundService
 
     private async Task RetryOrDeadLetterAsync(IChannel channel, BasicDeliverEventArgs delivery, EventEnvelope envelope, int attempt, Exception exception)
     {
-        if (attempt >= _topology.RetryDelays.Count)
+        // The database being unreachable (after the data source's own retries) is not the handler's fault: wait on the
+        // retry path without spending the message's budget, so an outage does not fill the dead-letter queue.
+        var infrastructure = TransientErrors.IsTransient(exception) && _topology.RetryDelays.Count > 0;
+        if (attempt >= _topology.RetryDelays.Count && !infrastructure)
         {
             LogGaveUp(_logger, exception, envelope.Id, envelope.Type, attempt + 1);
             await DeadLetterAsync(channel, delivery, $"Handler failed {attempt + 1} time(s); last error: {Describe(exception)}", attempt + 1).ConfigureAwait(false);
@@ -228,10 +231,12 @@ internal sealed partial class EventConsumerHost : BackgroundService
         }
 
         var headers = MessageHeaders.Copy(delivery.BasicProperties.Headers);
-        headers[MessageHeaders.Attempt] = attempt + 1;
+        var nextAttempt = infrastructure ? attempt : attempt + 1;
+        var delayIndex = Math.Min(attempt, _topology.RetryDelays.Count - 1);
+        headers[MessageHeaders.Attempt] = nextAttempt;
         headers[MessageHeaders.LastError] = Describe(exception);
-        var retryQueue = _topology.RetryQueue(attempt);
-        LogRetrying(_logger, exception, envelope.Id, envelope.Type, attempt + 1, _topology.RetryDelays[attempt]);
+        var retryQueue = _topology.RetryQueue(delayIndex);
+        LogRetrying(_logger, exception, envelope.Id, envelope.Type, attempt + 1, _topology.RetryDelays[delayIndex]);
         if (await RepublishAsync(delivery, "", retryQueue, headers).ConfigureAwait(false))
         {
             _telemetry.Retried.Add(1, new KeyValuePair<string, object?>("messaging.destination.name", _topology.Queue));

@@ -15,6 +15,8 @@ using Microsoft.Extensions.Hosting;
 using MySql.Data.MySqlClient;
 
 var settings = BenchSettings.Parse(args);
+// MySql.Data's *Async methods block their thread; without this the thread pool grows one thread at a time under load.
+ThreadPool.SetMinThreads(settings.Writers + settings.Concurrency + 16, 16);
 using var cancellation = new CancellationTokenSource(TimeSpan.FromMinutes(10));
 TestServers? servers = null;
 var mysqlServer = Environment.GetEnvironmentVariable("BENCH_MYSQL");
@@ -25,6 +27,16 @@ if (mysqlServer is null || amqp is null)
     servers = await TestServers.StartDedicatedAsync(redis: false, rabbitMq: true, mySql: true, cancellation.Token);
     mysqlServer = servers.MySqlConnectionString;
     amqp = servers.RabbitMqConnectionString;
+}
+
+if (settings.FlushAtCommit is { } flush)
+{
+    // Only on a server this benchmark owns: 2 = write the redo log at commit, fsync it once a second (a crash of the
+    // machine, not of MariaDB, can lose the last second). Shows what the per-commit fsync of this disk costs.
+    await using var connection = await new MySqlDataSource(mysqlServer).OpenConnectionAsync(cancellation.Token);
+    await using var set = connection.CreateCommand();
+    set.CommandText = $"SET GLOBAL innodb_flush_log_at_trx_commit = {flush}";
+    await set.ExecuteNonQueryAsync(cancellation.Token);
 }
 
 try
@@ -160,7 +172,7 @@ static string Markdown(BenchSettings settings, List<string> rows)
         ## {DateTime.UtcNow.ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture)} UTC · integration events end to end (outbox commit -> consumer effect committed)
 
         Machine: {Environment.ProcessorCount} CPUs ({cpu}), {memory} RAM, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}, .NET {Environment.Version}; MariaDB, RabbitMQ and the benchmark share these CPUs; load average before the run {settings.LoadAverage} (other sessions' builds and tests were running).
-        Command: `eng/bench/events.sh {string.Join(' ', settings.Arguments)}` (one relay, one consumer with concurrency {settings.Concurrency} and prefetch {settings.Prefetch}; {settings.Writers} writers, one transaction per event; persistent messages with publisher confirms; latency from the producer's commit to the end of the consumer span, after its commit and ack)
+        Command: `eng/bench/events.sh {string.Join(' ', settings.Arguments)}` (one relay, one consumer with concurrency {settings.Concurrency} and prefetch {settings.Prefetch}; {settings.Writers} writers, one transaction per event; persistent messages with publisher confirms; innodb_flush_log_at_trx_commit={settings.FlushAtCommit?.ToString(CultureInfo.InvariantCulture) ?? "1 (default, fsync per commit)"}; latency from the producer's commit to the end of the consumer span, after its commit and ack)
 
         | phase | events | produced in (s) | all handled in (s) | events/s end to end | P50 (ms) | P99 (ms) | max (ms) |
         |---|---:|---:|---:|---:|---:|---:|---:|
@@ -195,7 +207,7 @@ internal sealed record PhaseResult(Phase Phase, int Handled, TimeSpan ProducedIn
         $"| {Phase.Name} | {Handled}/{Phase.Events} | {ProducedIn.TotalSeconds:F2} | {FinishedIn.TotalSeconds:F2} | {Throughput:F0} | {P50:F1} | {P99:F1} | {Max:F1} |");
 }
 
-internal sealed record BenchSettings(IReadOnlyList<Phase> Phases, int Writers, int Concurrency, int Prefetch, string? AppendTo, string[] Arguments)
+internal sealed record BenchSettings(IReadOnlyList<Phase> Phases, int Writers, int Concurrency, int Prefetch, int? FlushAtCommit, string? AppendTo, string[] Arguments)
 {
     public string LoadAverage { get; } = string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3));
 
@@ -211,7 +223,8 @@ internal sealed record BenchSettings(IReadOnlyList<Phase> Phases, int Writers, i
             new("saturation (as fast as the writers go)", events, 0),
             new($"fixed rate {rate}/s for {seconds} s", rate * seconds, rate),
         ];
-        return new BenchSettings(phases, Number("--writers", 16), Number("--concurrency", 16), Number("--prefetch", 256), Value("--append"),
+        int? flush = Value("--flush-at-commit") is { } f ? int.Parse(f, CultureInfo.InvariantCulture) : null;
+        return new BenchSettings(phases, Number("--writers", 16), Number("--concurrency", 16), Number("--prefetch", 256), flush, Value("--append"),
             args.Where((a, i) => a != "--append" && (i == 0 || args[i - 1] != "--append")).ToArray());
     }
 }

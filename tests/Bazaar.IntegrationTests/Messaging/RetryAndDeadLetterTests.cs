@@ -64,6 +64,25 @@ public sealed class RetryAndDeadLetterTests
     }
 
     [Fact]
+    public async Task Transient_infrastructure_failures_keep_the_message_waiting_without_spending_its_retry_budget()
+    {
+        await using var scenario = await MessagingScenario.CreateAsync("transient");
+        var calls = 0;
+        var host = await scenario.StartHostAsync(m => m.AddOutbox().AddConsumer<ItemAdded, RecordingHandler>(), probe: new HandlerProbe
+        {
+            // Ten lost connections: more than the data source's own retries times the three retry delays.
+            BeforeWrite = _ => Interlocked.Increment(ref calls) <= 10 ? throw new IOException("connection reset by peer") : Task.CompletedTask,
+        });
+        var store = host.Services.GetRequiredService<DeadLetterStore>();
+
+        await scenario.CommitStateChangeAsync(host.Services.GetRequiredService<IOutbox>(), "sku-flaky");
+
+        await Eventually.HoldsAsync(async () => await scenario.CountEffectsAsync() == 1, Timeout, "the event is handled once the failures stop");
+        Assert.Empty((await store.ListAsync("consumer", 10, default))!);
+        Assert.Equal(11, calls);
+    }
+
+    [Fact]
     public async Task A_message_that_is_not_an_event_goes_straight_to_the_dead_letter_queue()
     {
         await using var scenario = await MessagingScenario.CreateAsync("poison");
