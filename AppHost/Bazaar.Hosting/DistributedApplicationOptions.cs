@@ -52,6 +52,29 @@ public sealed class DistributedApplicationOptions
     /// <summary>Probe interval once a resource is healthy.</summary>
     public TimeSpan HealthProbeInterval { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>The folder relative project paths start from: <see cref="ProjectRoot"/>, else the one holding Aspire.sln.</summary>
+    public string ResolveProjectRoot() => Path.GetFullPath(ProjectRoot ?? FindSolutionRoot() ?? Directory.GetCurrentDirectory());
+
+    /// <summary>The data directory in use: <see cref="DataDirectory"/>, else .bazaar/ under the project root.</summary>
+    public string ResolveDataDirectory() => Path.GetFullPath(DataDirectory ?? Path.Combine(ResolveProjectRoot(), ".bazaar"));
+
+    /// <summary>Walks up from the program's folder, then from the current one, to the folder holding Aspire.sln.</summary>
+    public static string? FindSolutionRoot()
+    {
+        foreach (string start in new[] { AppContext.BaseDirectory, Directory.GetCurrentDirectory() })
+        {
+            for (DirectoryInfo? directory = new(start); directory is not null; directory = directory.Parent)
+            {
+                if (File.Exists(Path.Combine(directory.FullName, "Aspire.sln")))
+                {
+                    return directory.FullName;
+                }
+            }
+        }
+
+        return null;
+    }
+
     /// <summary>Write state changes to the console (the AppHost does; tests need not).</summary>
     public bool ConsoleLogging { get; set; } = true;
 }

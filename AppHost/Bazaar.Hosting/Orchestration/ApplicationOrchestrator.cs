@@ -29,8 +29,8 @@ internal sealed partial class ApplicationOrchestrator
         Logs = logs;
         _logger = logger;
         TimeProvider = timeProvider;
-        ProjectRoot = Path.GetFullPath(options.ProjectRoot ?? FindProjectRoot() ?? Directory.GetCurrentDirectory());
-        DataDirectory = Path.GetFullPath(options.DataDirectory ?? Path.Combine(ProjectRoot, ".bazaar"));
+        ProjectRoot = options.ResolveProjectRoot();
+        DataDirectory = options.ResolveDataDirectory();
         Launcher = new ProcessLauncher(options, DataDirectory, ProjectRoot, logs);
     }
 
@@ -47,23 +47,6 @@ internal sealed partial class ApplicationOrchestrator
     public string ProjectRoot { get; }
 
     public string DataDirectory { get; }
-
-    /// <summary>Walks up from the program's folder, then from the current one, to the folder holding Aspire.sln.</summary>
-    public static string? FindProjectRoot()
-    {
-        foreach (string start in new[] { AppContext.BaseDirectory, Directory.GetCurrentDirectory() })
-        {
-            for (DirectoryInfo? directory = new(start); directory is not null; directory = directory.Parent)
-            {
-                if (File.Exists(Path.Combine(directory.FullName, "Aspire.sln")))
-                {
-                    return directory.FullName;
-                }
-            }
-        }
-
-        return null;
-    }
 
     /// <summary>Data directory, leftovers of a killed run, credentials and ports: everything decided before a process starts.</summary>
     public async Task PrepareAsync(CancellationToken cancellationToken)
