@@ -10,6 +10,9 @@ namespace Bazaar.Dashboard;
 
 public static class DashboardBuilderExtensions
 {
+    // One dashboard per application: a second call would map every page twice and bind the OTLP port twice.
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<IDistributedApplicationBuilder, object> Added = [];
+
     /// <summary>
     /// Adds the dashboard to the AppHost's web server (default http://127.0.0.1:18888): resources with actions,
     /// console logs, structured logs, traces and metrics, plus the OTLP receiver at the AppHost's OTLP address
@@ -17,6 +20,7 @@ public static class DashboardBuilderExtensions
     /// </summary>
     public static IDistributedApplicationBuilder AddDashboard(this IDistributedApplicationBuilder builder, Action<DashboardOptions>? configure = null)
     {
+        if (!Added.TryAdd(builder, new object())) return builder;
         var engine = builder.Options;
         return builder.ConfigureDashboard(
             web =>

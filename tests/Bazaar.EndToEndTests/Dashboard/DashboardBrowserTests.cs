@@ -48,6 +48,7 @@ public sealed class DashboardBrowserTests : IAsyncLifetime
         builder.AddExecutable("ticker", "/bin/sh", _dataDirectory, "-c", "while true; do echo tick; sleep 0.5; done")
             .WithReference(cache).WaitFor(cache);
         builder.AddDashboard();
+        builder.AddDashboard(); // a second call is ignored, not a second set of pages on the same routes
         _app = builder.Build();
         using var starting = new CancellationTokenSource(TimeSpan.FromMinutes(2));
         await _app.StartAsync(starting.Token);
