@@ -21,7 +21,12 @@ internal static class OrdersApi
     {
         api.MapPost("/", PlaceAsync)
             .RequireAuthorization(AuthenticationConventions.Policies.Customer)
-            .AddEndpointFilter<PlacementLimiter>()
+            .AddEndpointFilterFactory(static (context, next) =>
+            {
+                // One limiter for the endpoint's life (AddEndpointFilter<T> would build a new one, with empty buckets, per request).
+                PlacementLimiter limiter = context.ApplicationServices.GetRequiredService<PlacementLimiter>();
+                return invocation => limiter.InvokeAsync(invocation, next);
+            })
             .Accepts<PlaceOrderRequest>("application/json")
             .WithName("PlaceOrder").WithSummary("Place an order")
             .WithDescription("Requires an Idempotency-Key header (1-100 characters): the same key and body answer the first order again; " +
@@ -68,7 +73,7 @@ internal static class OrdersApi
         {
             request.HttpContext.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(unavailable.RetryAfter.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
             return TypedResults.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Catalog unavailable",
-                detail: "Prices cannot be read from the catalog right now; retry with the same Idempotency-Key after the time in Retry-After.");
+                detail: unavailable.Message + " Prices cannot be read from the catalog right now; retry with the same Idempotency-Key after the time in Retry-After.");
         }
 
         switch (result)

@@ -41,7 +41,7 @@ internal sealed partial class OrderPlacement(MySqlDataSource database, CatalogPr
 
     public async Task<PlacementResult> PlaceAsync(string userId, string idempotencyKey, ValidOrderRequest request, CancellationToken cancellationToken)
     {
-        IReadOnlyDictionary<int, CatalogProduct> products = await catalog.GetAsync(request.Lines.Select(line => line.ProductId), cancellationToken);
+        IReadOnlyDictionary<int, CatalogProduct> products = await catalog.GetAsync(request.Lines.Select(line => line.ProductId).ToList(), cancellationToken);
         int[] unknown = request.Lines.Where(line => !products.ContainsKey(line.ProductId)).Select(line => line.ProductId).ToArray();
         if (unknown.Length > 0)
         {

@@ -46,6 +46,7 @@ internal static class PlaceOrderValidation
     public static ValidOrderRequest? Validate(PlaceOrderRequest body, ValidationErrors errors)
     {
         var lines = new List<RequestedLine>();
+        var seen = new HashSet<int>();
         if (body.Items is not { Count: > 0 and <= MaxLines })
         {
             errors.Add("items", $"Give between 1 and {MaxLines} lines.");
@@ -66,7 +67,7 @@ internal static class PlaceOrderValidation
                 {
                     errors.Add(prefix + ".productId", "Must be a positive product id.");
                 }
-                else if (lines.Any(line => line.ProductId == item.ProductId))
+                else if (!seen.Add(item.ProductId.Value))
                 {
                     errors.Add(prefix + ".productId", "Each product may appear once; add the quantities together.");
                 }

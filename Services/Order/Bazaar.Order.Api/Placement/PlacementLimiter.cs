@@ -19,12 +19,15 @@ public sealed class PlacementLimitOptions
     [Range(1, 1_000_000)]
     public int TokensPerSecond { get; set; } = 10;
 
-    /// <summary>Placements in flight across all buyers; beyond that (and the queue) the endpoint answers 503 at once.</summary>
+    /// <summary>
+    /// Placements in flight across all buyers; more wait in the queue, and beyond the queue the endpoint answers 503 at once.
+    /// Small on purpose: the MySQL driver blocks a thread per command, so more in flight only adds threads, not orders.
+    /// </summary>
     [Range(1, 100_000)]
-    public int ConcurrencyLimit { get; set; } = 256;
+    public int ConcurrencyLimit { get; set; } = 64;
 
     [Range(0, 100_000)]
-    public int ConcurrencyQueue { get; set; } = 1024;
+    public int ConcurrencyQueue { get; set; } = 4096;
 }
 
 /// <summary>

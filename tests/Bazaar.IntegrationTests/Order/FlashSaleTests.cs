@@ -1,0 +1,60 @@
+using System.Net.Http.Json;
+using Bazaar.Order.Api.Apis;
+using static Bazaar.IntegrationTests.Order.OrderSystem;
+
+namespace Bazaar.IntegrationTests.Order;
+
+/// <summary>A flash sale: many more buyers than units, all at once. Exactly the stock is sold; nobody else is charged.</summary>
+[Collection(OrderSystemCollection.Name)]
+public sealed class FlashSaleTests(OrderSystemFixture fixture) : IClassFixture<OrderSystemFixture>
+{
+    private const int Buyers = 500;
+    private const int Stock = 50;
+
+    [Fact]
+    public async Task Five_hundred_buyers_for_fifty_units_buy_exactly_fifty_and_the_rest_are_rejected_uncharged()
+    {
+        OrderSystem system = fixture.System;
+        int product = await system.CreateProductAsync(stock: Stock);
+
+        Guid[] orders = await Task.WhenAll(Enumerable.Range(0, Buyers).Select(async buyer =>
+        {
+            using HttpClient client = system.CustomerClient($"flash-buyer-{buyer}");
+            return (await AcceptedAsync(await PlaceAsync(client, OrderBody(product)))).OrderId;
+        }));
+
+        Dictionary<string, int> byStatus = [];
+        await Poll.UntilAsync(async () =>
+        {
+            byStatus = await system.CountByStatusAsync(orders);
+            return byStatus.GetValueOrDefault("Paid") + byStatus.GetValueOrDefault("Rejected") == Buyers;
+        }, TimeSpan.FromSeconds(120), () => "every order of the sale is Paid or Rejected; they are " + string.Join(", ", byStatus.Select(pair => $"{pair.Value} {pair.Key}")));
+
+        Assert.Equal(Stock, byStatus["Paid"]);
+        Assert.Equal(Buyers - Stock, byStatus["Rejected"]);
+        Assert.Equal((0, 0), await system.StockAsync(product));
+        Dictionary<string, int> charges = await system.HeldChargesAsync();
+        Dictionary<string, int> paid = await PaidOrdersAsync(system, orders);
+        Assert.Equal(Stock, charges.Keys.Intersect(orders.Select(id => id.ToString("N"))).Count());
+        Assert.All(orders.Select(id => id.ToString("N")).Where(charges.ContainsKey), id => Assert.True(paid.ContainsKey(id), $"order {id} was charged but not paid"));
+    }
+
+    private static async Task<Dictionary<string, int>> PaidOrdersAsync(OrderSystem system, Guid[] orders)
+    {
+        using HttpClient admin = system.AdminClient();
+        var paid = new Dictionary<string, int>();
+        for (int page = 0; ; page++)
+        {
+            PaginatedItems<OrderSummary>? items = await admin.GetFromJsonAsync<PaginatedItems<OrderSummary>>($"/api/orders?status=Paid&pageSize=100&pageIndex={page}");
+            foreach (OrderSummary order in items!.Data)
+            {
+                paid[order.OrderId.ToString("N")] = 1;
+            }
+
+            if (items.Data.Count < 100)
+            {
+                return paid;
+            }
+        }
+    }
+}

@@ -1,0 +1,129 @@
+using System.Diagnostics;
+using System.Net;
+using System.Text.Json;
+using Bazaar.IntegrationTests.Auth;
+using Bazaar.Order.Api;
+using Bazaar.Order.Api.Apis;
+using Bazaar.Order.Api.Ordering;
+using static Bazaar.IntegrationTests.Order.OrderSystem;
+
+namespace Bazaar.IntegrationTests.Order;
+
+/// <summary>The SSE status stream: every status in order, resumable by Last-Event-ID, closed after a final state, fed across replicas.</summary>
+[Collection(OrderSystemCollection.Name)]
+public sealed class OrderEventsStreamTests : IAsyncLifetime
+{
+    private OrderSystem _system = null!;
+
+    // Polling is slowed to 30 s here, so only the Redis fan-out can make a stream see a change within the deadlines below.
+    public async Task InitializeAsync() => _system = await OrderSystem.StartAsync(adjustOrders: settings => settings["Orders:Stream:PollInterval"] = "00:00:30");
+
+    public async Task DisposeAsync() => await _system.DisposeAsync();
+
+    [Fact]
+    public async Task The_stream_delivers_every_status_in_order_and_closes_after_the_final_one()
+    {
+        int product = await _system.CreateProductAsync(stock: 5);
+        using HttpClient buyer = _system.CustomerClient("sse-buyer");
+        OrderAccepted accepted = await PlaceAcceptedAsync(buyer, OrderBody(product, paymentMethod: "test-timeout"));
+
+        IReadOnlyList<SseEvent> events = await ReadStreamAsync(buyer, accepted.EventsUrl, lastEventId: null, TimeSpan.FromSeconds(20));
+
+        Assert.Equal(["1", "2", "3"], events.Select(e => e.Id));
+        Assert.All(events, e => Assert.Equal("status", e.Event));
+        Assert.Equal([OrderStatus.Submitted, OrderStatus.StockReserved, OrderStatus.Cancelled], events.Select(e => e.Status));
+    }
+
+    [Fact]
+    public async Task A_reconnect_with_Last_Event_ID_resumes_after_that_event()
+    {
+        int product = await _system.CreateProductAsync(stock: 5);
+        using HttpClient buyer = _system.CustomerClient("sse-resumer");
+        OrderAccepted accepted = await PlaceAcceptedAsync(buyer, OrderBody(product));
+        await WaitForStatusAsync(buyer, accepted.OrderId, OrderStatus.Paid);
+
+        IReadOnlyList<SseEvent> resumed = await ReadStreamAsync(buyer, accepted.EventsUrl, lastEventId: "1", TimeSpan.FromSeconds(10));
+        IReadOnlyList<SseEvent> caughtUp = await ReadStreamAsync(buyer, accepted.EventsUrl, lastEventId: "3", TimeSpan.FromSeconds(10));
+
+        Assert.Equal([OrderStatus.StockReserved, OrderStatus.Paid], resumed.Select(e => e.Status));
+        Assert.Equal(["2", "3"], resumed.Select(e => e.Id));
+        Assert.Empty(caughtUp);
+    }
+
+    [Fact]
+    public async Task A_stream_on_another_replica_hears_the_changes_at_once()
+    {
+        int product = await _system.CreateProductAsync(stock: 5);
+        using HttpClient buyer = _system.CustomerClient("sse-replicas");
+        await using ServiceHost<OrderApiEntryPoint> replica = _system.StartOrderReplica();
+        using HttpClient onReplica = replica.CreateClient(TestTokens.Customer("sse-replicas"));
+        OrderAccepted accepted = await PlaceAcceptedAsync(buyer, OrderBody(product, paymentMethod: "test-timeout"));
+
+        var clock = Stopwatch.StartNew();
+        IReadOnlyList<SseEvent> events = await ReadStreamAsync(onReplica, accepted.EventsUrl, lastEventId: null, TimeSpan.FromSeconds(15));
+
+        Assert.Equal([OrderStatus.Submitted, OrderStatus.StockReserved, OrderStatus.Cancelled], events.Select(e => e.Status));
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(15), $"The stream took {clock.Elapsed}; without the fan-out it would wait for the 30 s poll.");
+    }
+
+    [Fact]
+    public async Task Nobody_but_the_owner_or_an_admin_may_watch_an_order()
+    {
+        int product = await _system.CreateProductAsync(stock: 5);
+        using HttpClient buyer = _system.CustomerClient("sse-owner");
+        using HttpClient stranger = _system.CustomerClient("sse-stranger");
+        OrderAccepted accepted = await PlaceAcceptedAsync(buyer, OrderBody(product));
+
+        Assert.Equal(HttpStatusCode.NotFound, (await stranger.GetAsync(accepted.EventsUrl)).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await buyer.GetAsync("/api/orders/not-an-order/events")).StatusCode);
+    }
+
+    internal sealed record SseEvent(string? Id, string? Event, string Data)
+    {
+        public OrderStatus Status => JsonSerializer.Deserialize<OrderStatusEntry>(Data, JsonSerializerOptions.Web)!.Status;
+    }
+
+    /// <summary>Reads the stream until the server closes it (or fails after <paramref name="deadline"/>).</summary>
+    internal static async Task<IReadOnlyList<SseEvent>> ReadStreamAsync(HttpClient client, string url, string? lastEventId, TimeSpan deadline)
+    {
+        using var timeout = new CancellationTokenSource(deadline);
+        using var request = new HttpRequestMessage(HttpMethod.Get, url);
+        if (lastEventId is not null)
+        {
+            request.Headers.Add("Last-Event-ID", lastEventId);
+        }
+
+        using HttpResponseMessage response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("text/event-stream", response.Content.Headers.ContentType?.MediaType);
+        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(timeout.Token));
+        var events = new List<SseEvent>();
+        string? id = null, name = null, data = null;
+        while (await reader.ReadLineAsync(timeout.Token) is { } line)
+        {
+            if (line.Length == 0)
+            {
+                if (data is not null)
+                {
+                    events.Add(new SseEvent(id, name, data));
+                }
+
+                id = name = data = null;
+            }
+            else if (line.StartsWith("id: ", StringComparison.Ordinal))
+            {
+                id = line[4..];
+            }
+            else if (line.StartsWith("event: ", StringComparison.Ordinal))
+            {
+                name = line[7..];
+            }
+            else if (line.StartsWith("data: ", StringComparison.Ordinal))
+            {
+                data = line[6..];
+            }
+        }
+
+        return events;
+    }
+}
