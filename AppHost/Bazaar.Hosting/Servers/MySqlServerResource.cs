@@ -114,6 +114,8 @@ public sealed class MySqlServerResource(string name, int? port = null) : Backing
             $"--pid-file={Path.Combine(context.DataDirectory, "mysqld.pid")}",
             "--character-set-server=utf8mb4",
             "--collation-server=utf8mb4_unicode_ci",
+            // Every service replica (and every test host) keeps a connection pool; the default of 151 runs out.
+            "--max-connections=2000",
         ])
     {
         WorkingDirectory = context.DataDirectory,
