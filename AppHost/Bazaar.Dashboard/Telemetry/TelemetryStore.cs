@@ -99,7 +99,8 @@ public sealed partial class TelemetryStore : IDisposable
         INSERT INTO spans (trace_key, trace_id, span_id, parent_span_id, resource, instance, scope, name, kind, start_ns, end_ns, status, status_message, attributes, events)
         VALUES ($traceKey, $trace, $span, $parent, $resource, $instance, $scope, $name, $kind, $start, $end, $status, $message, $attributes, $events)
         """,
-        batches.SelectMany(b => b.Spans),
+        // In trace-key order: neighbouring inserts land on neighbouring index pages.
+        batches.SelectMany(b => b.Spans).OrderBy(s => TraceKey(s.TraceId)),
         static (p, span) =>
         {
             p[0].Value = TraceKey(span.TraceId); p[1].Value = span.TraceId; p[2].Value = span.SpanId; p[3].Value = span.ParentSpanId;
