@@ -34,8 +34,13 @@ public static class BazaarModel
         IResourceBuilder<MySqlDatabaseResource> orderDb = mysql.AddDatabase("orderdb");
         IResourceBuilder<MySqlDatabaseResource> authDb = mysql.AddDatabase("authdb");
 
+        // Shared by auth-api and the worker: the worker's client-credentials secret; and the worker's callback signing key.
+        GeneratedSecret workerClientSecret = builder.AddSecret("worker-client-secret");
+        GeneratedSecret callbackSigningSecret = builder.AddSecret("callback-signing-secret");
+
         IResourceBuilder<ProjectResource> authApi = builder.AddProject("auth-api", "Services/Auth/Bazaar.Auth.Api/Bazaar.Auth.Api.csproj")
             .WithHttpEndpoint(Ports.AuthApi)
+            .WithEnvironment("Auth__Clients__worker__Secret", workerClientSecret)
             .WithReference(authDb).WaitFor(authDb)
             .WithReference(cache).WaitFor(cache)
             .WithHttpHealthCheck("/health");
@@ -64,6 +69,9 @@ public static class BazaarModel
 
         builder.AddProject("worker", "Services/Worker/Bazaar.Worker/Bazaar.Worker.csproj")
             .WithHttpEndpoint(Ports.Worker)
+            .WithEnvironment("ServiceAuth__ClientId", "worker")
+            .WithEnvironment("ServiceAuth__ClientSecret", workerClientSecret)
+            .WithEnvironment("Callbacks__SigningSecret", callbackSigningSecret)
             .WithReference(orderDb).WaitFor(orderDb)
             .WithReference(messaging).WaitFor(messaging)
             .WithReference(cache).WaitFor(cache)

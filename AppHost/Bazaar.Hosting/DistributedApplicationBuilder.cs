@@ -21,6 +21,9 @@ public interface IDistributedApplicationBuilder
     IResourceBuilder<T> CreateResourceBuilder<T>(T resource)
         where T : IResource;
 
+    /// <summary>A secret generated once per data directory and shared by the resources given it with WithEnvironment.</summary>
+    GeneratedSecret AddSecret(string name);
+
     /// <summary>Lets the dashboard add its services and endpoints to the engine's web server.</summary>
     IDistributedApplicationBuilder ConfigureDashboard(Action<WebApplicationBuilder> services, Action<WebApplication> endpoints);
 
@@ -54,6 +57,7 @@ internal sealed class ResourceBuilder<T>(IDistributedApplicationBuilder applicat
 internal sealed class DistributedApplicationBuilder : IDistributedApplicationBuilder
 {
     private readonly List<IResource> _resources = [];
+    private readonly List<GeneratedSecret> _secrets = [];
     private readonly List<(Action<WebApplicationBuilder> Services, Action<WebApplication> Endpoints)> _dashboardExtensions = [];
 
     public DistributedApplicationBuilder(DistributedApplicationOptions options)
@@ -88,6 +92,19 @@ internal sealed class DistributedApplicationBuilder : IDistributedApplicationBui
     public IResourceBuilder<T> CreateResourceBuilder<T>(T resource)
         where T : IResource => new ResourceBuilder<T>(this, resource);
 
+    public GeneratedSecret AddSecret(string name)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        if (_secrets.Any(s => string.Equals(s.Name, name, StringComparison.OrdinalIgnoreCase)))
+        {
+            throw new DistributedApplicationException($"Cannot add secret '{name}': a secret of that name already exists.");
+        }
+
+        var secret = new GeneratedSecret(name);
+        _secrets.Add(secret);
+        return secret;
+    }
+
     public IDistributedApplicationBuilder ConfigureDashboard(Action<WebApplicationBuilder> services, Action<WebApplication> endpoints)
     {
         _dashboardExtensions.Add((services, endpoints));
@@ -96,7 +113,7 @@ internal sealed class DistributedApplicationBuilder : IDistributedApplicationBui
 
     public DistributedApplication Build()
     {
-        var model = new DistributedApplicationModel(_resources.ToList());
+        var model = new DistributedApplicationModel(_resources.ToList()) { Secrets = _secrets.ToList() };
         DependencyGraph.Validate(model);
         return new DistributedApplication(Options, model, Services, _dashboardExtensions.ToList());
     }
@@ -109,6 +126,9 @@ public sealed class DistributedApplicationException(string message, Exception? i
 public sealed class DistributedApplicationModel(IReadOnlyList<IResource> resources)
 {
     public IReadOnlyList<IResource> Resources { get; } = resources;
+
+    /// <summary>The secrets the engine generates (once per data directory) before anything starts.</summary>
+    public IReadOnlyList<GeneratedSecret> Secrets { get; init; } = [];
 
     public IResource? Find(string name) =>
         Resources.FirstOrDefault(r => string.Equals(r.Name, name, StringComparison.OrdinalIgnoreCase));

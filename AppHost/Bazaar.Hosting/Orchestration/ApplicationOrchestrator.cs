@@ -67,6 +67,11 @@ internal sealed partial class ApplicationOrchestrator
 
         var state = new DataDirectoryState(DataDirectory);
         _state = state;
+        foreach (GeneratedSecret secret in _model.Secrets)
+        {
+            secret.Value = state.CredentialsFor($"secret/{secret.Name}", string.Empty).Password;
+        }
+
         foreach (IResource resource in _model.Resources)
         {
             if (resource is BackingServerResource server)
