@@ -53,10 +53,11 @@ internal sealed class ConfirmingPublisher(RabbitMQConnectionProvider provider, s
     }
 
     /// <summary>Publishes and waits for the broker's confirm; throws when the broker refuses or the connection drops.</summary>
-    public async Task PublishAsync(string targetExchange, string routingKey, BasicProperties properties, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
+    /// <remarks>With <paramref name="mandatory"/>, a message no queue takes throws a <c>PublishException</c> whose <c>IsReturn</c> is true.</remarks>
+    public async Task PublishAsync(string targetExchange, string routingKey, BasicProperties properties, ReadOnlyMemory<byte> body, CancellationToken cancellationToken, bool mandatory = false)
     {
         var channel = await GetChannelAsync(cancellationToken).ConfigureAwait(false);
-        await channel.BasicPublishAsync(targetExchange, routingKey, mandatory: false, properties, body, cancellationToken).ConfigureAwait(false);
+        await channel.BasicPublishAsync(targetExchange, routingKey, mandatory, properties, body, cancellationToken).ConfigureAwait(false);
     }
 
     public async ValueTask DisposeAsync()

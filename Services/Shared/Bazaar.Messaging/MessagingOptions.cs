@@ -32,6 +32,12 @@ public sealed class MessagingOptions
     /// <summary>Longest pause between relay attempts while the broker or the database is down.</summary>
     public TimeSpan RelayMaxBackoff { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>How long an event that reached no queue (its consumer has not started yet) waits before it is offered again.</summary>
+    public TimeSpan UnroutableRetryDelay { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>After this long an event that still reaches no queue is marked sent: nobody subscribes to its type.</summary>
+    public TimeSpan UnroutableGiveUpAfter { get; set; } = TimeSpan.FromMinutes(10);
+
     /// <summary>Published outbox rows and handled inbox rows are deleted after this long.</summary>
     public TimeSpan Retention { get; set; } = TimeSpan.FromDays(7);
 
@@ -67,7 +73,8 @@ internal sealed class MessagingOptionsValidator : IValidateOptions<MessagingOpti
             failures.Add("Bazaar:Messaging:PrefetchCount, MaxConcurrency and RelayBatchSize must be positive.");
         }
 
-        if (options.RelayPollInterval <= TimeSpan.Zero || options.RelayMaxBackoff <= TimeSpan.Zero || options.CleanupInterval <= TimeSpan.Zero)
+        if (options.RelayPollInterval <= TimeSpan.Zero || options.RelayMaxBackoff <= TimeSpan.Zero || options.CleanupInterval <= TimeSpan.Zero
+            || options.UnroutableRetryDelay <= TimeSpan.Zero)
         {
             failures.Add("Bazaar:Messaging intervals must be positive.");
         }

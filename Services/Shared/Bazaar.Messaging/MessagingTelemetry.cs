@@ -20,6 +20,7 @@ public sealed class MessagingTelemetry : IDisposable
         Published = _meter.CreateCounter<long>("bazaar.messaging.published", "{message}", "Messages handed to the broker by the outbox relay.");
         Confirmed = _meter.CreateCounter<long>("bazaar.messaging.confirmed", "{message}", "Published messages the broker confirmed; their outbox rows are marked sent.");
         Consumed = _meter.CreateCounter<long>("bazaar.messaging.consumed", "{message}", "Messages handled and acknowledged (duplicates included, tagged).");
+        Unroutable = _meter.CreateCounter<long>("bazaar.messaging.unroutable", "{message}", "Published messages no queue was bound to take; their outbox rows are offered again later.");
         Retried = _meter.CreateCounter<long>("bazaar.messaging.retried", "{message}", "Failed messages sent to a retry queue.");
         DeadLettered = _meter.CreateCounter<long>("bazaar.messaging.dead_lettered", "{message}", "Messages sent to a dead-letter queue.");
         _meter.CreateObservableGauge("bazaar.messaging.outbox.backlog", () => Interlocked.Read(ref _backlog), "{row}", "Outbox rows not yet published.");
@@ -31,6 +32,8 @@ public sealed class MessagingTelemetry : IDisposable
     internal Counter<long> Confirmed { get; }
 
     internal Counter<long> Consumed { get; }
+
+    internal Counter<long> Unroutable { get; }
 
     internal Counter<long> Retried { get; }
 

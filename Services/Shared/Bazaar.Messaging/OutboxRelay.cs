@@ -7,6 +7,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using RabbitMQ.Client;
+using RabbitMQ.Client.Exceptions;
 
 namespace Bazaar.Messaging;
 
@@ -23,13 +24,15 @@ internal sealed partial class OutboxRelay : BackgroundService
         SELECT seq AS Seq, event_id AS EventId, event_type AS EventType, body AS Body,
                trace_parent AS TraceParent, trace_state AS TraceState, created_at AS CreatedAt
         FROM outbox
-        WHERE sent_at IS NULL
+        WHERE sent_at IS NULL AND (next_attempt_at IS NULL OR next_attempt_at <= @now)
         ORDER BY seq
         LIMIT @batchSize
         FOR UPDATE SKIP LOCKED
         """);
 
     private static readonly SqlStatement MarkSent = new("outbox.mark_sent", "UPDATE outbox SET sent_at = @sentAt WHERE seq IN @seqs");
+
+    private static readonly SqlStatement Postpone = new("outbox.postpone", "UPDATE outbox SET next_attempt_at = @nextAttemptAt WHERE seq IN @seqs");
 
     private static readonly SqlStatement DeleteSent = new("outbox.delete_sent", """
         DELETE FROM outbox WHERE sent_at IS NOT NULL AND sent_at < @before ORDER BY seq LIMIT 1000
@@ -109,40 +112,76 @@ internal sealed partial class OutboxRelay : BackgroundService
         }
     }
 
-    /// <summary>Publishes one batch; returns how many rows it published and marked.</summary>
+    /// <summary>Publishes one batch; returns how many rows it handled (marked sent, or postponed when unroutable).</summary>
     internal Task<int> RelayBatchAsync(CancellationToken cancellationToken) =>
         _dataSource.InTransactionAsync(async (connection, transaction, token) =>
         {
-            var rows = await connection.QueryAsync<OutboxRow>(ClaimBatch, new { batchSize = _options.RelayBatchSize }, transaction, token).ConfigureAwait(false);
+            var now = _timeProvider.GetUtcNow();
+            var rows = await connection.QueryAsync<OutboxRow>(ClaimBatch, new { batchSize = _options.RelayBatchSize, now = now.UtcDateTime }, transaction, token).ConfigureAwait(false);
             if (rows.Count == 0)
             {
                 return 0;
             }
 
-            await PublishAsync(rows, token).ConfigureAwait(false);
-            var seqs = rows.Select(r => r.Seq).ToArray();
+            var routed = await PublishAsync(rows, token).ConfigureAwait(false);
             if (AfterPublishBeforeMark is { } hook)
             {
-                await hook(seqs, token).ConfigureAwait(false);
+                await hook(rows.Select(r => r.Seq).ToArray(), token).ConfigureAwait(false);
             }
 
-            await connection.ExecuteAsync(MarkSent, new { sentAt = _timeProvider.GetUtcNow().UtcDateTime, seqs }, transaction, token).ConfigureAwait(false);
+            // An event no queue is bound to (yet) is kept and offered again, so a consumer that starts after its publisher
+            // still gets it; after UnroutableGiveUpAfter it counts as published to nobody and stops blocking the backlog.
+            var giveUpBefore = (now - _options.UnroutableGiveUpAfter).UtcDateTime;
+            var done = rows.Where((row, i) => routed[i] || row.CreatedAt < giveUpBefore).Select(r => r.Seq).ToArray();
+            var waiting = rows.Where((row, i) => !routed[i] && row.CreatedAt >= giveUpBefore).Select(r => r.Seq).ToArray();
+            if (done.Length > 0)
+            {
+                await connection.ExecuteAsync(MarkSent, new { sentAt = now.UtcDateTime, seqs = done }, transaction, token).ConfigureAwait(false);
+            }
+
+            if (waiting.Length > 0)
+            {
+                LogUnroutable(_logger, waiting.Length, _options.UnroutableRetryDelay);
+                await connection.ExecuteAsync(Postpone, new { nextAttemptAt = (now + _options.UnroutableRetryDelay).UtcDateTime, seqs = waiting }, transaction, token).ConfigureAwait(false);
+            }
+
             return rows.Count;
         }, cancellationToken, IsolationLevel.ReadCommitted);
 
-    private async Task PublishAsync(IReadOnlyList<OutboxRow> rows, CancellationToken cancellationToken)
+    /// <summary>Publishes the rows and waits for every confirm; returns, per row, whether a queue took it.</summary>
+    private async Task<bool[]> PublishAsync(IReadOnlyList<OutboxRow> rows, CancellationToken cancellationToken)
     {
         var exchange = _publisher.Exchange;
         var destination = new KeyValuePair<string, object?>("messaging.destination.name", exchange);
-        var pending = new Task[rows.Count];
+        var pending = new Task<bool>[rows.Count];
         for (var i = 0; i < rows.Count; i++)
         {
-            pending[i] = PublishOneAsync(rows[i], exchange, cancellationToken);
+            pending[i] = Routed(PublishOneAsync(rows[i], exchange, cancellationToken));
         }
 
         _telemetry.Published.Add(rows.Count, destination);
-        await Task.WhenAll(pending).ConfigureAwait(false);
+        var routed = await Task.WhenAll(pending).ConfigureAwait(false);
         _telemetry.Confirmed.Add(rows.Count, destination);
+        var unroutable = routed.Count(r => !r);
+        if (unroutable > 0)
+        {
+            _telemetry.Unroutable.Add(unroutable, destination);
+        }
+
+        return routed;
+    }
+
+    private static async Task<bool> Routed(Task publish)
+    {
+        try
+        {
+            await publish.ConfigureAwait(false);
+            return true;
+        }
+        catch (PublishException exception) when (exception.IsReturn)
+        {
+            return false;
+        }
     }
 
     // Started one after another on one channel, so the broker receives them in seq order; confirms are awaited together.
@@ -166,7 +205,7 @@ internal sealed partial class OutboxRelay : BackgroundService
             Timestamp = new AmqpTimestamp(new DateTimeOffset(DateTime.SpecifyKind(row.CreatedAt, DateTimeKind.Utc)).ToUnixTimeSeconds()),
             Headers = headers,
         };
-        return _publisher.PublishAsync(exchange, row.EventType, properties, Encoding.UTF8.GetBytes(row.Body), cancellationToken);
+        return _publisher.PublishAsync(exchange, row.EventType, properties, Encoding.UTF8.GetBytes(row.Body), cancellationToken, mandatory: true);
     }
 
     private async Task WaitForWorkAsync(CancellationToken cancellationToken)
@@ -233,6 +272,9 @@ internal sealed partial class OutboxRelay : BackgroundService
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Outbox relay could not publish; rows stay pending, retrying in {Backoff}")]
     private static partial void LogRelayFailed(ILogger logger, Exception exception, TimeSpan backoff);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Count} outbox event(s) reached no queue (no consumer has bound their type yet); offering them again in {Delay}")]
+    private static partial void LogUnroutable(ILogger logger, int count, TimeSpan delay);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Deleted {Count} published outbox rows past retention")]
     private static partial void LogCleanedUp(ILogger logger, int count);

@@ -83,34 +83,67 @@ static async Task<PhaseResult> RunPhaseAsync(string mysqlServer, string amqp, Ph
     };
     ActivitySource.AddActivityListener(listener);
 
-    var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true, EnvironmentName = "Production" });
-    builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+    var prefix = $"bench{Guid.NewGuid():N}"[..13] + ".";
+    IHost BuildHost(bool pipeline)
     {
-        ["ConnectionStrings:benchdb"] = databaseConnectionString,
-        ["ConnectionStrings:messaging"] = amqp,
-    });
-    builder.AddMySqlDataSource("benchdb");
-    builder.AddRabbitMQClient("messaging");
-    builder.AddMessaging("benchdb", o =>
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true, EnvironmentName = "Production" });
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:benchdb"] = databaseConnectionString,
+            ["ConnectionStrings:messaging"] = amqp,
+        });
+        builder.AddMySqlDataSource("benchdb");
+        builder.AddRabbitMQClient("messaging");
+        var messaging = builder.AddMessaging("benchdb", o =>
+        {
+            o.Prefix = prefix;
+            o.ServiceName = "bench-consumer";
+            o.MaxConcurrency = settings.Concurrency;
+            o.PrefetchCount = (ushort)settings.Prefetch;
+        });
+        if (pipeline)
+        {
+            messaging.AddOutbox().AddConsumer<BenchEvent, BenchHandler>();
+        }
+
+        builder.AddMigrations("benchdb", "Bench", [new Migration(1, "0001_bench.sql", """
+            CREATE TABLE state_changes (id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY, n INT NOT NULL);
+            CREATE TABLE effects (id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY, n INT NOT NULL);
+            """)]);
+        return builder.Build();
+    }
+
+    var commits = new ConcurrentDictionary<string, long>();
+    if (phase.Rate < 0)
     {
-        o.Prefix = $"bench{Guid.NewGuid():N}"[..13] + ".";
-        o.ServiceName = "bench-consumer";
-        o.MaxConcurrency = settings.Concurrency;
-        o.PrefetchCount = (ushort)settings.Prefetch;
-    }).AddOutbox().AddConsumer<BenchEvent, BenchHandler>();
-    builder.AddMigrations("benchdb", "Bench", [new Migration(1, "0001_bench.sql", """
-        CREATE TABLE state_changes (id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY, n INT NOT NULL);
-        CREATE TABLE effects (id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY, n INT NOT NULL);
-        """)]);
-    using var host = builder.Build();
+        // Backlog drain: the rows are committed before the relay and the consumer start; measures the pipeline alone.
+        using var writer = BuildHost(pipeline: false);
+        await writer.StartAsync(cancellationToken);
+        var writerSource = writer.Services.GetRequiredService<MySqlDataSource>();
+        var backlog = new Outbox(new OutboxSignal(), TimeProvider.System);
+        for (var batch = 0; batch < phase.Events; batch += 500)
+        {
+            await writerSource.InTransactionAsync(async (connection, transaction, t) =>
+            {
+                for (var n = batch; n < Math.Min(batch + 500, phase.Events); n++)
+                {
+                    await backlog.AddAsync(transaction, new BenchEvent(n), cancellationToken: t);
+                }
+            }, cancellationToken);
+        }
+
+        await writer.StopAsync(cancellationToken);
+    }
+
+    using var host = BuildHost(pipeline: true);
+    var drainStarted = Stopwatch.GetTimestamp();
     await host.StartAsync(cancellationToken);
     await host.Services.GetRequiredService<EventConsumerHost>().Ready.WaitAsync(cancellationToken);
     var dataSource = host.Services.GetRequiredService<MySqlDataSource>();
     var outbox = host.Services.GetRequiredService<IOutbox>();
 
-    var commits = new ConcurrentDictionary<string, long>();
-    var next = -1;
-    var started = Stopwatch.GetTimestamp();
+    var next = phase.Rate < 0 ? phase.Events : -1;
+    var started = phase.Rate < 0 ? drainStarted : Stopwatch.GetTimestamp();
     var insertState = new SqlStatement("bench.state", "INSERT INTO state_changes (n) VALUES (@n)");
     await Parallel.ForEachAsync(Enumerable.Range(0, settings.Writers), cancellationToken, async (_, token) =>
     {
@@ -144,6 +177,7 @@ static async Task<PhaseResult> RunPhaseAsync(string mysqlServer, string amqp, Ph
     }
 
     var finishedIn = Stopwatch.GetElapsedTime(started);
+    var handled = ends.Count;
     var latencies = commits
         .Select(c => ends.TryGetValue(c.Key, out var end) ? Stopwatch.GetElapsedTime(c.Value, end).TotalMilliseconds : double.NaN)
         .Where(l => !double.IsNaN(l))
@@ -157,7 +191,7 @@ static async Task<PhaseResult> RunPhaseAsync(string mysqlServer, string amqp, Ph
         await drop.ExecuteNonQueryAsync(cancellationToken);
     }
 
-    return new PhaseResult(phase, latencies.Length, producedIn, finishedIn, Percentile(latencies, 0.50), Percentile(latencies, 0.99), latencies.LastOrDefault());
+    return new PhaseResult(phase, handled, producedIn, finishedIn, Percentile(latencies, 0.50), Percentile(latencies, 0.99), latencies.LastOrDefault());
 }
 
 static double Percentile(double[] sorted, double p) => sorted.Length == 0 ? double.NaN : sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p * sorted.Length) - 1)];
@@ -204,7 +238,9 @@ internal sealed record PhaseResult(Phase Phase, int Handled, TimeSpan ProducedIn
         $"{Phase.Name}: {Handled}/{Phase.Events} handled, produced in {ProducedIn.TotalSeconds:F2} s, all handled in {FinishedIn.TotalSeconds:F2} s = {Throughput:F0} events/s; P50 {P50:F1} ms, P99 {P99:F1} ms, max {Max:F1} ms");
 
     public string TableRow() => string.Create(CultureInfo.InvariantCulture,
-        $"| {Phase.Name} | {Handled}/{Phase.Events} | {ProducedIn.TotalSeconds:F2} | {FinishedIn.TotalSeconds:F2} | {Throughput:F0} | {P50:F1} | {P99:F1} | {Max:F1} |");
+        $"| {Phase.Name} | {Handled}/{Phase.Events} | {(Phase.Rate < 0 ? "before start" : ProducedIn.TotalSeconds.ToString("F2", CultureInfo.InvariantCulture))} | {FinishedIn.TotalSeconds:F2} | {Throughput:F0} | {Ms(P50)} | {Ms(P99)} | {Ms(Max)} |");
+
+    private static string Ms(double value) => double.IsNaN(value) || value == 0 ? "n/a" : value.ToString("F1", CultureInfo.InvariantCulture);
 }
 
 internal sealed record BenchSettings(IReadOnlyList<Phase> Phases, int Writers, int Concurrency, int Prefetch, int? FlushAtCommit, string? AppendTo, string[] Arguments)
@@ -220,6 +256,7 @@ internal sealed record BenchSettings(IReadOnlyList<Phase> Phases, int Writers, i
         var seconds = Number("--seconds", 10);
         Phase[] phases =
         [
+            new($"backlog drain ({events} rows committed before the relay and consumer start; no latency)", events, -1),
             new("saturation (as fast as the writers go)", events, 0),
             new($"fixed rate {rate}/s for {seconds} s", rate * seconds, rate),
         ];

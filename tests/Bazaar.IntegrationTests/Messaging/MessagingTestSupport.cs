@@ -124,6 +124,7 @@ public sealed class MessagingScenario : IAsyncDisposable
             o.RetryDelays = [TimeSpan.FromMilliseconds(200), TimeSpan.FromMilliseconds(400), TimeSpan.FromMilliseconds(600)];
             o.RelayPollInterval = TimeSpan.FromMilliseconds(50);
             o.RelayMaxBackoff = TimeSpan.FromMilliseconds(500);
+            o.UnroutableRetryDelay = TimeSpan.FromMilliseconds(200);
             options?.Invoke(o);
         });
         builder.AddMigrations(Database, "Tests", EffectsMigrations);

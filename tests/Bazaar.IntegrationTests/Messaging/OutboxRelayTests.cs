@@ -39,6 +39,24 @@ public sealed class OutboxRelayTests
     }
 
     [Fact]
+    public async Task An_event_published_before_its_consumer_ever_started_is_kept_and_delivered_once_the_consumer_binds()
+    {
+        await using var scenario = await MessagingScenario.CreateAsync("early");
+        var publisher = await scenario.StartHostAsync(m => m.AddOutbox());
+        var options = publisher.Services.GetRequiredService<IOptions<MessagingOptions>>().Value;
+        using var unroutable = new CounterProbe("bazaar.messaging.unroutable", options.ExchangeName);
+
+        await scenario.CommitStateChangeAsync(publisher.Services.GetRequiredService<IOutbox>(), "sku-early");
+        await Eventually.HoldsAsync(() => Task.FromResult(unroutable.Total >= 2), Timeout, "the relay offered the event twice and no queue took it");
+        Assert.Equal(1, await scenario.CountPendingOutboxRowsAsync());
+
+        await scenario.StartHostAsync(m => m.AddConsumer<ItemAdded, RecordingHandler>());
+
+        await Eventually.HoldsAsync(async () => await scenario.CountEffectsAsync() == 1, Timeout, "the consumer receives the early event");
+        await Eventually.HoldsAsync(async () => await scenario.CountPendingOutboxRowsAsync() == 0, Timeout, "the row is marked sent");
+    }
+
+    [Fact]
     public async Task Two_relays_over_one_outbox_never_publish_the_same_row_concurrently()
     {
         await using var scenario = await MessagingScenario.CreateAsync("tworelays");

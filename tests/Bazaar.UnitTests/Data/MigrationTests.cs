@@ -47,11 +47,11 @@ public sealed class MigrationTests
     }
 
     [Fact]
-    public void The_messaging_library_embeds_its_outbox_and_inbox_migration()
+    public void The_messaging_library_embeds_its_outbox_and_inbox_migrations_in_order()
     {
         var migrations = Migration.FromAssembly(typeof(Bazaar.Messaging.IOutbox).Assembly);
-        var migration = Assert.Single(migrations);
-        Assert.Equal("0001_outbox_and_inbox.sql", migration.Name);
+        Assert.Equal(["0001_outbox_and_inbox.sql", "0002_outbox_unroutable_retry.sql"], migrations.Select(m => m.Name));
+        var migration = migrations[0];
         Assert.Contains("CREATE TABLE outbox", migration.Sql);
         Assert.Contains("CREATE TABLE inbox", migration.Sql);
     }
