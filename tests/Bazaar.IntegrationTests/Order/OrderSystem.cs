@@ -20,6 +20,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace Bazaar.IntegrationTests.Order;
 
@@ -37,6 +38,12 @@ public sealed class ServiceHost<TEntryPoint>(IReadOnlyDictionary<string, string?
         if (wire is not null)
         {
             builder.ConfigureTestServices(wire);
+        }
+
+        // BAZAAR_TEST_LOG=/path appends every warning and error of the hosts there, for a failing run's story.
+        if (Environment.GetEnvironmentVariable("BAZAAR_TEST_LOG") is { Length: > 0 } path)
+        {
+            builder.ConfigureLogging(logging => logging.AddProvider(new AppendingLoggerProvider(path, typeof(TEntryPoint).Name)));
         }
     }
 
@@ -327,4 +334,36 @@ public sealed class OrderSystem : IAsyncDisposable
 
     private static void WireJwks(IServiceCollection services, AuthApiFactory auth) =>
         services.AddHttpClient(AuthenticationConventions.JwksHttpClientName).ConfigurePrimaryHttpMessageHandler(() => auth.Server.CreateHandler());
+}
+
+/// <summary>Appends warnings and errors to a file (see BAZAAR_TEST_LOG).</summary>
+internal sealed class AppendingLoggerProvider(string path, string host) : ILoggerProvider
+{
+    private static readonly Lock Gate = new();
+
+    public ILogger CreateLogger(string categoryName) => new AppendingLogger(path, host, categoryName);
+
+    public void Dispose()
+    {
+    }
+
+    private sealed class AppendingLogger(string path, string host, string category) : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Warning;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            if (!IsEnabled(logLevel))
+            {
+                return;
+            }
+
+            lock (Gate)
+            {
+                File.AppendAllText(path, $"{DateTime.UtcNow:HH:mm:ss.fff} {host} {logLevel} {category}: {formatter(state, exception)} {exception?.GetType().Name}: {exception?.Message}\n");
+            }
+        }
+    }
 }

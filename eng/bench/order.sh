@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Benchmarks the order path: (1) order placement (POST /api/orders -> 202) per second with P50/P99 at 64 connections,
+# beside the bare /json in the same run; (2) the time from 202 to Paid at light load (one order at a time, watched on
+# its SSE stream); (3) the full flash sale: 2,000 buyers (2,000 accounts) ordering one unit of a product with stock 100
+# at once, its duration, and the check that exactly 100 were sold and nobody else was charged.
+# Starts its own Redis, MariaDB and RabbitMQ (eng/bench/lib.sh) and auth-api, catalog-api, order-api and the worker
+# in Release and Production, wired as the AppHost wires them; appends to eng/bench/RESULTS.md (BENCH_NO_RECORD=1 to
+# skip) and stops everything it started.
+# Usage: eng/bench/order.sh [duration] [buyers]     (default 10s of wrk -t2 -c64, 2000 buyers)
+set -euo pipefail
+BENCH_OUT="${BENCH_OUT:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/.out/order}"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+trap bench_cleanup EXIT
+
+duration="${1:-10s}"
+buyers="${2:-2000}"
+bench_require wrk wrk
+bench_require python3 python3
+bench_start_servers authdb catalogdb orderdb
+bench_start_bare
+bench_build "$BENCH_REPO/Services/Auth/Bazaar.Auth.Api/Bazaar.Auth.Api.csproj" auth
+bench_build "$BENCH_REPO/Services/Catalog/Bazaar.Catalog.Api/Bazaar.Catalog.Api.csproj" catalog
+bench_build "$BENCH_REPO/Services/Order/Bazaar.Order.Api/Bazaar.Order.Api.csproj" order
+bench_build "$BENCH_REPO/Services/Worker/Bazaar.Worker/Bazaar.Worker.csproj" worker
+admin_password="bench-admin-$RANDOM$RANDOM"
+worker_secret="bench-worker-$RANDOM$RANDOM$RANDOM"
+
+start() { # name dll health-path env... : starts a service on a free port; sets <name>_url
+  local name="$1" dll="$2" health="$3"; shift 3
+  local port; port=$(bench_free_port)
+  local url="http://127.0.0.1:$port"
+  env ASPNETCORE_ENVIRONMENT=Production Logging__LogLevel__Default=Warning ASPNETCORE_URLS="$url" OTEL_SERVICE_NAME="$name" \
+    ConnectionStrings__cache="$cache_cs" ConnectionStrings__messaging="$messaging_cs" "$@" \
+    dotnet "$BENCH_OUT/$dll" >"$BENCH_OUT/$name.log" 2>&1 &
+  bench_pids+=($!)
+  bench_wait_for "$name" curl -fsS "$url$health"
+  printf -v "${name//-/_}_url" '%s' "$url"
+}
+
+# Account setup is not what is measured: a tenth of the production hash cost keeps 2,000 registrations short.
+start auth-api auth/Bazaar.Auth.Api.dll /api/auth/.well-known/jwks.json ConnectionStrings__authdb="$(bench_db authdb)" \
+  Auth__AdminPassword="$admin_password" Auth__SecretsDirectory="$bench_work/secrets" Auth__PasswordHashIterations=10000 \
+  Auth__LoginRateLimit__PermitLimit=100000000 Auth__Clients__worker__Secret="$worker_secret"
+start catalog-api catalog/Bazaar.Catalog.Api.dll /api/catalog/items/1 ConnectionStrings__catalogdb="$(bench_db catalogdb)" \
+  "services__auth-api__http__0=$auth_api_url"
+discovery=("services__auth-api__http__0=$auth_api_url" "services__catalog-api__http__0=$catalog_api_url")
+start order-api order/Bazaar.Order.Api.dll /alive ConnectionStrings__orderdb="$(bench_db orderdb)" "${discovery[@]}"
+start worker worker/Bazaar.Worker.dll /alive ConnectionStrings__orderdb="$(bench_db orderdb)" "${discovery[@]}" \
+  ServiceAuth__ClientId=worker ServiceAuth__ClientSecret="$worker_secret" Callbacks__SigningSecret="bench-callback-secret-0123456789"
+bench_wait_for "order-api health" curl -fsS "$order_api_url/health"
+bench_wait_for "worker health" curl -fsS "$worker_url/health"
+
+tokens="$BENCH_OUT/tokens.txt"
+echo "Registering $buyers buyers..." >&2
+eval "$(python3 "$BENCH_DIR/order_driver.py" setup "$auth_api_url" "$catalog_api_url" "$admin_password" "$buyers" "$tokens")"
+
+# --- placement: 202s per second at 64 connections ------------------------------------------------------------------
+bench_wrk "bare \`/json\` (ceiling)" "$bare_url" -t2 -c64 -d"$duration"
+export BENCH_TOKENS="$tokens" BENCH_PRODUCT="$STAPLE"
+bench_wrk "order-api POST /api/orders (202, saga running behind it)" "$order_api_url/api/orders" -t2 -c64 -d"$duration" -s "$BENCH_DIR/order-place.lua"
+rps_place=$rps; p50_place=$p50; p99_place=$p99; errors_place=$errors
+table=$(bench_table)
+
+# Let the saga drain the orders just placed, so the latency below is measured at light load.
+drained() { [[ "$(mariadb --socket="$bench_work/mysql/mysqld.sock" -uroot -p"$bench_password" -N -B orderdb \
+  -e "SELECT COUNT(*) FROM orders WHERE status IN ('Submitted','StockReserved')")" == 0 ]]; }
+deadline=$(( SECONDS + 300 ))
+until drained; do (( SECONDS < deadline )) || { echo "the saga did not drain within 300 s" >&2; exit 1; }; sleep 0.5; done
+drain_s=$(( SECONDS - deadline + 300 ))
+
+# --- 202 -> Paid at light load ---------------------------------------------------------------------------------------
+eval "$(python3 "$BENCH_DIR/order_driver.py" latency "$order_api_url" "$STAPLE" "$tokens" 50)"
+
+# --- the flash sale --------------------------------------------------------------------------------------------------
+eval "$(python3 "$BENCH_DIR/order_driver.py" flash "$order_api_url" "$catalog_api_url" "$FLASH" "$tokens" "$buyers" "$ADMIN_TOKEN" \
+  "$bench_work/mysql/mysqld.sock" "$bench_password")"
+sold=$(( 100 - FLASH_AVAILABLE - FLASH_RESERVED ))
+verdict="FAILED"
+[[ "$FLASH_PAID" == 100 && "$sold" == 100 && "$FLASH_PENDING" == 0 && "$FLASH_CHARGED" == 100 && "$FLASH_CHARGED_NOT_PAID" == 0 ]] && verdict="passed"
+flash_rps=$(awk -v n="$buyers" -v s="$FLASH_ACCEPT_S" 'BEGIN { printf "%.0f", n / s }')
+
+summary="Placement: **$rps_place orders/s** (202), P50 $p50_place ms, P99 $p99_place ms at 64 connections, $errors_place errors (goal: 3,000/s, P99 < 50 ms); the saga then took about $drain_s s to finish the backlog.
+202 -> Paid at light load ($LAT_N orders one at a time, seen on the SSE stream): median **$LAT_P50 ms**, P90 $LAT_P90 ms, max $LAT_MAX ms (goal: median < 100 ms).
+Flash sale, $buyers buyers (each its own account) for 100 units: all $FLASH_ACCEPTED orders accepted in $FLASH_ACCEPT_S s ($flash_rps orders/s, clients retrying 429/503 after Retry-After), every order final after **$FLASH_TOTAL_S s**: $FLASH_PAID Paid, $FLASH_REJECTED Rejected, $FLASH_CANCELLED Cancelled, $FLASH_PENDING pending; stock available $FLASH_AVAILABLE + reserved $FLASH_RESERVED, sold $sold; charges held $FLASH_CHARGED, on orders not Paid $FLASH_CHARGED_NOT_PAID. Exactly-100-sold check: **$verdict**."
+echo; echo "$table"; echo; echo "$summary"
+bench_record "order: placement, 202 -> Paid, flash sale (Release, Production)" "eng/bench/order.sh $duration $buyers" "$table
+
+$summary"
