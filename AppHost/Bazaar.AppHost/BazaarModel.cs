@@ -41,6 +41,7 @@ public static class BazaarModel
         IResourceBuilder<ProjectResource> authApi = builder.AddProject("auth-api", "Services/Auth/Bazaar.Auth.Api/Bazaar.Auth.Api.csproj")
             .WithHttpEndpoint(Ports.AuthApi)
             .WithEnvironment("Auth__Clients__worker__Secret", workerClientSecret)
+            .WithEnvironment("Auth__SecretsDirectory", SecretsDirectory(builder))
             .WithReference(authDb).WaitFor(authDb)
             .WithReference(cache).WaitFor(cache)
             .WithHttpHealthCheck("/health");
@@ -67,7 +68,7 @@ public static class BazaarModel
             .WithReference(authApi).WaitFor(authApi)
             .WithHttpHealthCheck("/health");
 
-        builder.AddProject("worker", "Services/Worker/Bazaar.Worker/Bazaar.Worker.csproj")
+        IResourceBuilder<ProjectResource> worker = builder.AddProject("worker", "Services/Worker/Bazaar.Worker/Bazaar.Worker.csproj")
             .WithHttpEndpoint(Ports.Worker)
             .WithEnvironment("ServiceAuth__ClientId", "worker")
             .WithEnvironment("ServiceAuth__ClientSecret", workerClientSecret)
@@ -84,6 +85,14 @@ public static class BazaarModel
             .WithReference(catalogApi).WaitFor(catalogApi)
             .WithReference(orderApi).WaitFor(orderApi)
             .WithReference(authApi).WaitFor(authApi)
+            .WithReference(worker)
             .WithHttpHealthCheck("/health");
     }
+
+    /// <summary>Where auth-api writes the generated admin password (<see cref="AdminPasswordFile"/>): inside the data directory.</summary>
+    public static string SecretsDirectory(IDistributedApplicationBuilder builder) =>
+        Path.Combine(builder.Options.ResolveDataDirectory(), "secrets");
+
+    public static string AdminPasswordFile(IDistributedApplicationBuilder builder) =>
+        Path.Combine(SecretsDirectory(builder), "auth-admin-password");
 }

@@ -28,5 +28,8 @@ catch (DistributedApplicationException ex)
 }
 
 Console.WriteLine($"Bazaar is starting. Dashboard: {app.DashboardUrl ?? "(disabled)"}   Data: {app.DataDirectory}   Ctrl+C stops everything.");
+Console.WriteLine(builder.Configuration["BAZAAR_ADMIN_PASSWORD"] is { Length: > 0 }
+    ? "Admin: admin@bazaar.local, password from BAZAAR_ADMIN_PASSWORD."
+    : $"Admin: admin@bazaar.local, password in {BazaarModel.AdminPasswordFile(builder)} (written by auth-api at its first start).");
 await app.RunAsync();
 return 0;
