@@ -23,11 +23,7 @@ public sealed class FlashSaleTests : IAsyncLifetime
         OrderSystem system = _system;
         int product = await system.CreateProductAsync(stock: Stock);
 
-        Guid[] orders = await Task.WhenAll(Enumerable.Range(0, Buyers).Select(async buyer =>
-        {
-            using HttpClient client = system.CustomerClient($"flash-buyer-{buyer}");
-            return (await AcceptedAsync(await PlaceAsync(client, OrderBody(product)))).OrderId;
-        }));
+        Guid[] orders = await system.PlaceOneEachAsync(product, Buyers, "flash-buyer");
 
         Dictionary<string, int> byStatus = [];
         await Poll.UntilAsync(async () =>

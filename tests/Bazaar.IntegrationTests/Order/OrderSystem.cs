@@ -228,6 +228,14 @@ public sealed class OrderSystem : IAsyncDisposable
         return await client.SendAsync(request);
     }
 
+    /// <summary>One order of one unit by each of <paramref name="buyers"/> buyers, all at once; returns the order ids.</summary>
+    public Task<Guid[]> PlaceOneEachAsync(int productId, int buyers, string buyerPrefix) =>
+        Task.WhenAll(Enumerable.Range(0, buyers).Select(async buyer =>
+        {
+            using HttpClient client = CustomerClient($"{buyerPrefix}-{buyer}");
+            return (await AcceptedAsync(await PlaceAsync(client, OrderBody(productId)))).OrderId;
+        }));
+
     public static async Task<OrderAccepted> PlaceAcceptedAsync(HttpClient client, object body)
     {
         HttpResponseMessage response = await PlaceAsync(client, body);
