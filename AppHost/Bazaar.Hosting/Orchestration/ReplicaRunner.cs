@@ -69,13 +69,18 @@ internal sealed partial class ReplicaRunner
         }
     }
 
-    public void Start()
+    public void Start(bool countAsRestart = false)
     {
         lock (_lock)
         {
             if (!_run.IsCompleted)
             {
                 return;
+            }
+
+            if (countAsRestart)
+            {
+                Publish(s => s with { Restarts = s.Restarts + 1 });
             }
 
             _runCancellation?.Dispose();

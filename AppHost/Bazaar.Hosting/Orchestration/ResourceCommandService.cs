@@ -23,10 +23,15 @@ public sealed class ResourceCommandService
     public async Task StopAsync(string resourceOrReplicaName, CancellationToken cancellationToken = default) =>
         await Task.WhenAll(_orchestrator.Find(resourceOrReplicaName).Select(r => r.StopAsync(cancellationToken))).ConfigureAwait(false);
 
+    /// <summary>Stops and starts again; counted in the restarts, as a crash restart is.</summary>
     public async Task RestartAsync(string resourceOrReplicaName, CancellationToken cancellationToken = default)
     {
         await StopAsync(resourceOrReplicaName, cancellationToken).ConfigureAwait(false);
-        await StartAsync(resourceOrReplicaName, cancellationToken).ConfigureAwait(false);
+        await _orchestrator.PrepareAsync(cancellationToken).ConfigureAwait(false);
+        foreach (ReplicaRunner runner in _orchestrator.Find(resourceOrReplicaName))
+        {
+            runner.Start(countAsRestart: true);
+        }
     }
 
     /// <summary>Kills the process with SIGKILL, as a crash would: the engine restarts it with back-off.</summary>

@@ -38,6 +38,23 @@ public sealed class OrchestrationTests : IDisposable
     }
 
     [Fact]
+    public async Task A_restart_asked_for_replaces_the_process_and_counts_in_the_restarts()
+    {
+        IDistributedApplicationBuilder builder = NewBuilder();
+        builder.AddExecutable("sleeper", "sleep", ".", "600");
+        await using DistributedApplication app = builder.Build();
+        using var deadline = new CancellationTokenSource(Deadline);
+        await app.StartAsync(deadline.Token);
+        int before = (await Notifications(app).WaitForResourceHealthyAsync("sleeper", deadline.Token)).Pid!.Value;
+
+        await app.Services.GetRequiredService<ResourceCommandService>().RestartAsync("sleeper", deadline.Token);
+        ResourceSnapshot after = await Notifications(app).WaitForResourceAsync(
+            "sleeper", s => s.State == ResourceState.Running && s.Pid is not null && s.Pid != before, deadline.Token);
+
+        Assert.Equal(1, after.Restarts);
+    }
+
+    [Fact]
     public async Task A_server_whose_program_is_missing_fails_to_start_naming_the_package_and_the_docker_alternative()
     {
         IDistributedApplicationBuilder builder = NewBuilder();
