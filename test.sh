@@ -5,4 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")"
 ./eng/bootstrap.sh
 dotnet build Aspire.sln -c Release -nologo -clp:ErrorsOnly
-dotnet test Aspire.sln -c Release --no-build -nologo "$@"
+# A test that hangs fails its run after 10 minutes instead of holding CI to its limit.
+dotnet test Aspire.sln -c Release --no-build -nologo --blame-hang-timeout 10m "$@"
