@@ -6,4 +6,4 @@ cd "$(dirname "$0")"
 ./eng/bootstrap.sh
 dotnet build Aspire.sln -c Release -nologo -clp:ErrorsOnly
 # A test that hangs fails its run after 10 minutes instead of holding CI to its limit.
-dotnet test Aspire.sln -c Release --no-build -nologo --blame-hang-timeout 10m "$@"
+dotnet test Aspire.sln -c Release --no-build -nologo --blame-hang-timeout 10m --blame-hang-dump-type none "$@"
