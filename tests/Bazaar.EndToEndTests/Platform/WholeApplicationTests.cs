@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
+using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Bazaar.AppHost;
@@ -13,7 +14,8 @@ namespace Bazaar.EndToEndTests.Platform;
 
 /// <summary>
 /// The AppHost's own model (BazaarModel.Configure) on real servers, in a temporary data directory, on free ports:
-/// everything comes up healthy, a killed service comes back, and stopping leaves no process behind.
+/// everything comes up healthy, tokens from auth-api open admin routes on every service (a customer's get 403), a
+/// customer's order is paid, shipped and delivered, a killed service comes back, and stopping leaves no process behind.
 /// </summary>
 public sealed class WholeApplicationTests(ITestOutputHelper output) : IDisposable
 {
@@ -21,11 +23,12 @@ public sealed class WholeApplicationTests(ITestOutputHelper output) : IDisposabl
     private static readonly TimeSpan RestartDeadline = TimeSpan.FromMinutes(2);
     private static readonly string[] Services = ["auth-api", "catalog-api-0", "catalog-api-1", "order-api", "worker", "admin"];
 
+    private readonly string _adminPassword = "e2e-" + Guid.NewGuid().ToString("N");
     private readonly string _dataDirectory = Path.Combine(Path.GetTempPath(), "bazaar-e2e-" + Guid.NewGuid().ToString("N")[..8]);
     private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(10) };
 
     [Fact]
-    public async Task The_whole_application_starts_healthy_recovers_a_killed_service_and_stops_leaving_no_process()
+    public async Task The_whole_application_starts_healthy_guards_its_admin_routes_sells_an_order_recovers_a_killed_service_and_stops_leaving_no_process()
     {
         IDistributedApplicationBuilder builder = DistributedApplication.CreateBuilder(new DistributedApplicationOptions
         {
@@ -35,6 +38,7 @@ public sealed class WholeApplicationTests(ITestOutputHelper output) : IDisposabl
             ConsoleLogging = false,
             RestartDelay = TimeSpan.FromMilliseconds(500),
         });
+        builder.Configuration["BAZAAR_ADMIN_PASSWORD"] = _adminPassword;
         BazaarModel.Configure(builder);
         DistributedApplication app = builder.Build();
         ResourceNotificationService notifications = app.Services.GetRequiredService<ResourceNotificationService>();
@@ -51,6 +55,8 @@ public sealed class WholeApplicationTests(ITestOutputHelper output) : IDisposabl
 
             await The_state_endpoint_lists_every_resource_and_replica_as_running_and_healthy(app);
             await Every_service_answers_its_health_endpoint(notifications);
+            await Tokens_from_auth_api_open_admin_routes_and_a_customer_gets_403_on_every_service(notifications);
+            await A_customer_order_is_paid_then_shipped_and_delivered_by_the_admin(notifications);
             await A_killed_service_process_is_restarted(notifications, "order-api");
         }
         finally
@@ -92,6 +98,113 @@ public sealed class WholeApplicationTests(ITestOutputHelper output) : IDisposabl
             using HttpResponseMessage response = await _http.GetAsync(new Uri(new Uri(snapshot.Endpoints.Single()), "/health"));
             Assert.True(response.StatusCode == HttpStatusCode.OK, $"{service} /health answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
         }
+    }
+
+    private static readonly (string Service, string Method, string Path)[] AdminRoutes =
+    [
+        ("auth-api", "GET", "/api/auth/users"),
+        ("catalog-api-0", "GET", "/api/catalog/items/1/stock"),
+        ("catalog-api-1", "GET", "/api/catalog/items/1/stock"),
+        ("order-api", "POST", "/api/orders/00000000000000000000000000000000/ship"),
+        ("worker", "GET", "/api/messaging/dead-letters/worker"),
+    ];
+
+    private async Task Tokens_from_auth_api_open_admin_routes_and_a_customer_gets_403_on_every_service(ResourceNotificationService notifications)
+    {
+        string admin = await LoginAsync(notifications, "admin@bazaar.local", _adminPassword);
+        string customer = await RegisterAndLoginAsync(notifications);
+
+        foreach ((string service, string method, string path) in AdminRoutes)
+        {
+            using HttpResponseMessage asCustomer = await SendAsync(notifications, service, method, path, customer);
+            Assert.True(asCustomer.StatusCode == HttpStatusCode.Forbidden, $"customer on {service} {method} {path}: {(int)asCustomer.StatusCode}");
+            using HttpResponseMessage anonymous = await SendAsync(notifications, service, method, path, token: null);
+            Assert.True(anonymous.StatusCode == HttpStatusCode.Unauthorized, $"anonymous on {service} {method} {path}: {(int)anonymous.StatusCode}");
+            using HttpResponseMessage asAdmin = await SendAsync(notifications, service, method, path, admin);
+            Assert.True(asAdmin.StatusCode is not (HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden),
+                $"admin on {service} {method} {path}: {(int)asAdmin.StatusCode}");
+        }
+    }
+
+    private async Task A_customer_order_is_paid_then_shipped_and_delivered_by_the_admin(ResourceNotificationService notifications)
+    {
+        string admin = await LoginAsync(notifications, "admin@bazaar.local", _adminPassword);
+        string customer = await RegisterAndLoginAsync(notifications);
+        using var place = new HttpRequestMessage(HttpMethod.Post, ServiceUri(notifications, "order-api", "/api/orders"))
+        {
+            Content = JsonContent.Create(new
+            {
+                items = new[] { new { productId = 1, quantity = 1 } },
+                shippingAddress = new { name = "Ada", line1 = "1 Market Street", city = "Springfield", postalCode = "12345", country = "NL" },
+                paymentMethod = "card",
+            }),
+        };
+        place.Headers.Authorization = new AuthenticationHeaderValue("Bearer", customer);
+        place.Headers.Add("Idempotency-Key", Guid.NewGuid().ToString());
+        using HttpResponseMessage placed = await _http.SendAsync(place);
+        Assert.Equal(HttpStatusCode.Accepted, placed.StatusCode);
+        string orderId = (await placed.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("orderId").GetString()!.Replace("-", "", StringComparison.Ordinal);
+
+        await WaitForOrderStatusAsync(notifications, orderId, customer, "Paid");
+        foreach ((string action, string status) in new[] { ("ship", "Shipped"), ("deliver", "Delivered") })
+        {
+            using HttpResponseMessage moved = await SendAsync(notifications, "order-api", "POST", $"/api/orders/{orderId}/{action}", admin);
+            Assert.True(moved.IsSuccessStatusCode, $"{action}: {(int)moved.StatusCode} {await moved.Content.ReadAsStringAsync()}");
+            await WaitForOrderStatusAsync(notifications, orderId, customer, status);
+        }
+    }
+
+    private async Task WaitForOrderStatusAsync(ResourceNotificationService notifications, string orderId, string token, string status)
+    {
+        var deadline = Stopwatch.StartNew();
+        string last = "";
+        while (deadline.Elapsed < TimeSpan.FromSeconds(60))
+        {
+            using HttpResponseMessage response = await SendAsync(notifications, "order-api", "GET", $"/api/orders/{orderId}", token);
+            last = await response.Content.ReadAsStringAsync();
+            if (response.IsSuccessStatusCode && JsonDocument.Parse(last).RootElement.GetProperty("status").GetString() == status)
+            {
+                return;
+            }
+
+            await Task.Delay(200);
+        }
+
+        Assert.Fail($"Order {orderId} did not reach {status} within 60 s; last answer: {last}");
+    }
+
+    private async Task<string> RegisterAndLoginAsync(ResourceNotificationService notifications)
+    {
+        string email = $"buyer-{Guid.NewGuid():N}@example.com";
+        const string Password = "a long enough passphrase";
+        using HttpResponseMessage registered = await _http.PostAsJsonAsync(
+            ServiceUri(notifications, "auth-api", "/api/auth/register"), new { email, password = Password, displayName = "Buyer" });
+        Assert.Equal(HttpStatusCode.Created, registered.StatusCode);
+        return await LoginAsync(notifications, email, Password);
+    }
+
+    private async Task<string> LoginAsync(ResourceNotificationService notifications, string email, string password)
+    {
+        using HttpResponseMessage response = await _http.PostAsJsonAsync(ServiceUri(notifications, "auth-api", "/api/auth/login"), new { email, password });
+        Assert.True(response.StatusCode == HttpStatusCode.OK, $"login of {email}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+        return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("accessToken").GetString()!;
+    }
+
+    private async Task<HttpResponseMessage> SendAsync(ResourceNotificationService notifications, string service, string method, string path, string? token)
+    {
+        using var request = new HttpRequestMessage(new HttpMethod(method), ServiceUri(notifications, service, path));
+        if (token is not null)
+        {
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        }
+
+        return await _http.SendAsync(request);
+    }
+
+    private static Uri ServiceUri(ResourceNotificationService notifications, string service, string path)
+    {
+        Assert.True(notifications.TryGetCurrentSnapshot(service, out ResourceSnapshot snapshot));
+        return new Uri(new Uri(snapshot.Endpoints.Single()), path);
     }
 
     private async Task A_killed_service_process_is_restarted(ResourceNotificationService notifications, string service)
