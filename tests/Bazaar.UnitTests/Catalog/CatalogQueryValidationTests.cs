@@ -1,6 +1,7 @@
 using Bazaar.Catalog.Api.Apis;
 using Bazaar.Catalog.Api.Data;
 using Bazaar.Catalog.Api.Hosting;
+using Bazaar.ServiceDefaults.Validation;
 
 namespace Bazaar.UnitTests.Catalog;
 

@@ -3,6 +3,7 @@ using System.Text;
 using Bazaar.Order.Api.Apis;
 using Bazaar.Order.Api.Placement;
 using Bazaar.Worker.Callbacks;
+using Bazaar.ServiceDefaults.Validation;
 
 namespace Bazaar.UnitTests.Order;
 

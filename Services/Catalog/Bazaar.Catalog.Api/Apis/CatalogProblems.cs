@@ -1,5 +1,6 @@
 using Bazaar.Catalog.Api.Data;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Bazaar.ServiceDefaults.Validation;
 
 namespace Bazaar.Catalog.Api.Apis;
 

@@ -2,6 +2,7 @@ using Bazaar.Catalog.Api.Data;
 using Bazaar.Catalog.Api.Model;
 using Bazaar.ServiceDefaults.Authentication;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Bazaar.ServiceDefaults.Validation;
 
 namespace Bazaar.Catalog.Api.Apis;
 

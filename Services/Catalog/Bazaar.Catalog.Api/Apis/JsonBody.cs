@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Bazaar.ServiceDefaults.Validation;
 
 namespace Bazaar.Catalog.Api.Apis;
 

@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Mvc;
+using Bazaar.ServiceDefaults.Validation;
 
 namespace Bazaar.Catalog.Api.Apis;
 

@@ -2,6 +2,7 @@ using System.Text.RegularExpressions;
 using Bazaar.Catalog.Api.Events;
 using Bazaar.Catalog.Api.Stock;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Bazaar.ServiceDefaults.Validation;
 
 namespace Bazaar.Catalog.Api.Apis;
 

@@ -1,5 +1,6 @@
 using Bazaar.Catalog.Api.Apis;
 using Microsoft.AspNetCore.Mvc;
+using Bazaar.ServiceDefaults.Validation;
 
 namespace Bazaar.Catalog.Api.Data;
 

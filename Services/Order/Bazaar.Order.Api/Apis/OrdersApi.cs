@@ -6,6 +6,7 @@ using Bazaar.Order.Api.Ordering;
 using Bazaar.Order.Api.Placement;
 using Bazaar.ServiceDefaults.Authentication;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Bazaar.ServiceDefaults.Validation;
 
 namespace Bazaar.Order.Api.Apis;
 
@@ -96,8 +97,8 @@ internal static class OrdersApi
         string? pageIndex, string? pageSize, string? status, string? userId, ClaimsPrincipal user, [AsParameters] OrderServices services, CancellationToken cancellationToken)
     {
         var errors = new ValidationErrors();
-        int index = ParseInt("pageIndex", pageIndex, 0, 0, int.MaxValue / MaxPageSize, errors);
-        int size = ParseInt("pageSize", pageSize, 20, 1, MaxPageSize, errors);
+        int index = errors.OptionalInt("pageIndex", pageIndex, 0, int.MaxValue / MaxPageSize) ?? 0;
+        int size = errors.OptionalInt("pageSize", pageSize, 1, MaxPageSize) ?? 20;
         OrderStatus? filter = null;
         if (!string.IsNullOrEmpty(status))
         {
@@ -210,22 +211,6 @@ internal static class OrdersApi
             errors.Add(member, "Is malformed or has the wrong type.");
             return null;
         }
-    }
-
-    private static int ParseInt(string name, string? raw, int fallback, int min, int max, ValidationErrors errors)
-    {
-        if (string.IsNullOrEmpty(raw))
-        {
-            return fallback;
-        }
-
-        if (!int.TryParse(raw, NumberStyles.Integer, CultureInfo.InvariantCulture, out int value) || value < min || value > max)
-        {
-            errors.Add(name, $"Must be a whole number from {min} to {max}.");
-            return fallback;
-        }
-
-        return value;
     }
 
     private static string? NullIfEmpty(string? value) => string.IsNullOrEmpty(value) ? null : value;

@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text.Json;
 using Bazaar.Order.Api.Apis;
+using Bazaar.ServiceDefaults.Validation;
 
 namespace Bazaar.Order.Api.Placement;
 
@@ -92,15 +93,15 @@ internal static class PlaceOrderValidation
         else
         {
             address = new ShippingAddress(
-                errors.Text("shippingAddress.name", given.Name, 200),
-                errors.Text("shippingAddress.line1", given.Line1, 200),
-                string.IsNullOrWhiteSpace(given.Line2) ? null : errors.Text("shippingAddress.line2", given.Line2, 200),
-                errors.Text("shippingAddress.city", given.City, 100),
-                errors.Text("shippingAddress.postalCode", given.PostalCode, 20),
-                errors.Text("shippingAddress.country", given.Country, 60));
+                errors.RequiredText("shippingAddress.name", given.Name, 200) ?? "",
+                errors.RequiredText("shippingAddress.line1", given.Line1, 200) ?? "",
+                errors.OptionalText("shippingAddress.line2", given.Line2, 200) is { Length: > 0 } line2 ? line2 : null,
+                errors.RequiredText("shippingAddress.city", given.City, 100) ?? "",
+                errors.RequiredText("shippingAddress.postalCode", given.PostalCode, 20) ?? "",
+                errors.RequiredText("shippingAddress.country", given.Country, 60) ?? "");
         }
 
-        string paymentMethod = errors.Text("paymentMethod", body.PaymentMethod, 50);
+        string paymentMethod = errors.RequiredText("paymentMethod", body.PaymentMethod, 50) ?? "";
         string? callbackUrl = null;
         if (!string.IsNullOrWhiteSpace(body.CallbackUrl))
         {

@@ -1,12 +1,13 @@
 using System.Globalization;
 
-namespace Bazaar.Catalog.Api.Apis;
+namespace Bazaar.ServiceDefaults.Validation;
 
 /// <summary>
 /// Collects problems keyed by the parameter (or body member) they concern, for a 400 that names each one,
 /// and parses raw query values so that "abc" for a number is such a problem rather than a bare 400.
+/// Every service builds its 400s with it, so they all name problems the same way.
 /// </summary>
-internal sealed class ValidationErrors
+public sealed class ValidationErrors
 {
     private readonly Dictionary<string, List<string>> _errors = new(StringComparer.Ordinal);
 
