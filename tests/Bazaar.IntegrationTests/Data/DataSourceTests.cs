@@ -82,6 +82,27 @@ public sealed class DataSourceTests
     }
 
     [Fact]
+    public async Task A_command_outside_any_trace_starts_no_span_of_its_own()
+    {
+        var spans = new ConcurrentBag<Activity>();
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = source => source.Name == DataTelemetry.ActivitySourceName,
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = spans.Add,
+        };
+        ActivitySource.AddActivityListener(listener);
+        var servers = await TestServers.SharedAsync();
+        var dataSource = new MySqlDataSource(await servers.CreateDatabaseAsync("nospan"));
+        var statement = new SqlStatement("spans.idle_poll", "SELECT 1");
+        Activity.Current = null;
+
+        await dataSource.WithConnectionAsync((c, t) => c.ExecuteScalarAsync<int>(statement, cancellationToken: t));
+
+        Assert.DoesNotContain(spans, s => s.OperationName == "spans.idle_poll");
+    }
+
+    [Fact]
     public async Task Every_command_gets_a_span_named_after_its_statement_without_parameter_values()
     {
         var spans = new ConcurrentBag<Activity>();
@@ -97,10 +118,15 @@ public sealed class DataSourceTests
         var secret = "s3cr3t-" + Guid.NewGuid().ToString("N");
         var statement = new SqlStatement("spans.select_secret", "SELECT @secret");
 
-        var echoed = await dataSource.WithConnectionAsync((c, t) => c.ExecuteScalarAsync<string>(statement, new { secret }, cancellationToken: t));
+        string? echoed;
+        using (var request = new Activity("a request").Start())
+        {
+            echoed = await dataSource.WithConnectionAsync((c, t) => c.ExecuteScalarAsync<string>(statement, new { secret }, cancellationToken: t));
+        }
 
         Assert.Equal(secret, echoed);
         var span = Assert.Single(spans, s => s.OperationName == "spans.select_secret");
+        Assert.NotEqual(default, span.ParentSpanId);
         Assert.Equal(ActivityKind.Client, span.Kind);
         Assert.Equal(dataSource.DatabaseName, span.GetTagItem("db.namespace"));
         Assert.DoesNotContain(span.TagObjects, tag => tag.Value?.ToString()?.Contains(secret, StringComparison.Ordinal) == true);
