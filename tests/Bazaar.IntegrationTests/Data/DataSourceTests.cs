@@ -85,13 +85,7 @@ public sealed class DataSourceTests
     public async Task A_command_outside_any_trace_starts_no_span_of_its_own()
     {
         var spans = new ConcurrentBag<Activity>();
-        using var listener = new ActivityListener
-        {
-            ShouldListenTo = source => source.Name == DataTelemetry.ActivitySourceName,
-            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
-            ActivityStopped = spans.Add,
-        };
-        ActivitySource.AddActivityListener(listener);
+        using ActivityListener listener = RecordDataSpans(spans);
         var servers = await TestServers.SharedAsync();
         var dataSource = new MySqlDataSource(await servers.CreateDatabaseAsync("nospan"));
         var statement = new SqlStatement("spans.idle_poll", "SELECT 1");
@@ -106,13 +100,7 @@ public sealed class DataSourceTests
     public async Task Every_command_gets_a_span_named_after_its_statement_without_parameter_values()
     {
         var spans = new ConcurrentBag<Activity>();
-        using var listener = new ActivityListener
-        {
-            ShouldListenTo = source => source.Name == DataTelemetry.ActivitySourceName,
-            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
-            ActivityStopped = spans.Add,
-        };
-        ActivitySource.AddActivityListener(listener);
+        using ActivityListener listener = RecordDataSpans(spans);
         var servers = await TestServers.SharedAsync();
         var dataSource = new MySqlDataSource(await servers.CreateDatabaseAsync("spans"));
         var secret = "s3cr3t-" + Guid.NewGuid().ToString("N");
@@ -130,5 +118,17 @@ public sealed class DataSourceTests
         Assert.Equal(ActivityKind.Client, span.Kind);
         Assert.Equal(dataSource.DatabaseName, span.GetTagItem("db.namespace"));
         Assert.DoesNotContain(span.TagObjects, tag => tag.Value?.ToString()?.Contains(secret, StringComparison.Ordinal) == true);
+    }
+
+    private static ActivityListener RecordDataSpans(ConcurrentBag<Activity> spans)
+    {
+        var listener = new ActivityListener
+        {
+            ShouldListenTo = source => source.Name == DataTelemetry.ActivitySourceName,
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = spans.Add,
+        };
+        ActivitySource.AddActivityListener(listener);
+        return listener;
     }
 }
