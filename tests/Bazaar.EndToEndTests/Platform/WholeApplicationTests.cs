@@ -1,10 +1,13 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
+using System.Net.Sockets;
 using System.Text.Json;
 using Bazaar.AppHost;
+using Bazaar.Dashboard;
 using Bazaar.Hosting;
 using Bazaar.Hosting.Processes;
 using Microsoft.Extensions.DependencyInjection;
@@ -13,11 +16,14 @@ using Xunit.Abstractions;
 namespace Bazaar.EndToEndTests.Platform;
 
 /// <summary>
-/// The AppHost's own model (BazaarModel.Configure) on real servers, in a temporary data directory, on free ports:
-/// everything comes up healthy, tokens from auth-api open admin routes on every service (a customer's get 403), a
-/// customer's order is paid, shipped and delivered, a killed service comes back, and stopping leaves no process behind.
+/// The AppHost's own model (BazaarModel.Configure) with the dashboard, on real servers, in a temporary data directory, on
+/// free ports: everything comes up healthy, tokens from auth-api open admin routes on every service (a customer's get
+/// 403), a customer's order is paid, shipped and delivered, a worker killed in the middle of 200 orders loses none of
+/// them, one trace follows an order through order-api, the worker and catalog-api, a killed service comes back,
+/// stopping leaves no process behind, and an AppHost started again on the same data directory still has the trace.
+/// One model run for all of it: starting the whole model is the slow part of this project.
 /// </summary>
-public sealed class WholeApplicationTests(ITestOutputHelper output) : IDisposable
+public sealed partial class WholeApplicationTests(ITestOutputHelper output) : IDisposable
 {
     private static readonly TimeSpan StartDeadline = TimeSpan.FromMinutes(4);
     private static readonly TimeSpan RestartDeadline = TimeSpan.FromMinutes(2);
@@ -28,50 +34,71 @@ public sealed class WholeApplicationTests(ITestOutputHelper output) : IDisposabl
     private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(10) };
 
     [Fact]
-    public async Task The_whole_application_starts_healthy_guards_its_admin_routes_sells_an_order_recovers_a_killed_service_and_stops_leaving_no_process()
+    public async Task The_whole_application_starts_healthy_sells_orders_through_a_worker_crash_traces_them_across_services_stops_leaving_no_process_and_keeps_its_traces()
     {
-        IDistributedApplicationBuilder builder = DistributedApplication.CreateBuilder(new DistributedApplicationOptions
-        {
-            DataDirectory = _dataDirectory,
-            UseFreePorts = true,
-            DashboardUrl = "http://127.0.0.1:0",
-            ConsoleLogging = false,
-            RestartDelay = TimeSpan.FromMilliseconds(500),
-        });
+        IDistributedApplicationBuilder builder = CreateBuilder();
         builder.Configuration["BAZAAR_ADMIN_PASSWORD"] = _adminPassword;
         BazaarModel.Configure(builder);
-        DistributedApplication app = builder.Build();
-        ResourceNotificationService notifications = app.Services.GetRequiredService<ResourceNotificationService>();
+        builder.AddDashboard();
+        // One buyer places the crash step's 200 orders at once; the per-user bucket (20) is tested by the integration tests.
+        builder.CreateResourceBuilder((ProjectResource)builder.Resources.Single(r => r.Name == "order-api"))
+            .WithEnvironment("Orders__Placement__TokensPerUser", (CrashOrders * 2).ToString(CultureInfo.InvariantCulture));
         var pidsSeen = new ConcurrentDictionary<int, string>();
-        using var watching = new CancellationTokenSource();
-        Task watch = RecordPidsAsync(notifications, pidsSeen, watching.Token);
+        string traceId;
 
-        try
+        await using (DistributedApplication app = builder.Build())
         {
-            var clock = Stopwatch.StartNew();
-            await app.StartAsync();
-            await WaitUntilEverythingIsHealthyAsync(app, StartDeadline);
-            output.WriteLine($"Every resource healthy {clock.Elapsed.TotalSeconds:0.0} s after start.");
+            ResourceNotificationService notifications = app.Services.GetRequiredService<ResourceNotificationService>();
+            using var watching = new CancellationTokenSource();
+            Task watch = RecordPidsAsync(notifications, pidsSeen, watching.Token);
+            try
+            {
+                var clock = Stopwatch.StartNew();
+                await app.StartAsync();
+                await WaitUntilEverythingIsHealthyAsync(app, StartDeadline);
+                output.WriteLine($"Every resource healthy {clock.Elapsed.TotalSeconds:0.0} s after start.");
 
-            await The_state_endpoint_lists_every_resource_and_replica_as_running_and_healthy(app);
-            await Every_service_answers_its_health_endpoint(notifications);
-            await Tokens_from_auth_api_open_admin_routes_and_a_customer_gets_403_on_every_service(notifications);
-            await A_customer_order_is_paid_then_shipped_and_delivered_by_the_admin(notifications);
-            await A_killed_service_process_is_restarted(notifications, "order-api");
+                await The_state_endpoint_lists_every_resource_and_replica_as_running_and_healthy(app);
+                await Every_service_answers_its_health_endpoint(notifications);
+                await Tokens_from_auth_api_open_admin_routes_and_a_customer_gets_403_on_every_service(notifications);
+                await A_customer_order_is_paid_then_shipped_and_delivered_by_the_admin(notifications);
+                await A_worker_killed_in_the_middle_of_200_orders_loses_none_charges_each_once_and_conserves_stock(app, notifications);
+                traceId = await One_trace_spans_the_POST_the_saga_steps_in_the_worker_and_the_catalog_calls(app, notifications);
+                await A_killed_service_process_is_restarted(notifications, "order-api");
+            }
+            finally
+            {
+                await app.StopAsync();
+                await watching.CancelAsync();
+                await watch.ContinueWith(_ => { }, TaskScheduler.Default);
+            }
         }
-        finally
-        {
-            await app.StopAsync();
-            await watching.CancelAsync();
-            await watch.ContinueWith(_ => { }, TaskScheduler.Default);
-            await app.DisposeAsync();
-        }
+
+        await An_AppHost_started_again_on_the_same_data_directory_still_lists_the_trace(traceId, pidsSeen);
 
         Assert.NotEmpty(pidsSeen);
         IEnumerable<string> left = pidsSeen.Keys
             .SelectMany(pid => ProcessTable.GroupMembers(pid))
             .Select(p => $"{p.Pid} {p.Command} (started for {pidsSeen.GetValueOrDefault(p.ProcessGroupId)})");
         Assert.Empty(left);
+    }
+
+    /// <summary>Free ports everywhere, the OTLP receiver included, so the test runs beside a developer's AppHost.</summary>
+    private IDistributedApplicationBuilder CreateBuilder() => DistributedApplication.CreateBuilder(new DistributedApplicationOptions
+    {
+        DataDirectory = _dataDirectory,
+        UseFreePorts = true,
+        DashboardUrl = "http://127.0.0.1:0",
+        OtlpEndpointUrl = "http://127.0.0.1:" + FreePort().ToString(CultureInfo.InvariantCulture),
+        ConsoleLogging = false,
+        RestartDelay = TimeSpan.FromMilliseconds(500),
+    });
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     private async Task The_state_endpoint_lists_every_resource_and_replica_as_running_and_healthy(DistributedApplication app)
@@ -130,20 +157,7 @@ public sealed class WholeApplicationTests(ITestOutputHelper output) : IDisposabl
     {
         string admin = await LoginAsync(notifications, "admin@bazaar.local", _adminPassword);
         string customer = await RegisterAndLoginAsync(notifications);
-        using var place = new HttpRequestMessage(HttpMethod.Post, ServiceUri(notifications, "order-api", "/api/orders"))
-        {
-            Content = JsonContent.Create(new
-            {
-                items = new[] { new { productId = 1, quantity = 1 } },
-                shippingAddress = new { name = "Ada", line1 = "1 Market Street", city = "Springfield", postalCode = "12345", country = "NL" },
-                paymentMethod = "card",
-            }),
-        };
-        place.Headers.Authorization = new AuthenticationHeaderValue("Bearer", customer);
-        place.Headers.Add("Idempotency-Key", Guid.NewGuid().ToString());
-        using HttpResponseMessage placed = await _http.SendAsync(place);
-        Assert.Equal(HttpStatusCode.Accepted, placed.StatusCode);
-        string orderId = (await placed.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("orderId").GetString()!.Replace("-", "", StringComparison.Ordinal);
+        string orderId = await PlaceOrderAsync(_http, notifications, customer, productId: 1);
 
         await WaitForOrderStatusAsync(notifications, orderId, customer, "Paid");
         foreach ((string action, string status) in new[] { ("ship", "Shipped"), ("deliver", "Delivered") })
@@ -152,6 +166,30 @@ public sealed class WholeApplicationTests(ITestOutputHelper output) : IDisposabl
             Assert.True(moved.IsSuccessStatusCode, $"{action}: {(int)moved.StatusCode} {await moved.Content.ReadAsStringAsync()}");
             await WaitForOrderStatusAsync(notifications, orderId, customer, status);
         }
+    }
+
+    /// <summary>Places one order of one unit and returns its id (32 hex digits); <paramref name="traceparent"/> makes the test the caller of a trace.</summary>
+    private static async Task<string> PlaceOrderAsync(HttpClient http, ResourceNotificationService notifications, string token, int productId, string? traceparent = null)
+    {
+        using var place = new HttpRequestMessage(HttpMethod.Post, ServiceUri(notifications, "order-api", "/api/orders"))
+        {
+            Content = JsonContent.Create(new
+            {
+                items = new[] { new { productId, quantity = 1 } },
+                shippingAddress = new { name = "Ada", line1 = "1 Market Street", city = "Springfield", postalCode = "12345", country = "NL" },
+                paymentMethod = "card",
+            }),
+        };
+        place.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        place.Headers.Add("Idempotency-Key", Guid.NewGuid().ToString());
+        if (traceparent is not null)
+        {
+            place.Headers.Add("traceparent", traceparent);
+        }
+
+        using HttpResponseMessage placed = await http.SendAsync(place);
+        Assert.True(placed.StatusCode == HttpStatusCode.Accepted, $"placing an order: {(int)placed.StatusCode} {await placed.Content.ReadAsStringAsync()}");
+        return (await placed.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("orderId").GetString()!.Replace("-", "", StringComparison.Ordinal);
     }
 
     private async Task WaitForOrderStatusAsync(ResourceNotificationService notifications, string orderId, string token, string status)
@@ -209,17 +247,27 @@ public sealed class WholeApplicationTests(ITestOutputHelper output) : IDisposabl
 
     private async Task A_killed_service_process_is_restarted(ResourceNotificationService notifications, string service)
     {
-        Assert.True(notifications.TryGetCurrentSnapshot(service, out ResourceSnapshot before));
-        int pid = before.Pid!.Value;
-
-        Process.GetProcessById(pid).Kill();
-        using var deadline = new CancellationTokenSource(RestartDeadline);
-        ResourceSnapshot after = await notifications.WaitForResourceAsync(
-            service, s => s.IsHealthy && s.Restarts == before.Restarts + 1 && s.Pid != pid, deadline.Token);
-
-        output.WriteLine($"{service}: pid {pid} killed, back as pid {after.Pid}, restarts {after.Restarts}.");
+        ResourceSnapshot after = await WaitForRestartAsync(notifications, Kill(notifications, service));
         using HttpResponseMessage response = await _http.GetAsync(new Uri(new Uri(after.Endpoints.Single()), "/health"));
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
+
+    /// <summary>SIGKILL (Process.Kill on Unix): no shutdown code runs, as in a crash. Returns the snapshot from before.</summary>
+    private static ResourceSnapshot Kill(ResourceNotificationService notifications, string service)
+    {
+        Assert.True(notifications.TryGetCurrentSnapshot(service, out ResourceSnapshot before));
+        Process.GetProcessById(before.Pid!.Value).Kill();
+        return before;
+    }
+
+    /// <summary>Waits until the engine has replaced the killed process with a new, healthy one.</summary>
+    private async Task<ResourceSnapshot> WaitForRestartAsync(ResourceNotificationService notifications, ResourceSnapshot before)
+    {
+        using var deadline = new CancellationTokenSource(RestartDeadline);
+        ResourceSnapshot after = await notifications.WaitForResourceAsync(
+            before.Name, s => s.IsHealthy && s.Restarts == before.Restarts + 1 && s.Pid != before.Pid, deadline.Token);
+        output.WriteLine($"{before.Name}: pid {before.Pid} killed, back as pid {after.Pid}, restarts {after.Restarts}.");
+        return after;
     }
 
     private static async Task WaitUntilEverythingIsHealthyAsync(DistributedApplication app, TimeSpan timeout)
