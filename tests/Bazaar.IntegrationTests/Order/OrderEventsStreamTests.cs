@@ -9,7 +9,7 @@ using static Bazaar.IntegrationTests.Order.OrderSystem;
 
 namespace Bazaar.IntegrationTests.Order;
 
-/// <summary>The SSE status stream: every status in order, resumable by Last-Event-ID, closed after a final state, fed across replicas.</summary>
+/// <summary>The SSE status stream: every status in order, resumable by Last-Event-ID, heartbeats while quiet, closed after a final state, fed across replicas.</summary>
 [Collection(OrderSystemCollection.Name)]
 public sealed class OrderEventsStreamTests : IAsyncLifetime
 {
@@ -78,13 +78,35 @@ public sealed class OrderEventsStreamTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.NotFound, (await buyer.GetAsync("/api/orders/not-an-order/events")).StatusCode);
     }
 
+    [Fact]
+    public async Task A_quiet_stream_gets_a_heartbeat_comment_every_interval_until_the_next_status()
+    {
+        int product = await _system.CreateProductAsync(stock: 5);
+        await using ServiceHost<OrderApiEntryPoint> replica = _system.StartOrderReplica(settings => settings["Orders:Stream:HeartbeatInterval"] = "00:00:00.250");
+        using HttpClient buyer = replica.CreateClient(TestTokens.Customer("sse-heartbeat"));
+        // test-timeout: the order rests in StockReserved until the worker's payment timeout (2 s here) cancels it.
+        OrderAccepted accepted = await PlaceAcceptedAsync(buyer, OrderBody(product, paymentMethod: "test-timeout"));
+
+        IReadOnlyList<string> lines = await ReadLinesAsync(buyer, accepted.EventsUrl, lastEventId: null, TimeSpan.FromSeconds(20));
+
+        Assert.Equal([OrderStatus.Submitted, OrderStatus.StockReserved, OrderStatus.Cancelled], ParseEvents(lines).Select(e => e.Status));
+        int reserved = lines.ToList().FindIndex(line => line.StartsWith("data: ", StringComparison.Ordinal) && line.Contains("StockReserved", StringComparison.Ordinal));
+        int cancelled = lines.ToList().FindIndex(line => line.StartsWith("data: ", StringComparison.Ordinal) && line.Contains("Cancelled", StringComparison.Ordinal));
+        int heartbeats = lines.Skip(reserved).Take(cancelled - reserved).Count(line => line == ": heartbeat");
+        Assert.True(heartbeats >= 2, $"Expected heartbeats while the order rested in StockReserved; the stream was:\n{string.Join("\n", lines)}");
+    }
+
     internal sealed record SseEvent(string? Id, string? Event, string Data)
     {
         public OrderStatus Status => JsonSerializer.Deserialize<OrderStatusEntry>(Data, JsonSerializerOptions.Web)!.Status;
     }
 
     /// <summary>Reads the stream until the server closes it (or fails after <paramref name="deadline"/>).</summary>
-    internal static async Task<IReadOnlyList<SseEvent>> ReadStreamAsync(HttpClient client, string url, string? lastEventId, TimeSpan deadline)
+    internal static async Task<IReadOnlyList<SseEvent>> ReadStreamAsync(HttpClient client, string url, string? lastEventId, TimeSpan deadline) =>
+        ParseEvents(await ReadLinesAsync(client, url, lastEventId, deadline));
+
+    /// <summary>Every line the server sent, comments included, until it closed the stream.</summary>
+    internal static async Task<IReadOnlyList<string>> ReadLinesAsync(HttpClient client, string url, string? lastEventId, TimeSpan deadline)
     {
         using var timeout = new CancellationTokenSource(deadline);
         using var request = new HttpRequestMessage(HttpMethod.Get, url);
@@ -97,9 +119,21 @@ public sealed class OrderEventsStreamTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("text/event-stream", response.Content.Headers.ContentType?.MediaType);
         using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(timeout.Token));
+        var lines = new List<string>();
+        while (await reader.ReadLineAsync(timeout.Token) is { } line)
+        {
+            lines.Add(line);
+        }
+
+        return lines;
+    }
+
+    /// <summary>The events in <paramref name="lines"/>; comments (heartbeats) and the retry field are not events.</summary>
+    internal static IReadOnlyList<SseEvent> ParseEvents(IEnumerable<string> lines)
+    {
         var events = new List<SseEvent>();
         string? id = null, name = null, data = null;
-        while (await reader.ReadLineAsync(timeout.Token) is { } line)
+        foreach (string line in lines)
         {
             if (line.Length == 0)
             {

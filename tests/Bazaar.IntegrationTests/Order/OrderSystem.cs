@@ -6,7 +6,6 @@ using System.Text.Json;
 using Bazaar.Catalog.Api;
 using Bazaar.Data;
 using Bazaar.IntegrationTests.Auth;
-using Bazaar.Messaging;
 using Bazaar.Order.Api;
 using Bazaar.Order.Api.Apis;
 using Bazaar.Order.Api.Ordering;
@@ -87,9 +86,9 @@ public sealed class OrderSystem : IAsyncDisposable
 
     public ServiceHost<CatalogApiEntryPoint> Catalog { get; }
 
-    public ServiceHost<OrderApiEntryPoint> Orders { get; private set; }
+    public ServiceHost<OrderApiEntryPoint> Orders { get; }
 
-    public ServiceHost<WorkerEntryPoint> Worker { get; private set; }
+    public ServiceHost<WorkerEntryPoint> Worker { get; }
 
     public MySqlDataSource OrderDatabase { get; private set; } = null!;
 
@@ -137,30 +136,6 @@ public sealed class OrderSystem : IAsyncDisposable
         var system = new OrderSystem(auth, catalog, orderSettings, workerSettings);
         system.OrderDatabase = new MySqlDataSource(orderDb);
         return system;
-    }
-
-    /// <summary>Stops the worker host (as a crash would, mid-work) and starts a fresh one on the same database and queues.</summary>
-    public async Task RestartWorkerAsync(Func<Task>? whileStopped = null)
-    {
-        RabbitMQConnectionProvider broker = Worker.Services.GetRequiredService<RabbitMQConnectionProvider>();
-        try
-        {
-            await Worker.DisposeAsync();
-        }
-        catch (Exception exception) when (exception is AggregateException or OperationCanceledException or ObjectDisposedException)
-        {
-            // A stop without grace cuts work off mid-way, as a crash would; what it throws on the way out is not the test's subject.
-        }
-
-        // A dead process's broker connection drops, and the broker hands its unacknowledged messages to others.
-        await broker.DisposeAsync();
-
-        if (whileStopped is not null)
-        {
-            await whileStopped();
-        }
-
-        Worker = StartWorker();
     }
 
     /// <summary>

@@ -16,6 +16,7 @@ public sealed class OrderStreamOptions
     /// <summary>The Redis channel on which every replica hears of every status change.</summary>
     public string Channel { get; set; } = "bazaar:orders:status";
 
+    /// <summary>Every open stream sends a comment line this often, so proxies and clients can tell a quiet stream from a dead one.</summary>
     public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(15);
 
     /// <summary>A stream reads the database this often even without a notification, so a lost one only delays.</summary>
