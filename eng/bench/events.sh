@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # End-to-end integration-event benchmark (outbox commit -> consumer effect committed), appended to eng/bench/RESULTS.md.
-# Usage: eng/bench/events.sh [--events N] [--rate R] [--seconds S] [--writers W] [--concurrency C] [--prefetch P] [--flush-at-commit 1|2]
+# Usage: eng/bench/events.sh [--events N] [--rate R] [--seconds S] [--writers W] [--concurrency C] [--prefetch P] [--batch B] [--flush-at-commit 1|2]
 # Starts its own MariaDB and RabbitMQ on free ports through the hosting engine (or uses BENCH_MYSQL / BENCH_AMQP),
 # and stops them at the end. Bounded: every phase gives up 2 minutes after its last write. Not a test.
 set -euo pipefail

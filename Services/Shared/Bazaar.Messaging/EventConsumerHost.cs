@@ -1,7 +1,10 @@
+using System.Data.Common;
 using System.Diagnostics;
 using System.Globalization;
+using System.Threading.Channels;
 using System.Text.Json;
 using Bazaar.Data;
+using Dapper;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -14,8 +17,10 @@ namespace Bazaar.Messaging;
 /// <summary>
 /// Consumes this service's queue with bounded prefetch and concurrency. Each message runs its handler in one transaction
 /// together with the inbox insert (a redelivered event hits the inbox key and becomes a no-op), and is acknowledged
-/// only after that transaction commits. A failing handler sends the message to the next retry queue, and after the
-/// last one to the dead-letter queue; a message that cannot be read goes to the dead-letter queue at once.
+/// only after that transaction commits. Messages that wait together share one transaction (up to ConsumerBatchSize),
+/// so one commit, and its disk flush, serves them all; if any of them fails the batch rolls back and each is handled
+/// alone, so what follows is decided per message. A failing handler sends the message to the next retry queue, and
+/// after the last one to the dead-letter queue; a message that cannot be read goes to the dead-letter queue at once.
 /// On shutdown it stops taking messages and lets in-flight ones finish; those still running when the host's shutdown
 /// timeout ends are cancelled, rolled back and returned to the queue.
 /// </summary>
@@ -40,6 +45,8 @@ internal sealed partial class EventConsumerHost : BackgroundService
     private readonly ILogger _logger;
     private readonly ConfirmingPublisher _publisher;
     private readonly CancellationTokenSource _abortInFlight = new();
+    private readonly Channel<Delivery> _received = Channel.CreateUnbounded<Delivery>(new UnboundedChannelOptions { SingleWriter = true });
+    private Task[] _workers = [];
     private IChannel? _channel;
     private string? _consumerTag;
     private int _inFlight;
@@ -71,8 +78,12 @@ internal sealed partial class EventConsumerHost : BackgroundService
 
     private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+    /// <summary>Deliveries received and waiting for a worker (for tests).</summary>
+    internal int Waiting => _received.Reader.Count;
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        _workers = Enumerable.Range(0, _options.MaxConcurrency).Select(_ => Task.Run(ProcessAsync, CancellationToken.None)).ToArray();
         await StartConsumingAsync(stoppingToken).ConfigureAwait(false);
         var nextCleanup = _timeProvider.GetUtcNow();
         while (!stoppingToken.IsCancellationRequested)
@@ -107,7 +118,7 @@ internal sealed partial class EventConsumerHost : BackgroundService
             {
                 var connection = await _connectionProvider.GetConnectionAsync(stoppingToken).ConfigureAwait(false);
                 var channel = await connection.CreateChannelAsync(
-                    new CreateChannelOptions(false, false, consumerDispatchConcurrency: (ushort)_options.MaxConcurrency), stoppingToken).ConfigureAwait(false);
+                    new CreateChannelOptions(false, false, consumerDispatchConcurrency: 1), stoppingToken).ConfigureAwait(false);
                 await _topology.DeclareAsync(channel, _registry.EventTypes, stoppingToken).ConfigureAwait(false);
                 await channel.BasicQosAsync(0, _options.PrefetchCount, global: false, stoppingToken).ConfigureAwait(false);
                 var consumer = new AsyncEventingBasicConsumer(channel);
@@ -131,149 +142,380 @@ internal sealed partial class EventConsumerHost : BackgroundService
         }
     }
 
+    // Called one delivery at a time (dispatch concurrency 1), so the queue sees them in broker order. Poison is settled
+    // here; the rest waits for a worker, which may take several at once into one transaction.
     private async Task OnReceivedAsync(object sender, BasicDeliverEventArgs delivery)
     {
         Interlocked.Increment(ref _inFlight);
+        var settled = true;
         try
         {
-            await HandleDeliveryAsync(((AsyncEventingBasicConsumer)sender).Channel, delivery).ConfigureAwait(false);
+            // The client lends the body only for the length of this call; the message lives on in the queue.
+            var received = new Received(((AsyncEventingBasicConsumer)sender).Channel, delivery.DeliveryTag, delivery.BasicProperties, delivery.Body.ToArray());
+            EventEnvelope envelope;
+            HandlerRegistration registration;
+            object payload;
+            try
+            {
+                envelope = EventEnvelope.FromUtf8Bytes(received.Body.Span);
+                registration = _registry.Find(envelope.Type)
+                    ?? throw new JsonException($"No handler for event type '{envelope.Type}' in {_topology.Queue}.");
+                payload = registration.ReadPayload(envelope);
+            }
+            catch (Exception exception) when (exception is JsonException or NotSupportedException or InvalidOperationException)
+            {
+                await DeadLetterAsync(received, $"Poison message, cannot be read: {exception.Message}", attempts: 0).ConfigureAwait(false);
+                return;
+            }
+
+            var attempt = MessageHeaders.GetInt(received.Properties.Headers, MessageHeaders.Attempt);
+            if (_received.Writer.TryWrite(new Delivery(received, envelope, registration, payload, attempt)))
+            {
+                settled = false;
+            }
+            else
+            {
+                // Stopping: the workers are gone; the broker gives it to the next consumer.
+                await SettleAsync(() => received.Channel.BasicNackAsync(received.DeliveryTag, multiple: false, requeue: true)).ConfigureAwait(false);
+            }
         }
         finally
         {
-            Interlocked.Decrement(ref _inFlight);
+            if (settled)
+            {
+                Interlocked.Decrement(ref _inFlight);
+            }
         }
     }
 
-    private async Task HandleDeliveryAsync(IChannel channel, BasicDeliverEventArgs delivery)
+    private async Task ProcessAsync()
     {
-        EventEnvelope envelope;
-        HandlerRegistration registration;
-        object payload;
-        try
+        var batch = new List<Delivery>(_options.ConsumerBatchSize);
+        var reader = _received.Reader;
+        while (await reader.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false))
         {
-            envelope = EventEnvelope.FromUtf8Bytes(delivery.Body.Span);
-            registration = _registry.Find(envelope.Type)
-                ?? throw new JsonException($"No handler for event type '{envelope.Type}' in {_topology.Queue}.");
-            payload = registration.ReadPayload(envelope);
+            // No waiting for a batch to fill: under light load a batch is one message and costs no latency; under load
+            // the queue fills while the previous transaction commits, and the next takes all of it at once.
+            while (batch.Count < _options.ConsumerBatchSize && reader.TryRead(out var delivery))
+            {
+                batch.Add(delivery);
+            }
+
+            if (batch.Count == 0)
+            {
+                continue;
+            }
+
+            try
+            {
+                await HandleBatchAsync(batch).ConfigureAwait(false);
+            }
+            catch (Exception exception)
+            {
+                // Every path settles its messages itself; this only keeps the worker alive if one of them throws anyway.
+                LogSettleFailed(_logger, exception);
+            }
+            finally
+            {
+                Interlocked.Add(ref _inFlight, -batch.Count);
+                batch.Clear();
+            }
         }
-        catch (Exception exception) when (exception is JsonException or NotSupportedException or InvalidOperationException)
+    }
+
+    /// <summary>
+    /// Handles several messages in one transaction (each handler's writes and every inbox row), commits once and acks
+    /// them all. If anything fails the whole transaction rolls back and each message is handled again on its own,
+    /// so retries, dead letters and duplicates behave per message exactly as for a batch of one.
+    /// </summary>
+    private async Task HandleBatchAsync(List<Delivery> batch)
+    {
+        if (_abortInFlight.IsCancellationRequested)
         {
-            await DeadLetterAsync(channel, delivery, $"Poison message, cannot be read: {exception.Message}", attempts: 0).ConfigureAwait(false);
+            foreach (var delivery in batch)
+            {
+                await SettleAsync(() => delivery.Received.Channel.BasicNackAsync(delivery.Received.DeliveryTag, multiple: false, requeue: true)).ConfigureAwait(false);
+            }
+
             return;
         }
 
-        var attempt = MessageHeaders.GetInt(delivery.BasicProperties.Headers, MessageHeaders.Attempt);
-        using var activity = MessagingTelemetry.Source.StartActivity(
-            $"{envelope.Type} process", ActivityKind.Consumer, MessageHeaders.ExtractParent(delivery.BasicProperties.Headers));
-        activity?.SetTag("messaging.system", "rabbitmq");
-        activity?.SetTag("messaging.operation.type", "process");
-        activity?.SetTag("messaging.destination.name", _topology.Queue);
-        activity?.SetTag("messaging.message.id", envelope.Id.ToString());
-        activity?.SetTag("bazaar.messaging.attempt", attempt);
+        if (batch.Count == 1)
+        {
+            await HandleOneAsync(batch[0]).ConfigureAwait(false);
+            return;
+        }
 
+        var outer = Activity.Current;
+        foreach (var delivery in batch)
+        {
+            delivery.Activity = StartProcessActivity(delivery);
+            Activity.Current = outer;
+        }
+
+        bool[] firstTime;
+        try
+        {
+            firstTime = await _dataSource.InTransactionAsync(async (connection, transaction, token) =>
+            {
+                var fresh = await InsertInboxRowsAsync(connection, transaction, batch, token).ConfigureAwait(false);
+                for (var i = 0; i < batch.Count; i++)
+                {
+                    if (!fresh[i])
+                    {
+                        continue;
+                    }
+
+                    var delivery = batch[i];
+                    Activity.Current = delivery.Activity;
+                    try
+                    {
+                        await RunHandlerAsync(delivery, connection, transaction, token).ConfigureAwait(false);
+                    }
+                    finally
+                    {
+                        Activity.Current = outer;
+                    }
+                }
+
+                return fresh;
+            }, _abortInFlight.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (_abortInFlight.IsCancellationRequested)
+        {
+            foreach (var delivery in batch)
+            {
+                await SettleAsync(() => delivery.Received.Channel.BasicNackAsync(delivery.Received.DeliveryTag, multiple: false, requeue: true)).ConfigureAwait(false);
+                delivery.Activity?.Dispose();
+            }
+
+            Activity.Current = outer;
+            return;
+        }
+        catch (Exception exception)
+        {
+            // Which message failed is unknown (or it was the database): each runs alone, in its own span already started.
+            LogBatchFailed(_logger, exception, batch.Count);
+            foreach (var delivery in batch)
+            {
+                await HandleOneAsync(delivery).ConfigureAwait(false);
+            }
+
+            Activity.Current = outer;
+            return;
+        }
+
+        for (var i = 0; i < batch.Count; i++)
+        {
+            var delivery = batch[i];
+            Consumed(delivery, firstTime[i]);
+            await SettleAsync(() => delivery.Received.Channel.BasicAckAsync(delivery.Received.DeliveryTag, multiple: false)).ConfigureAwait(false);
+            delivery.Activity?.Dispose();
+        }
+
+        Activity.Current = outer;
+    }
+
+    private async Task HandleOneAsync(Delivery delivery)
+    {
+        using var activity = delivery.Activity ?? StartProcessActivity(delivery);
+        if (activity is not null)
+        {
+            Activity.Current = activity;
+        }
+
+        var envelope = delivery.Envelope;
         bool firstTime;
         try
         {
             firstTime = await _dataSource.InTransactionAsync(async (connection, transaction, token) =>
             {
-                try
-                {
-                    await connection.ExecuteAsync(InsertInbox, new
-                    {
-                        consumer = _topology.Queue,
-                        eventId = envelope.Id.ToString(),
-                        eventType = envelope.Type,
-                        handledAt = _timeProvider.GetUtcNow().UtcDateTime,
-                    }, transaction, token).ConfigureAwait(false);
-                }
-                catch (Exception exception) when (TransientErrors.IsUniqueViolation(exception))
+                if (!(await InsertInboxRowsAsync(connection, transaction, [delivery], token).ConfigureAwait(false))[0])
                 {
                     return false;
                 }
 
-                await using var scope = _services.CreateAsyncScope();
-                await registration.Handle(scope.ServiceProvider, payload, new EventContext(envelope, connection, transaction, attempt), token).ConfigureAwait(false);
+                await RunHandlerAsync(delivery, connection, transaction, token).ConfigureAwait(false);
                 return true;
             }, _abortInFlight.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (_abortInFlight.IsCancellationRequested)
         {
-            await SettleAsync(() => channel.BasicNackAsync(delivery.DeliveryTag, multiple: false, requeue: true)).ConfigureAwait(false);
+            await SettleAsync(() => delivery.Received.Channel.BasicNackAsync(delivery.Received.DeliveryTag, multiple: false, requeue: true)).ConfigureAwait(false);
             return;
         }
         catch (Exception exception)
         {
             activity?.SetStatus(ActivityStatusCode.Error, exception.Message);
             activity?.SetTag("error.type", exception.GetType().FullName);
-            await RetryOrDeadLetterAsync(channel, delivery, envelope, attempt, exception).ConfigureAwait(false);
+            await RetryOrDeadLetterAsync(delivery, exception).ConfigureAwait(false);
             return;
         }
 
+        Consumed(delivery, firstTime);
+        await SettleAsync(() => delivery.Received.Channel.BasicAckAsync(delivery.Received.DeliveryTag, multiple: false)).ConfigureAwait(false);
+    }
+
+    private async Task RunHandlerAsync(Delivery delivery, DbConnection connection, DbTransaction transaction, CancellationToken cancellationToken)
+    {
+        await using var scope = _services.CreateAsyncScope();
+        await delivery.Registration.Handle(scope.ServiceProvider, delivery.Payload, new EventContext(delivery.Envelope, connection, transaction, delivery.Attempt), cancellationToken)
+            .ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Inserts the inbox rows of <paramref name="batch"/>; returns, per message, whether it is new (false: handled before).
+    /// One multi-row INSERT in the usual case; a duplicate key fails only that statement (InnoDB keeps the transaction),
+    /// and then each row is inserted alone to find which were seen before.
+    /// </summary>
+    private async Task<bool[]> InsertInboxRowsAsync(DbConnection connection, DbTransaction transaction, IReadOnlyList<Delivery> batch, CancellationToken cancellationToken)
+    {
+        var fresh = new bool[batch.Count];
+        var handledAt = _timeProvider.GetUtcNow().UtcDateTime;
+        if (batch.Count > 1)
+        {
+            var parameters = new DynamicParameters();
+            parameters.Add("consumer", _topology.Queue);
+            parameters.Add("handledAt", handledAt);
+            for (var i = 0; i < batch.Count; i++)
+            {
+                parameters.Add($"e{i}", batch[i].Envelope.Id.ToString());
+                parameters.Add($"t{i}", batch[i].Envelope.Type);
+            }
+
+            try
+            {
+                await connection.ExecuteAsync(InsertInboxRows(batch.Count), parameters, transaction, cancellationToken).ConfigureAwait(false);
+                Array.Fill(fresh, true);
+                return fresh;
+            }
+            catch (Exception exception) when (TransientErrors.IsUniqueViolation(exception))
+            {
+                // Some were handled before (or twice in this batch): find out row by row below.
+            }
+        }
+
+        for (var i = 0; i < batch.Count; i++)
+        {
+            try
+            {
+                await connection.ExecuteAsync(InsertInbox, new
+                {
+                    consumer = _topology.Queue,
+                    eventId = batch[i].Envelope.Id.ToString(),
+                    eventType = batch[i].Envelope.Type,
+                    handledAt,
+                }, transaction, cancellationToken).ConfigureAwait(false);
+                fresh[i] = true;
+            }
+            catch (Exception exception) when (TransientErrors.IsUniqueViolation(exception))
+            {
+                fresh[i] = false;
+            }
+        }
+
+        return fresh;
+    }
+
+    private static SqlStatement InsertInboxRows(int count)
+    {
+        var statements = InboxBatchStatements;
+        if (count < statements.Length && statements[count] is { } cached)
+        {
+            return cached;
+        }
+
+        var values = string.Join(", ", Enumerable.Range(0, count).Select(i => $"(@consumer, @e{i}, @t{i}, @handledAt)"));
+        var statement = new SqlStatement("inbox.insert_batch", $"INSERT INTO inbox (consumer, event_id, event_type, handled_at) VALUES {values}");
+        if (count < statements.Length)
+        {
+            statements[count] = statement;
+        }
+
+        return statement;
+    }
+
+    private static readonly SqlStatement?[] InboxBatchStatements = new SqlStatement?[257];
+
+    private Activity? StartProcessActivity(Delivery delivery)
+    {
+        var activity = MessagingTelemetry.Source.StartActivity(
+            $"{delivery.Envelope.Type} process", ActivityKind.Consumer, MessageHeaders.ExtractParent(delivery.Received.Properties.Headers));
+        activity?.SetTag("messaging.system", "rabbitmq");
+        activity?.SetTag("messaging.operation.type", "process");
+        activity?.SetTag("messaging.destination.name", _topology.Queue);
+        activity?.SetTag("messaging.message.id", delivery.Envelope.Id.ToString());
+        activity?.SetTag("bazaar.messaging.attempt", delivery.Attempt);
+        return activity;
+    }
+
+    private void Consumed(Delivery delivery, bool firstTime)
+    {
         _telemetry.Consumed.Add(1, new("messaging.destination.name", _topology.Queue), new("bazaar.messaging.duplicate", !firstTime));
         if (!firstTime)
         {
-            LogDuplicate(_logger, envelope.Id, envelope.Type);
+            LogDuplicate(_logger, delivery.Envelope.Id, delivery.Envelope.Type);
         }
-
-        await SettleAsync(() => channel.BasicAckAsync(delivery.DeliveryTag, multiple: false)).ConfigureAwait(false);
     }
 
-    private async Task RetryOrDeadLetterAsync(IChannel channel, BasicDeliverEventArgs delivery, EventEnvelope envelope, int attempt, Exception exception)
+    private async Task RetryOrDeadLetterAsync(Delivery delivery, Exception exception)
     {
+        var (received, envelope, attempt) = (delivery.Received, delivery.Envelope, delivery.Attempt);
+
         // The database being unreachable (after the data source's own retries) is not the handler's fault: wait on the
         // retry path without spending the message's budget, so an outage does not fill the dead-letter queue.
         var infrastructure = TransientErrors.IsTransient(exception) && _topology.RetryDelays.Count > 0;
         if (attempt >= _topology.RetryDelays.Count && !infrastructure)
         {
             LogGaveUp(_logger, exception, envelope.Id, envelope.Type, attempt + 1);
-            await DeadLetterAsync(channel, delivery, $"Handler failed {attempt + 1} time(s); last error: {Describe(exception)}", attempt + 1).ConfigureAwait(false);
+            await DeadLetterAsync(received, $"Handler failed {attempt + 1} time(s); last error: {Describe(exception)}", attempt + 1).ConfigureAwait(false);
             return;
         }
 
-        var headers = MessageHeaders.Copy(delivery.BasicProperties.Headers);
+        var headers = MessageHeaders.Copy(received.Properties.Headers);
         var nextAttempt = infrastructure ? attempt : attempt + 1;
         var delayIndex = Math.Min(attempt, _topology.RetryDelays.Count - 1);
         headers[MessageHeaders.Attempt] = nextAttempt;
         headers[MessageHeaders.LastError] = Describe(exception);
         var retryQueue = _topology.RetryQueue(delayIndex);
         LogRetrying(_logger, exception, envelope.Id, envelope.Type, attempt + 1, _topology.RetryDelays[delayIndex]);
-        if (await RepublishAsync(delivery, "", retryQueue, headers).ConfigureAwait(false))
+        if (await RepublishAsync(received, "", retryQueue, headers).ConfigureAwait(false))
         {
             _telemetry.Retried.Add(1, new KeyValuePair<string, object?>("messaging.destination.name", _topology.Queue));
-            await SettleAsync(() => channel.BasicAckAsync(delivery.DeliveryTag, multiple: false)).ConfigureAwait(false);
+            await SettleAsync(() => received.Channel.BasicAckAsync(received.DeliveryTag, multiple: false)).ConfigureAwait(false);
         }
         else
         {
-            await SettleAsync(() => channel.BasicNackAsync(delivery.DeliveryTag, multiple: false, requeue: true)).ConfigureAwait(false);
+            await SettleAsync(() => received.Channel.BasicNackAsync(received.DeliveryTag, multiple: false, requeue: true)).ConfigureAwait(false);
         }
     }
 
-    private async Task DeadLetterAsync(IChannel channel, BasicDeliverEventArgs delivery, string reason, int attempts)
+    private async Task DeadLetterAsync(Received received, string reason, int attempts)
     {
-        var headers = MessageHeaders.Copy(delivery.BasicProperties.Headers);
+        var headers = MessageHeaders.Copy(received.Properties.Headers);
         headers[MessageHeaders.DeadLetterReason] = reason;
         headers[MessageHeaders.DeadLetteredAt] = _timeProvider.GetUtcNow().ToString("O", CultureInfo.InvariantCulture);
         headers[MessageHeaders.OriginalQueue] = _topology.Queue;
         headers[MessageHeaders.Attempt] = attempts;
-        if (await RepublishAsync(delivery, "", _topology.DeadLetterQueue, headers).ConfigureAwait(false))
+        if (await RepublishAsync(received, "", _topology.DeadLetterQueue, headers).ConfigureAwait(false))
         {
             _telemetry.DeadLettered.Add(1, new KeyValuePair<string, object?>("messaging.destination.name", _topology.Queue));
-            LogDeadLettered(_logger, delivery.BasicProperties.MessageId, _topology.DeadLetterQueue, reason);
-            await SettleAsync(() => channel.BasicAckAsync(delivery.DeliveryTag, multiple: false)).ConfigureAwait(false);
+            LogDeadLettered(_logger, received.Properties.MessageId, _topology.DeadLetterQueue, reason);
+            await SettleAsync(() => received.Channel.BasicAckAsync(received.DeliveryTag, multiple: false)).ConfigureAwait(false);
         }
         else
         {
-            await SettleAsync(() => channel.BasicNackAsync(delivery.DeliveryTag, multiple: false, requeue: true)).ConfigureAwait(false);
+            await SettleAsync(() => received.Channel.BasicNackAsync(received.DeliveryTag, multiple: false, requeue: true)).ConfigureAwait(false);
         }
     }
 
     // The copy is confirmed before the original is acknowledged, so a failure in between duplicates rather than loses.
-    private async Task<bool> RepublishAsync(BasicDeliverEventArgs delivery, string exchange, string routingKey, Dictionary<string, object?> headers)
+    private async Task<bool> RepublishAsync(Received received, string exchange, string routingKey, Dictionary<string, object?> headers)
     {
-        var properties = new BasicProperties(delivery.BasicProperties) { Headers = headers, DeliveryMode = DeliveryModes.Persistent };
+        var properties = new BasicProperties(received.Properties) { Headers = headers, DeliveryMode = DeliveryModes.Persistent };
         try
         {
-            await _publisher.PublishAsync(exchange, routingKey, properties, delivery.Body, CancellationToken.None).ConfigureAwait(false);
+            await _publisher.PublishAsync(exchange, routingKey, properties, received.Body, CancellationToken.None).ConfigureAwait(false);
             return true;
         }
         catch (Exception exception)
@@ -333,6 +575,15 @@ internal sealed partial class EventConsumerHost : BackgroundService
             await WaitForIdleAsync(grace.Token).ConfigureAwait(false);
         }
 
+        _received.Writer.TryComplete();
+        try
+        {
+            await Task.WhenAll(_workers).WaitAsync(TimeSpan.FromSeconds(5), CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (TimeoutException exception)
+        {
+            LogSettleFailed(_logger, exception);
+        }
         await base.StopAsync(cancellationToken).ConfigureAwait(false);
         if (_channel is { } open)
         {
@@ -365,6 +616,15 @@ internal sealed partial class EventConsumerHost : BackgroundService
         base.Dispose();
     }
 
+    /// <summary>A delivery as received; the body is a copy, since the client reuses its buffer after the callback.</summary>
+    private sealed record Received(IChannel Channel, ulong DeliveryTag, IReadOnlyBasicProperties Properties, ReadOnlyMemory<byte> Body);
+
+    /// <summary>A readable delivery waiting for a worker; <see cref="Activity"/> is its process span once a batch starts it.</summary>
+    private sealed record Delivery(Received Received, EventEnvelope Envelope, HandlerRegistration Registration, object Payload, int Attempt)
+    {
+        public Activity? Activity { get; set; }
+    }
+
     private static string Describe(Exception exception)
     {
         var text = $"{exception.GetType().Name}: {exception.Message}";
@@ -388,6 +648,9 @@ internal sealed partial class EventConsumerHost : BackgroundService
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Message {MessageId} dead-lettered to {DeadLetterQueue}: {Reason}")]
     private static partial void LogDeadLettered(ILogger logger, string? messageId, string deadLetterQueue, string reason);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "A batch of {Count} messages failed and was rolled back; handling each on its own")]
+    private static partial void LogBatchFailed(ILogger logger, Exception exception, int count);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not republish a message to {RoutingKey}; returning it to the queue")]
     private static partial void LogRepublishFailed(ILogger logger, Exception exception, string routingKey);

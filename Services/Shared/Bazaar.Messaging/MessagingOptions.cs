@@ -20,8 +20,15 @@ public sealed class MessagingOptions
     /// <summary>Unacknowledged messages the broker hands this consumer at once.</summary>
     public ushort PrefetchCount { get; set; } = 64;
 
-    /// <summary>Messages handled in parallel.</summary>
+    /// <summary>Transactions handling messages in parallel (each takes up to <see cref="ConsumerBatchSize"/> messages).</summary>
     public int MaxConcurrency { get; set; } = 8;
+
+    /// <summary>
+    /// Most messages handled in one transaction and acknowledged after its one commit. A worker takes whatever is waiting
+    /// (never waits for a batch to fill), so under light load a batch is one message; under load one commit serves many.
+    /// If any handler in a batch fails, the batch rolls back and each message is handled alone. 1 turns batching off.
+    /// </summary>
+    public int ConsumerBatchSize { get; set; } = 32;
 
     /// <summary>Rows the relay publishes per transaction.</summary>
     public int RelayBatchSize { get; set; } = 256;
@@ -71,6 +78,11 @@ internal sealed class MessagingOptionsValidator : IValidateOptions<MessagingOpti
         if (options.PrefetchCount == 0 || options.MaxConcurrency <= 0 || options.RelayBatchSize <= 0)
         {
             failures.Add("Bazaar:Messaging:PrefetchCount, MaxConcurrency and RelayBatchSize must be positive.");
+        }
+
+        if (options.ConsumerBatchSize is <= 0 or > 1000)
+        {
+            failures.Add("Bazaar:Messaging:ConsumerBatchSize must be between 1 and 1000.");
         }
 
         if (options.RelayPollInterval <= TimeSpan.Zero || options.RelayMaxBackoff <= TimeSpan.Zero || options.CleanupInterval <= TimeSpan.Zero

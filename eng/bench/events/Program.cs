@@ -100,6 +100,7 @@ static async Task<PhaseResult> RunPhaseAsync(string mysqlServer, string amqp, Ph
             o.ServiceName = "bench-consumer";
             o.MaxConcurrency = settings.Concurrency;
             o.PrefetchCount = (ushort)settings.Prefetch;
+            o.ConsumerBatchSize = settings.ConsumerBatch;
         });
         if (pipeline)
         {
@@ -206,7 +207,7 @@ static string Markdown(BenchSettings settings, List<string> rows)
         ## {DateTime.UtcNow.ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture)} UTC · integration events end to end (outbox commit -> consumer effect committed)
 
         Machine: {Environment.ProcessorCount} CPUs ({cpu}), {memory} RAM, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}, .NET {Environment.Version}; MariaDB, RabbitMQ and the benchmark share these CPUs; load average before the run {settings.LoadAverage} (other sessions' builds and tests were running).
-        Command: `eng/bench/events.sh {string.Join(' ', settings.Arguments)}` (one relay, one consumer with concurrency {settings.Concurrency} and prefetch {settings.Prefetch}; {settings.Writers} writers, one transaction per event; persistent messages with publisher confirms; innodb_flush_log_at_trx_commit={settings.FlushAtCommit?.ToString(CultureInfo.InvariantCulture) ?? "1 (default, fsync per commit)"}; latency from the producer's commit to the end of the consumer span, after its commit and ack)
+        Command: `eng/bench/events.sh {string.Join(' ', settings.Arguments)}` (one relay, one consumer with concurrency {settings.Concurrency}, batches of up to {settings.ConsumerBatch} and prefetch {settings.Prefetch}; {settings.Writers} writers, one transaction per event; persistent messages with publisher confirms; innodb_flush_log_at_trx_commit={settings.FlushAtCommit?.ToString(CultureInfo.InvariantCulture) ?? "1 (default, fsync per commit)"}; latency from the producer's commit to the end of the consumer span, after its commit and ack)
 
         | phase | events | produced in (s) | all handled in (s) | events/s end to end | P50 (ms) | P99 (ms) | max (ms) |
         |---|---:|---:|---:|---:|---:|---:|---:|
@@ -243,7 +244,7 @@ internal sealed record PhaseResult(Phase Phase, int Handled, TimeSpan ProducedIn
     private static string Ms(double value) => double.IsNaN(value) || value == 0 ? "n/a" : value.ToString("F1", CultureInfo.InvariantCulture);
 }
 
-internal sealed record BenchSettings(IReadOnlyList<Phase> Phases, int Writers, int Concurrency, int Prefetch, int? FlushAtCommit, string? AppendTo, string[] Arguments)
+internal sealed record BenchSettings(IReadOnlyList<Phase> Phases, int Writers, int Concurrency, int Prefetch, int ConsumerBatch, int? FlushAtCommit, string? AppendTo, string[] Arguments)
 {
     public string LoadAverage { get; } = string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3));
 
@@ -261,7 +262,7 @@ internal sealed record BenchSettings(IReadOnlyList<Phase> Phases, int Writers, i
             new($"fixed rate {rate}/s for {seconds} s", rate * seconds, rate),
         ];
         int? flush = Value("--flush-at-commit") is { } f ? int.Parse(f, CultureInfo.InvariantCulture) : null;
-        return new BenchSettings(phases, Number("--writers", 16), Number("--concurrency", 16), Number("--prefetch", 256), flush, Value("--append"),
+        return new BenchSettings(phases, Number("--writers", 16), Number("--concurrency", 16), Number("--prefetch", 256), Number("--batch", new MessagingOptions().ConsumerBatchSize), flush, Value("--append"),
             args.Where((a, i) => a != "--append" && (i == 0 || args[i - 1] != "--append")).ToArray());
     }
 }
