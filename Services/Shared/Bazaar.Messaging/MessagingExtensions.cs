@@ -89,7 +89,10 @@ public sealed class MessagingBuilder
             sp.GetRequiredService<MessagingTelemetry>(),
             sp.GetRequiredService<OutboxSignal>(),
             sp.GetRequiredService<TimeProvider>(),
-            sp.GetRequiredService<ILogger<OutboxRelay>>()));
+            sp.GetRequiredService<ILogger<OutboxRelay>>())
+        {
+            AfterPublishBeforeMark = sp.GetService<OutboxRelayTestPause>()?.AfterPublishBeforeMark,
+        });
         services.AddHealthChecks().Add(new HealthCheckRegistration(
             ConnectionName + "-outbox",
             sp => new OutboxHealthCheck(DataSource(sp), sp.GetRequiredService<IOptions<MessagingOptions>>(), sp.GetRequiredService<TimeProvider>()),

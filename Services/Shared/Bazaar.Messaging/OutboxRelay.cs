@@ -73,6 +73,7 @@ internal sealed partial class OutboxRelay : BackgroundService
     }
 
     /// <summary>Test seam: runs after the batch was confirmed and before it is marked sent (a crash here is the interesting one).</summary>
+    /// <remarks>Null unless a test sets it, directly or by registering <see cref="OutboxRelayTestPause"/>.</remarks>
     internal Func<IReadOnlyList<long>, CancellationToken, Task>? AfterPublishBeforeMark { get; set; }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -279,6 +280,13 @@ internal sealed partial class OutboxRelay : BackgroundService
     [LoggerMessage(Level = LogLevel.Information, Message = "Deleted {Count} published outbox rows past retention")]
     private static partial void LogCleanedUp(ILogger logger, int count);
 }
+
+/// <summary>
+/// TEST ONLY, never registered by the library: when a process registers one, its relay calls it after the broker confirmed
+/// a batch and before the batch is marked sent, while the rows are still locked. The relay-crash test uses it to hold a
+/// relay process there and kill it.
+/// </summary>
+internal sealed record OutboxRelayTestPause(Func<IReadOnlyList<long>, CancellationToken, Task> AfterPublishBeforeMark);
 
 internal sealed record OutboxBacklog(long Pending, DateTime? Oldest)
 {

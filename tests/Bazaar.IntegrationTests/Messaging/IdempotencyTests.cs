@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using System.Threading.Channels;
 using Bazaar.Data;
 using Bazaar.Messaging;
 using Microsoft.Extensions.DependencyInjection;
@@ -36,7 +38,7 @@ public sealed class IdempotencyTests
     }
 
     [Fact]
-    public async Task A_relay_killed_between_publish_and_mark_as_sent_publishes_again_and_the_effect_still_happens_once()
+    public async Task A_relay_process_killed_with_SIGKILL_between_publish_and_mark_as_sent_publishes_again_when_restarted_and_the_effect_still_happens_once()
     {
         await using var scenario = await MessagingScenario.CreateAsync("crash");
         var host = await scenario.StartHostAsync(m => m.AddConsumer<ItemAdded, RecordingHandler>());
@@ -48,23 +50,22 @@ public sealed class IdempotencyTests
             await scenario.CommitStateChangeAsync(outbox, $"sku-{i}");
         }
 
-        await using (var doomed = CreateRelay(scenario, host, options))
+        await using (var doomed = RelayProcess.Start(scenario, holdAfterConfirm: true))
         {
-            doomed.Relay.AfterPublishBeforeMark = (_, _) => throw new RelayCrashedException();
-            await Assert.ThrowsAsync<RelayCrashedException>(() => doomed.Relay.RelayBatchAsync(default));
+            Assert.Equal("held 20", await doomed.NextLineAsync(line => line.StartsWith("held", StringComparison.Ordinal), Timeout));
+            await Eventually.HoldsAsync(() => Task.FromResult(consumed.Total == 20), Timeout, "the doomed relay's publishes are consumed");
+            Assert.Equal(137, await doomed.KillAsync()); // 128 + SIGKILL
         }
 
         Assert.Equal(20, await scenario.CountPendingOutboxRowsAsync());
-        await Eventually.HoldsAsync(() => Task.FromResult(consumed.Total == 20), Timeout, "the crashed relay's publishes are consumed");
 
-        await using (var survivor = CreateRelay(scenario, host, options))
+        await using (RelayProcess.Start(scenario, holdAfterConfirm: false))
         {
-            Assert.Equal(20, await survivor.Relay.RelayBatchAsync(default));
+            await Eventually.HoldsAsync(async () => await scenario.CountPendingOutboxRowsAsync() == 0, Timeout, "the restarted relay marks every row sent");
+            await Eventually.HoldsAsync(() => Task.FromResult(consumed.Total == 40), Timeout, "the republished events are consumed");
         }
 
-        await Eventually.HoldsAsync(() => Task.FromResult(consumed.Total == 40), Timeout, "the republished events are consumed");
         Assert.Equal(20, consumed.Duplicates);
-        Assert.Equal(0, await scenario.CountPendingOutboxRowsAsync());
         Assert.Equal(20, await scenario.CountEffectsAsync());
         Assert.Equal(20, await scenario.CountDistinctEffectsAsync());
     }
@@ -90,5 +91,97 @@ public sealed class IdempotencyTests
         }
     }
 
-    private sealed class RelayCrashedException() : Exception("The relay process died here.");
+    /// <summary>The test-only relay executable (tests/Bazaar.Messaging.Probe) as a real OS process over the scenario's database and broker.</summary>
+    private sealed class RelayProcess : IAsyncDisposable
+    {
+        private readonly Process _process;
+        private readonly Channel<string> _lines = Channel.CreateUnbounded<string>();
+
+        private RelayProcess(Process process)
+        {
+            _process = process;
+            _process.OutputDataReceived += (_, e) =>
+            {
+                if (e.Data is { } line)
+                {
+                    _lines.Writer.TryWrite(line);
+                }
+            };
+            _process.ErrorDataReceived += (_, e) =>
+            {
+                if (e.Data is { } line)
+                {
+                    _lines.Writer.TryWrite("stderr: " + line);
+                }
+            };
+        }
+
+        public static RelayProcess Start(MessagingScenario scenario, bool holdAfterConfirm)
+        {
+            var info = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
+            {
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+                UseShellExecute = false,
+            };
+            info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Bazaar.Messaging.Probe.dll"));
+            foreach (var argument in new[] { "--database", scenario.DatabaseConnectionString, "--broker", scenario.RabbitMqConnectionString, "--prefix", scenario.Prefix })
+            {
+                info.ArgumentList.Add(argument);
+            }
+
+            if (holdAfterConfirm)
+            {
+                info.ArgumentList.Add("--hold-after-confirm");
+            }
+
+            var relay = new RelayProcess(new Process { StartInfo = info });
+            relay._process.Start();
+            relay._process.BeginOutputReadLine();
+            relay._process.BeginErrorReadLine();
+            return relay;
+        }
+
+        /// <summary>The next line of its output that <paramref name="matches"/>; fails if it exits or stays silent first.</summary>
+        public async Task<string> NextLineAsync(Func<string, bool> matches, TimeSpan timeout)
+        {
+            using var deadline = new CancellationTokenSource(timeout);
+            var seen = new List<string>();
+            try
+            {
+                while (true)
+                {
+                    var line = await _lines.Reader.ReadAsync(deadline.Token);
+                    if (matches(line))
+                    {
+                        return line;
+                    }
+
+                    seen.Add(line);
+                }
+            }
+            catch (OperationCanceledException)
+            {
+                throw new TimeoutException($"The relay process (exited: {_process.HasExited}) printed no matching line in {timeout.TotalSeconds:F0} s; it printed:\n{string.Join('\n', seen)}");
+            }
+        }
+
+        /// <summary>Kills it with SIGKILL (what Process.Kill sends on Unix): no shutdown code runs; returns its exit code.</summary>
+        public async Task<int> KillAsync()
+        {
+            _process.Kill();
+            await _process.WaitForExitAsync();
+            return _process.ExitCode;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            if (!_process.HasExited)
+            {
+                await KillAsync();
+            }
+
+            _process.Dispose();
+        }
+    }
 }
