@@ -23,6 +23,22 @@ public sealed class DashboardOptions
     [Range(1_000, 50_000_000)]
     public int MaxMetricPoints { get; set; } = 200_000;
 
+    /// <summary>
+    /// Rows received and not yet written that the receiver holds before it drops the oldest (counted in
+    /// /api/telemetry/stats). About half a second of the writer's work at full speed; a burst beyond it is shed
+    /// rather than slowing the exporters down.
+    /// </summary>
+    [Range(1_000, 10_000_000)]
+    public int MaxQueuedRows { get; set; } = 100_000;
+
+    /// <summary>
+    /// The Linux nice value of the thread that writes telemetry to SQLite (0 to 19; 0 leaves it at the normal
+    /// priority). Above 0, a machine the services saturate serves their requests first and the dashboard sheds
+    /// queued telemetry instead; on an idle or moderately loaded machine it changes nothing.
+    /// </summary>
+    [Range(0, 19)]
+    public int WriterNice { get; set; } = 10;
+
     /// <summary>The browser token required when the dashboard is bound to a non-loopback address; generated when empty.</summary>
     public string? BrowserToken { get; set; }
 

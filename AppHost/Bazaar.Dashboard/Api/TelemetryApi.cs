@@ -95,14 +95,18 @@ public static partial class TelemetryApi
             : TypedResults.Ok(series);
     }
 
-    public sealed record TelemetryStats(long StoredSpans, long StoredLogs, long StoredMetricPoints, long ReceivedSpans, long ReceivedLogs, long ReceivedMetricPoints, long MalformedRequests);
+    /// <summary>Rows in SQLite now, rows written since start ("received"), and rows the receiver shed because its queue was full.</summary>
+    public sealed record TelemetryStats(
+        long StoredSpans, long StoredLogs, long StoredMetricPoints, long ReceivedSpans, long ReceivedLogs, long ReceivedMetricPoints, long MalformedRequests,
+        long DroppedSpans, long DroppedLogs, long DroppedMetricPoints, long QueuedRows);
 
-    internal static async Task<Ok<TelemetryStats>> GetStatsAsync(TelemetryStore store, ReceiverStatistics statistics, CancellationToken cancellationToken)
+    internal static async Task<Ok<TelemetryStats>> GetStatsAsync(TelemetryStore store, ReceiverStatistics statistics, TelemetryIngestor ingestor, CancellationToken cancellationToken)
     {
         var counts = await store.GetCountsAsync(cancellationToken);
         return TypedResults.Ok(new TelemetryStats(
             counts.Spans, counts.Logs, counts.MetricPoints,
-            statistics.StoredSpans, statistics.StoredLogs, statistics.StoredPoints, statistics.MalformedRequests));
+            statistics.StoredSpans, statistics.StoredLogs, statistics.StoredPoints, statistics.MalformedRequests,
+            statistics.DroppedSpans, statistics.DroppedLogs, statistics.DroppedPoints, ingestor.QueuedRows));
     }
 
     internal static NoContent Clear(TelemetryStore store)

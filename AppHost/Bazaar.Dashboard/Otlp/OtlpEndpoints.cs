@@ -23,13 +23,13 @@ public static class OtlpEndpoints
     {
         var otlp = endpoints.MapGroup("/v1").WithTags("OTLP");
         otlp.MapPost("/traces", (HttpRequest request, TelemetryIngestor ingestor, ReceiverStatistics statistics, CancellationToken ct) =>
-                ReceiveAsync(request, ExportTraceServiceRequest.Parser, (c, r) => new TelemetryBatch(c.Convert(r), [], []), TraceResponse, ingestor, statistics, ct))
+                ReceiveAsync(request, ExportTraceServiceRequest.Parser, Pending, TraceResponse, ingestor, statistics, ct))
             .WithName("OtlpExportTraces").WithSummary("Receives spans (ExportTraceServiceRequest).");
         otlp.MapPost("/logs", (HttpRequest request, TelemetryIngestor ingestor, ReceiverStatistics statistics, CancellationToken ct) =>
-                ReceiveAsync(request, ExportLogsServiceRequest.Parser, (c, r) => new TelemetryBatch([], c.Convert(r), []), LogsResponse, ingestor, statistics, ct))
+                ReceiveAsync(request, ExportLogsServiceRequest.Parser, Pending, LogsResponse, ingestor, statistics, ct))
             .WithName("OtlpExportLogs").WithSummary("Receives log records (ExportLogsServiceRequest).");
         otlp.MapPost("/metrics", (HttpRequest request, TelemetryIngestor ingestor, ReceiverStatistics statistics, CancellationToken ct) =>
-                ReceiveAsync(request, ExportMetricsServiceRequest.Parser, (c, r) => new TelemetryBatch([], [], c.Convert(r)), MetricsResponse, ingestor, statistics, ct))
+                ReceiveAsync(request, ExportMetricsServiceRequest.Parser, Pending, MetricsResponse, ingestor, statistics, ct))
             .WithName("OtlpExportMetrics").WithSummary("Receives metric data points (ExportMetricsServiceRequest).");
         return endpoints;
     }
@@ -37,7 +37,7 @@ public static class OtlpEndpoints
     private static async Task<Results<FileContentHttpResult, ProblemHttpResult>> ReceiveAsync<TRequest>(
         HttpRequest request,
         MessageParser<TRequest> parser,
-        Func<OtlpConverter, TRequest, TelemetryBatch> convert,
+        Func<TRequest, PendingTelemetry> pending,
         byte[] response,
         TelemetryIngestor ingestor,
         ReceiverStatistics statistics,
@@ -53,7 +53,7 @@ public static class OtlpEndpoints
                 statusCode: StatusCodes.Status415UnsupportedMediaType);
         }
 
-        TelemetryBatch batch;
+        TRequest message;
         try
         {
             using var body = new MemoryStream();
@@ -64,10 +64,9 @@ public static class OtlpEndpoints
             {
                 await source.CopyToAsync(body, cancellationToken);
             }
-            var message = parser.ParseFrom(body.GetBuffer(), 0, (int)body.Length);
-            batch = convert(new OtlpConverter(), message);
+            message = parser.ParseFrom(body.GetBuffer(), 0, (int)body.Length);
         }
-        catch (Exception exception) when (exception is InvalidProtocolBufferException or InvalidDataException or ArgumentException)
+        catch (Exception exception) when (exception is InvalidProtocolBufferException or InvalidDataException)
         {
             statistics.Malformed();
             return TypedResults.Problem(
@@ -76,7 +75,30 @@ public static class OtlpEndpoints
                 statusCode: StatusCodes.Status400BadRequest);
         }
 
-        await ingestor.EnqueueAsync(batch, cancellationToken);
+        // Answered as soon as the body decodes: conversion and SQLite happen on the ingest loop, off the exporter's clock.
+        ingestor.Enqueue(pending(message));
         return TypedResults.Bytes(response, ProtobufContentType);
     }
+
+    private static PendingTelemetry Pending(ExportTraceServiceRequest request) => new(
+        TelemetrySignal.Spans,
+        request.ResourceSpans.Sum(r => r.ScopeSpans.Sum(s => s.Spans.Count)),
+        c => new TelemetryBatch(c.Convert(request), [], []));
+
+    private static PendingTelemetry Pending(ExportLogsServiceRequest request) => new(
+        TelemetrySignal.Logs,
+        request.ResourceLogs.Sum(r => r.ScopeLogs.Sum(s => s.LogRecords.Count)),
+        c => new TelemetryBatch([], c.Convert(request), []));
+
+    // Counted as the converter counts them: one row per number or histogram data point; other kinds are not kept.
+    private static PendingTelemetry Pending(ExportMetricsServiceRequest request) => new(
+        TelemetrySignal.Points,
+        request.ResourceMetrics.Sum(r => r.ScopeMetrics.Sum(s => s.Metrics.Sum(m => m.DataCase switch
+        {
+            Metric.DataOneofCase.Gauge => m.Gauge.DataPoints.Count,
+            Metric.DataOneofCase.Sum => m.Sum.DataPoints.Count,
+            Metric.DataOneofCase.Histogram => m.Histogram.DataPoints.Count,
+            _ => 0,
+        }))),
+        c => new TelemetryBatch([], [], c.Convert(request)));
 }
