@@ -1,9 +1,16 @@
 #!/usr/bin/env bash
 # End-to-end integration-event benchmark (outbox commit -> consumer effect committed), appended to eng/bench/RESULTS.md.
-# Usage: eng/bench/events.sh [--events N] [--rate R] [--seconds S] [--writers W] [--concurrency C] [--prefetch P] [--batch B] [--flush-at-commit 1|2]
+# Usage: eng/bench/events.sh [--events N] [--rate R] [--seconds S] [--writers W] [--concurrency C] [--prefetch P] [--batch B]
+#                            [--relay-batch R] [--warmup N] [--per-transaction K] [--only backlog|saturation|fixed] [--flush-at-commit 1|2]
 # Starts its own MariaDB and RabbitMQ on free ports through the hosting engine (or uses BENCH_MYSQL / BENCH_AMQP),
 # and stops them at the end. Bounded: every phase gives up 2 minutes after its last write. Not a test.
+#
+# The .NET thread pool spins (sched_yield) before it parks an idle worker. With MySql.Data's blocking calls the benchmark
+# needs many pool threads, and on 2 cores their spinning took about 30% of the process's CPU (perf) and starved the relay
+# and the consumer: P50 latency 519 ms with spinning, 9 ms without, in back-to-back runs. So spinning is off unless the
+# caller sets DOTNET_ThreadPool_UnfairSemaphoreSpinLimit (the runtime's default is 70); the value is recorded in the results.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+export DOTNET_ThreadPool_UnfairSemaphoreSpinLimit="${DOTNET_ThreadPool_UnfairSemaphoreSpinLimit:-0}"
 dotnet build eng/bench/events/Bazaar.Bench.Events.csproj -c Release -nologo -clp:ErrorsOnly
 timeout 900 dotnet eng/bench/events/bin/Release/net10.0/Bazaar.Bench.Events.dll "$@" --append eng/bench/RESULTS.md

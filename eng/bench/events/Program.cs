@@ -42,6 +42,14 @@ if (settings.FlushAtCommit is { } flush)
 try
 {
     var report = new List<string>();
+    if (settings.Warmup > 0)
+    {
+        // Unmeasured: lets the JIT reach its optimised code (tiered compilation) and the servers their steady state, so the
+        // first measured phase is not mostly compilation.
+        var warmup = await RunPhaseAsync(mysqlServer, amqp, new Phase("warm-up", settings.Warmup, 0), settings, cancellation.Token);
+        Console.Error.WriteLine(warmup.Describe());
+    }
+
     foreach (var phase in settings.Phases)
     {
         var result = await RunPhaseAsync(mysqlServer, amqp, phase, settings, cancellation.Token);
@@ -101,6 +109,7 @@ static async Task<PhaseResult> RunPhaseAsync(string mysqlServer, string amqp, Ph
             o.MaxConcurrency = settings.Concurrency;
             o.PrefetchCount = (ushort)settings.Prefetch;
             o.ConsumerBatchSize = settings.ConsumerBatch;
+            o.RelayBatchSize = settings.RelayBatch;
         });
         if (pipeline)
         {
@@ -145,11 +154,14 @@ static async Task<PhaseResult> RunPhaseAsync(string mysqlServer, string amqp, Ph
 
     var next = phase.Rate < 0 ? phase.Events : -1;
     var started = phase.Rate < 0 ? drainStarted : Stopwatch.GetTimestamp();
+    var cpuAtStart = Process.GetCurrentProcess().TotalProcessorTime;
+
     var insertState = new SqlStatement("bench.state", "INSERT INTO state_changes (n) VALUES (@n)");
     await Parallel.ForEachAsync(Enumerable.Range(0, settings.Writers), cancellationToken, async (_, token) =>
     {
         int n;
-        while ((n = Interlocked.Increment(ref next)) < phase.Events)
+        var perTransaction = settings.PerTransaction;
+        while ((n = Interlocked.Add(ref next, perTransaction) - (perTransaction - 1)) < phase.Events)
         {
             if (phase.Rate > 0)
             {
@@ -161,12 +173,23 @@ static async Task<PhaseResult> RunPhaseAsync(string mysqlServer, string amqp, Ph
                 }
             }
 
-            var envelope = await dataSource.InTransactionAsync(async (connection, transaction, t) =>
+            var count = Math.Min(perTransaction, phase.Events - n);
+            var envelopes = await dataSource.InTransactionAsync(async (connection, transaction, t) =>
             {
-                await connection.ExecuteAsync(insertState, new { n }, transaction, t);
-                return await outbox.AddAsync(transaction, new BenchEvent(n), cancellationToken: t);
+                var added = new EventEnvelope[count];
+                for (var i = 0; i < count; i++)
+                {
+                    await connection.ExecuteAsync(insertState, new { n = n + i }, transaction, t);
+                    added[i] = await outbox.AddAsync(transaction, new BenchEvent(n + i), cancellationToken: t);
+                }
+
+                return added;
             }, token);
-            commits[envelope.Id.ToString()] = Stopwatch.GetTimestamp();
+            var committed = Stopwatch.GetTimestamp();
+            foreach (var envelope in envelopes)
+            {
+                commits[envelope.Id.ToString()] = committed;
+            }
         }
     });
     var producedIn = Stopwatch.GetElapsedTime(started);
@@ -178,6 +201,8 @@ static async Task<PhaseResult> RunPhaseAsync(string mysqlServer, string amqp, Ph
     }
 
     var finishedIn = Stopwatch.GetElapsedTime(started);
+    var cpuPerEvent = (Process.GetCurrentProcess().TotalProcessorTime - cpuAtStart).TotalMicroseconds / Math.Max(1, ends.Count);
+
     var handled = ends.Count;
     var latencies = commits
         .Select(c => ends.TryGetValue(c.Key, out var end) ? Stopwatch.GetElapsedTime(c.Value, end).TotalMilliseconds : double.NaN)
@@ -192,7 +217,10 @@ static async Task<PhaseResult> RunPhaseAsync(string mysqlServer, string amqp, Ph
         await drop.ExecuteNonQueryAsync(cancellationToken);
     }
 
-    return new PhaseResult(phase, handled, producedIn, finishedIn, Percentile(latencies, 0.50), Percentile(latencies, 0.99), latencies.LastOrDefault());
+    return new PhaseResult(phase, handled, producedIn, finishedIn, Percentile(latencies, 0.50), Percentile(latencies, 0.99), latencies.LastOrDefault())
+    {
+        CpuMicrosecondsPerEvent = cpuPerEvent,
+    };
 }
 
 static double Percentile(double[] sorted, double p) => sorted.Length == 0 ? double.NaN : sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p * sorted.Length) - 1)];
@@ -207,10 +235,10 @@ static string Markdown(BenchSettings settings, List<string> rows)
         ## {DateTime.UtcNow.ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture)} UTC · integration events end to end (outbox commit -> consumer effect committed)
 
         Machine: {Environment.ProcessorCount} CPUs ({cpu}), {memory} RAM, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}, .NET {Environment.Version}; MariaDB, RabbitMQ and the benchmark share these CPUs; load average before the run {settings.LoadAverage} (other sessions' builds and tests were running).
-        Command: `eng/bench/events.sh {string.Join(' ', settings.Arguments)}` (one relay, one consumer with concurrency {settings.Concurrency}, batches of up to {settings.ConsumerBatch} and prefetch {settings.Prefetch}; {settings.Writers} writers, one transaction per event; persistent messages with publisher confirms; innodb_flush_log_at_trx_commit={settings.FlushAtCommit?.ToString(CultureInfo.InvariantCulture) ?? "1 (default, fsync per commit)"}; latency from the producer's commit to the end of the consumer span, after its commit and ack)
+        Command: `eng/bench/events.sh {string.Join(' ', settings.Arguments)}` (one relay publishing up to {settings.RelayBatch} rows per transaction, one consumer with concurrency {settings.Concurrency}, batches of up to {settings.ConsumerBatch} and prefetch {settings.Prefetch}; {settings.Warmup} unmeasured warm-up events first; {settings.Writers} writers, {(settings.PerTransaction == 1 ? "one transaction per event (a state row and its outbox row)" : $"{settings.PerTransaction} events per transaction (each a state row and its outbox row)")}; persistent messages with publisher confirms; innodb_flush_log_at_trx_commit={settings.FlushAtCommit?.ToString(CultureInfo.InvariantCulture) ?? "1 (default, fsync per commit)"}; latency from the producer's commit to the end of the consumer span, after its commit and ack; thread-pool spin limit {Environment.GetEnvironmentVariable("DOTNET_ThreadPool_UnfairSemaphoreSpinLimit") ?? "70 (runtime default)"})
 
-        | phase | events | produced in (s) | all handled in (s) | events/s end to end | P50 (ms) | P99 (ms) | max (ms) |
-        |---|---:|---:|---:|---:|---:|---:|---:|
+        | phase | events | produced in (s) | all handled in (s) | events/s end to end | P50 (ms) | P99 (ms) | max (ms) | benchmark process CPU (µs/event) |
+        |---|---:|---:|---:|---:|---:|---:|---:|---:|
         {string.Join(Environment.NewLine, rows)}
 
         """;
@@ -233,18 +261,20 @@ internal sealed record Phase(string Name, int Events, int Rate);
 
 internal sealed record PhaseResult(Phase Phase, int Handled, TimeSpan ProducedIn, TimeSpan FinishedIn, double P50, double P99, double Max)
 {
+    public double CpuMicrosecondsPerEvent { get; init; }
+
     public double Throughput => Handled / FinishedIn.TotalSeconds;
 
     public string Describe() => string.Create(CultureInfo.InvariantCulture,
-        $"{Phase.Name}: {Handled}/{Phase.Events} handled, produced in {ProducedIn.TotalSeconds:F2} s, all handled in {FinishedIn.TotalSeconds:F2} s = {Throughput:F0} events/s; P50 {P50:F1} ms, P99 {P99:F1} ms, max {Max:F1} ms");
+        $"{Phase.Name}: {Handled}/{Phase.Events} handled, produced in {ProducedIn.TotalSeconds:F2} s, all handled in {FinishedIn.TotalSeconds:F2} s = {Throughput:F0} events/s (benchmark process CPU {CpuMicrosecondsPerEvent:F0} µs/event); P50 {P50:F1} ms, P99 {P99:F1} ms, max {Max:F1} ms");
 
     public string TableRow() => string.Create(CultureInfo.InvariantCulture,
-        $"| {Phase.Name} | {Handled}/{Phase.Events} | {(Phase.Rate < 0 ? "before start" : ProducedIn.TotalSeconds.ToString("F2", CultureInfo.InvariantCulture))} | {FinishedIn.TotalSeconds:F2} | {Throughput:F0} | {Ms(P50)} | {Ms(P99)} | {Ms(Max)} |");
+        $"| {Phase.Name} | {Handled}/{Phase.Events} | {(Phase.Rate < 0 ? "before start" : ProducedIn.TotalSeconds.ToString("F2", CultureInfo.InvariantCulture))} | {FinishedIn.TotalSeconds:F2} | {Throughput:F0} | {Ms(P50)} | {Ms(P99)} | {Ms(Max)} | {CpuMicrosecondsPerEvent:F0} |");
 
     private static string Ms(double value) => double.IsNaN(value) || value == 0 ? "n/a" : value.ToString("F1", CultureInfo.InvariantCulture);
 }
 
-internal sealed record BenchSettings(IReadOnlyList<Phase> Phases, int Writers, int Concurrency, int Prefetch, int ConsumerBatch, int? FlushAtCommit, string? AppendTo, string[] Arguments)
+internal sealed record BenchSettings(IReadOnlyList<Phase> Phases, int Writers, int Concurrency, int Prefetch, int ConsumerBatch, int RelayBatch, int Warmup, int PerTransaction, int? FlushAtCommit, string? AppendTo, string[] Arguments)
 {
     public string LoadAverage { get; } = string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3));
 
@@ -261,8 +291,15 @@ internal sealed record BenchSettings(IReadOnlyList<Phase> Phases, int Writers, i
             new("saturation (as fast as the writers go)", events, 0),
             new($"fixed rate {rate}/s for {seconds} s", rate * seconds, rate),
         ];
+        if (Value("--only") is { } only)
+        {
+            // backlog | saturation | fixed: one phase, for quick comparisons.
+            phases = phases.Where(p => p.Name.StartsWith(only, StringComparison.OrdinalIgnoreCase)).ToArray();
+        }
+
         int? flush = Value("--flush-at-commit") is { } f ? int.Parse(f, CultureInfo.InvariantCulture) : null;
-        return new BenchSettings(phases, Number("--writers", 16), Number("--concurrency", 16), Number("--prefetch", 256), Number("--batch", new MessagingOptions().ConsumerBatchSize), flush, Value("--append"),
+        return new BenchSettings(phases, Number("--writers", 16), Number("--concurrency", 16), Number("--prefetch", 256), Number("--batch", new MessagingOptions().ConsumerBatchSize),
+            Number("--relay-batch", new MessagingOptions().RelayBatchSize), Number("--warmup", 5_000), Math.Max(1, Number("--per-transaction", 1)), flush, Value("--append"),
             args.Where((a, i) => a != "--append" && (i == 0 || args[i - 1] != "--append")).ToArray());
     }
 }
