@@ -49,6 +49,17 @@ public sealed class TopologyTests
         Assert.Contains(result.Failures!, f => f.Contains("RetryDelays", StringComparison.Ordinal));
     }
 
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1001)]
+    public void A_consumer_batch_size_outside_1_to_1000_fails_validation(int batchSize)
+    {
+        var result = new MessagingOptionsValidator().Validate(null, new MessagingOptions { ServiceName = "worker", ConsumerBatchSize = batchSize });
+
+        Assert.True(result.Failed);
+        Assert.Contains(result.Failures!, f => f.Contains("ConsumerBatchSize", StringComparison.Ordinal));
+    }
+
     [Fact]
     public void Default_options_are_valid_once_a_service_name_is_set() =>
         Assert.Equal(ValidateOptionsResult.Success, new MessagingOptionsValidator().Validate(null, new MessagingOptions { ServiceName = "worker", RetryDelays = [TimeSpan.FromSeconds(1)] }));
