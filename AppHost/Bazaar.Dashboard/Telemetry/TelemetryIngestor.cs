@@ -19,7 +19,7 @@ internal readonly record struct PendingTelemetry(TelemetrySignal Signal, int Row
 /// The queue is bounded in rows. When it is full the oldest requests are dropped and counted, so an exporter is
 /// never held up by the dashboard (a held-up exporter fills its own queue and drops the newest spans instead).
 /// </summary>
-public sealed partial class TelemetryIngestor : BackgroundService
+public sealed partial class TelemetryIngestor : IHostedService
 {
     private const int MaxRowsPerTransaction = 20_000;
     private static readonly TimeSpan TrimInterval = TimeSpan.FromSeconds(1);
@@ -32,6 +32,7 @@ public sealed partial class TelemetryIngestor : BackgroundService
     private readonly int _writerNice;
     private readonly Channel<PendingTelemetry> _queue = Channel.CreateUnbounded<PendingTelemetry>(new UnboundedChannelOptions { SingleWriter = false, SingleReader = false });
     private long _queuedRows;
+    private Task? _writer;
 
     public TelemetryIngestor(TelemetryStore store, ReceiverStatistics statistics, IOptions<DashboardOptions> options, TimeProvider time, ILogger<TelemetryIngestor> logger)
     {
@@ -64,7 +65,22 @@ public sealed partial class TelemetryIngestor : BackgroundService
         }
     }
 
-    protected override Task ExecuteAsync(CancellationToken stoppingToken)
+    // Started here rather than from BackgroundService.ExecuteAsync, which .NET runs on the thread pool only if it
+    // has not been asked to stop first: a start followed at once by a stop would have dropped what was queued.
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        _writer ??= StartWriter();
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Completes the queue and waits until everything received before is written.</summary>
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        _queue.Writer.TryComplete();
+        if (_writer is not null) await _writer.WaitAsync(cancellationToken);
+    }
+
+    private Task StartWriter()
     {
         // A thread of its own, so that it alone can be given a lower CPU priority: on a machine the services
         // saturate, storing their telemetry yields to them, the queue fills and sheds its oldest rows (counted),
@@ -90,7 +106,7 @@ public sealed partial class TelemetryIngestor : BackgroundService
 
     private void WriteLoop()
     {
-        // Not the stopping token: on shutdown the queue is completed and drained, so nothing received is lost.
+        // Ends when the queue is completed and drained (StopAsync), so nothing received before a stop is lost.
         var converter = new OtlpConverter();
         var batches = new List<TelemetryBatch>();
         var lastTrim = _time.GetTimestamp();
@@ -154,12 +170,6 @@ public sealed partial class TelemetryIngestor : BackgroundService
 
     [LibraryImport("libc", EntryPoint = "gettid")]
     private static partial int GetThreadId();
-
-    public override async Task StopAsync(CancellationToken cancellationToken)
-    {
-        _queue.Writer.TryComplete();
-        await base.StopAsync(cancellationToken);
-    }
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Could not store {Rows} telemetry rows")]
     private static partial void LogWriteFailed(ILogger logger, Exception exception, int rows);

@@ -9,9 +9,12 @@ using Bazaar.Dashboard.Telemetry;
 using Google.Protobuf;
 
 // Modes:
-//   ingest   --seconds N --senders N --spans-per-request N   OTLP senders against an in-process receiver with SQLite on; prints spans/s stored
-//   receiver --otlp URL --api URL --data DIR                   the receiver and JSON API alone, for the latency run
+//   receiver --otlp URL --api URL --data DIR [--max-spans N]   the receiver and JSON API alone (SQLite on, bounded at 200,000 spans by default)
+//   send     --otlp URL --api URL --seconds N --senders N --spans-per-request N --rate N
+//                                                              posts span batches to a receiver (rate 0: as fast as it answers); prints spans/s stored
 //   service                                                    a ServiceDefaults service with GET /json (exports when OTEL_EXPORTER_OTLP_ENDPOINT is set)
+//   sink     --url URL                                         answers every OTLP POST with 200 after reading the body: the exporter's cost alone
+//   load     --url URL --rate N --seconds N --connections N    open-loop GETs at a fixed rate; latency from each request's scheduled start
 var mode = args.FirstOrDefault() ?? "";
 string Option(string name, string fallback)
 {
@@ -21,8 +24,8 @@ string Option(string name, string fallback)
 
 switch (mode)
 {
-    case "ingest":
-        await IngestAsync(int.Parse(Option("seconds", "10"), CultureInfo.InvariantCulture), int.Parse(Option("senders", "4"), CultureInfo.InvariantCulture), int.Parse(Option("spans-per-request", "512"), CultureInfo.InvariantCulture), Option("data", Path.Combine(Path.GetTempPath(), "bazaar-otlp-bench-" + Guid.NewGuid().ToString("N"))));
+    case "send":
+        await SendAsync(new Uri(Option("otlp", "http://127.0.0.1:4318")), new Uri(Option("api", "http://127.0.0.1:4319")), int.Parse(Option("seconds", "10"), CultureInfo.InvariantCulture), int.Parse(Option("senders", "4"), CultureInfo.InvariantCulture), int.Parse(Option("spans-per-request", "512"), CultureInfo.InvariantCulture), int.Parse(Option("rate", "0"), CultureInfo.InvariantCulture));
         break;
     case "store":
         StoreOnly(int.Parse(Option("rows", "400000"), CultureInfo.InvariantCulture), Option("data", Path.Combine(Path.GetTempPath(), "bazaar-otlp-bench-" + Guid.NewGuid().ToString("N"))));
@@ -30,11 +33,20 @@ switch (mode)
     case "probe":
         Probe();
         break;
+    case "split":
+        for (var round = 0; round < 3; round++) Split(Option("data", Path.Combine(Path.GetTempPath(), "bazaar-otlp-bench-" + Guid.NewGuid().ToString("N"))));
+        break;
     case "receiver":
-        await ReceiverAsync(Option("otlp", "http://127.0.0.1:4318"), Option("api", "http://127.0.0.1:4319"), Option("data", Path.Combine(Path.GetTempPath(), "bazaar-otlp-bench-" + Guid.NewGuid().ToString("N"))));
+        await ReceiverAsync(Option("otlp", "http://127.0.0.1:4318"), Option("api", "http://127.0.0.1:4319"), Option("data", Path.Combine(Path.GetTempPath(), "bazaar-otlp-bench-" + Guid.NewGuid().ToString("N"))), int.Parse(Option("max-spans", "200000"), CultureInfo.InvariantCulture));
         break;
     case "service":
         await ServiceAsync(args);
+        break;
+    case "sink":
+        await SinkAsync(Option("url", "http://127.0.0.1:4318"));
+        break;
+    case "load":
+        await LoadAsync(new Uri(Option("url", "http://127.0.0.1:5000/json")), int.Parse(Option("rate", "2000"), CultureInfo.InvariantCulture), int.Parse(Option("seconds", "10"), CultureInfo.InvariantCulture), int.Parse(Option("connections", "16"), CultureInfo.InvariantCulture));
         break;
     default:
         Console.Error.WriteLine("usage: Bazaar.Bench.Otlp ingest|receiver|service [options]");
@@ -58,49 +70,57 @@ static WebApplication Receiver(string otlpUrl, string apiUrl, string data, int m
     return app;
 }
 
-static async Task ReceiverAsync(string otlpUrl, string apiUrl, string data)
+static async Task ReceiverAsync(string otlpUrl, string apiUrl, string data, int maxSpans)
 {
-    await using var app = Receiver(otlpUrl, apiUrl, data, 1_000_000);
+    await using var app = Receiver(otlpUrl, apiUrl, data, maxSpans);
     await app.RunAsync();
     Directory.Delete(data, recursive: true);
 }
 
-static async Task IngestAsync(int seconds, int senders, int spansPerRequest, string data)
+// A sender in its own process, as exporters are: posts 512-span requests (at a fixed offered rate, or as fast as the
+// receiver answers when rate is 0), then reads the receiver's counters until every span sent is stored or dropped.
+static async Task SendAsync(Uri otlp, Uri api, int seconds, int senders, int spansPerRequest, int rate)
 {
-    // Bounded like a real run (the default limit), so trimming is part of what is measured.
-    await using var app = Receiver("http://127.0.0.1:0", "http://127.0.0.1:0", data, 200_000);
-    await app.StartAsync();
-    var otlp = app.Services.GetRequiredService<OtlpReceiverHost>().Address!;
-    var statistics = app.Services.GetRequiredService<ReceiverStatistics>();
     var bodies = Enumerable.Range(0, 16).Select(i => TraceRequest(spansPerRequest, i).ToByteArray()).ToArray();
-    using var http = new HttpClient { BaseAddress = otlp };
-
+    using var http = new HttpClient();
+    var before = await StatsAsync(http, api);
     var sent = 0L;
     var stopwatch = Stopwatch.StartNew();
     var until = TimeSpan.FromSeconds(seconds);
+    // Each sender owns an equal share of the offered rate; request i of a sender is due at i / share.
+    var requestsPerSecond = rate > 0 ? (double)rate / spansPerRequest / senders : 0;
     await Task.WhenAll(Enumerable.Range(0, senders).Select(async sender =>
     {
-        var n = sender;
-        while (stopwatch.Elapsed < until)
+        for (var n = 0; stopwatch.Elapsed < until; n++)
         {
-            using var content = new ByteArrayContent(bodies[n++ % bodies.Length]);
+            if (requestsPerSecond > 0)
+            {
+                var wait = TimeSpan.FromSeconds(n / requestsPerSecond) - stopwatch.Elapsed;
+                if (wait > TimeSpan.Zero) await Task.Delay(wait);
+            }
+            using var content = new ByteArrayContent(bodies[(sender + n) % bodies.Length]);
             content.Headers.ContentType = new MediaTypeHeaderValue("application/x-protobuf");
-            using var response = await http.PostAsync("v1/traces", content);
+            using var response = await http.PostAsync(new Uri(otlp, "v1/traces"), content);
             response.EnsureSuccessStatusCode();
             Interlocked.Add(ref sent, spansPerRequest);
         }
     }));
     var sendSeconds = stopwatch.Elapsed.TotalSeconds;
-    // The rate counts only what reached SQLite: wait for the queue to drain.
-    while (statistics.StoredSpans < sent) await Task.Delay(10);
+    TelemetryApi.TelemetryStats after;
+    while (true)
+    {
+        after = await StatsAsync(http, api);
+        if (after.ReceivedSpans + after.DroppedSpans - before.ReceivedSpans - before.DroppedSpans >= sent) break;
+        await Task.Delay(20);
+    }
     var storedSeconds = stopwatch.Elapsed.TotalSeconds;
-    var counts = await app.Services.GetRequiredService<TelemetryStore>().GetCountsAsync(CancellationToken.None);
-    var size = new FileInfo(app.Services.GetRequiredService<TelemetryStore>().DatabasePath).Length;
-    await app.StopAsync();
+    var stored = after.ReceivedSpans - before.ReceivedSpans;
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-        $"spans_sent={sent} send_seconds={sendSeconds:F2} stored_seconds={storedSeconds:F2} spans_per_second={sent / storedSeconds:F0} rows_kept={counts.Spans} db_mb={size / 1048576.0:F1} senders={senders} spans_per_request={spansPerRequest}"));
-    Directory.Delete(data, recursive: true);
+        $"offered={(rate > 0 ? rate.ToString(CultureInfo.InvariantCulture) : "max")} spans_sent={sent} spans_stored={stored} spans_dropped={after.DroppedSpans - before.DroppedSpans} send_seconds={sendSeconds:F2} stored_seconds={storedSeconds:F2} spans_per_second={stored / storedSeconds:F0} rows_kept={after.StoredSpans}"));
 }
+
+static async Task<TelemetryApi.TelemetryStats> StatsAsync(HttpClient http, Uri api) =>
+    (await http.GetFromJsonAsync<TelemetryApi.TelemetryStats>(new Uri(api, "api/telemetry/stats")))!;
 
 // Spans shaped like a service's: a server span with HTTP attributes and children for the database and cache.
 static ExportTraceServiceRequest TraceRequest(int spans, int seed)
@@ -211,4 +231,86 @@ static async Task ServiceAsync(string[] args)
     app.MapDefaultEndpoints();
     app.MapGet("/json", () => TypedResults.Ok(new { id = 1, name = "Bench", price = 9.99m }));
     await app.RunAsync();
+}
+
+
+// An OTLP endpoint that stores nothing: with it, a service pays for its exporter but no receiver competes for the CPU.
+static async Task SinkAsync(string url)
+{
+    var builder = WebApplication.CreateSlimBuilder();
+    builder.Logging.ClearProviders();
+    builder.WebHost.UseUrls(url);
+    var app = builder.Build();
+    app.MapPost("/v1/{signal}", async (HttpRequest request, CancellationToken ct) =>
+    {
+        await request.Body.CopyToAsync(Stream.Null, ct);
+        return Results.Bytes([], "application/x-protobuf");
+    });
+    await app.RunAsync();
+}
+
+// Open loop: request i is due at start + i / rate whether or not earlier ones have answered (a stall does not lower
+// the offered load, as it would in a closed loop such as wrk). Latency counts from the moment the request is issued:
+// the driver wakes on a timer of about 1 ms granularity, and counting from the due time would add that timer's
+// lateness, the same on both sides, to every figure.
+static async Task LoadAsync(Uri url, int rate, int seconds, int connections)
+{
+    using var handler = new SocketsHttpHandler { MaxConnectionsPerServer = connections, PooledConnectionLifetime = Timeout.InfiniteTimeSpan };
+    using var http = new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(30) };
+    var total = rate * seconds;
+    var latencies = new double[total];
+    var errors = 0;
+    var pending = new List<Task>(total);
+    var clock = Stopwatch.StartNew();
+    for (var i = 0; i < total; i++)
+    {
+        var due = TimeSpan.FromSeconds((double)i / rate);
+        var wait = due - clock.Elapsed;
+        if (wait > TimeSpan.FromMilliseconds(1)) await Task.Delay(wait);
+        var index = i;
+        pending.Add(Task.Run(async () =>
+        {
+            var issued = clock.Elapsed;
+            try
+            {
+                using var response = await http.GetAsync(url, HttpCompletionOption.ResponseContentRead);
+                if (!response.IsSuccessStatusCode) Interlocked.Increment(ref errors);
+            }
+            catch (HttpRequestException)
+            {
+                Interlocked.Increment(ref errors);
+            }
+            latencies[index] = (clock.Elapsed - issued).TotalMilliseconds;
+        }));
+    }
+    await Task.WhenAll(pending);
+    var elapsed = clock.Elapsed.TotalSeconds;
+    Array.Sort(latencies);
+    double At(double q) => latencies[Math.Min(total - 1, (int)(q * total))];
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+        $"requests={total} rate={rate} seconds={elapsed:F2} errors={errors} p50_ms={At(0.50):F3} p90_ms={At(0.90):F3} p99_ms={At(0.99):F3} max_ms={latencies[^1]:F3}"));
+}
+
+// Where a received span's CPU goes, one thread, no HTTP: protobuf decode, conversion to rows, the SQLite insert.
+static void Split(string data)
+{
+    var bodies = Enumerable.Range(0, 16).Select(i => TraceRequest(512, i).ToByteArray()).ToArray();
+    const int rounds = 400;
+    var spans = rounds * 512;
+    var decoded = new ExportTraceServiceRequest[rounds];
+    var stopwatch = Stopwatch.StartNew();
+    for (var i = 0; i < rounds; i++) decoded[i] = ExportTraceServiceRequest.Parser.ParseFrom(bodies[i % bodies.Length]);
+    var decode = stopwatch.Elapsed.TotalMilliseconds;
+    var converter = new OtlpConverter();
+    var rows = new List<IReadOnlyList<SpanData>>(rounds);
+    stopwatch.Restart();
+    for (var i = 0; i < rounds; i++) rows.Add(converter.Convert(decoded[i]));
+    var convert = stopwatch.Elapsed.TotalMilliseconds;
+    using var store = new TelemetryStore(Microsoft.Extensions.Options.Options.Create(new DashboardOptions { DataDirectory = data, MaxSpans = 100_000 }));
+    stopwatch.Restart();
+    for (var i = 0; i < rounds; i += 16) store.Write([.. rows.Skip(i).Take(16).Select(r => new TelemetryBatch(r, [], []))]);
+    var write = stopwatch.Elapsed.TotalMilliseconds;
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+        $"split spans={spans} decode_us={decode * 1000 / spans:F2} convert_us={convert * 1000 / spans:F2} store_us={write * 1000 / spans:F2} (per span; store trims to 100000)"));
+    Directory.Delete(data, recursive: true);
 }

@@ -1,0 +1,82 @@
+using Bazaar.Dashboard;
+using Bazaar.Dashboard.Telemetry;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+
+namespace Bazaar.UnitTests.Dashboard;
+
+/// <summary>The ingest loop on a real SQLite store in a temporary directory.</summary>
+public sealed class TelemetryIngestorTests : IAsyncLifetime
+{
+    private readonly string _directory = Directory.CreateTempSubdirectory("bazaar-ingest-").FullName;
+    private readonly TelemetryStore _store;
+    private readonly ReceiverStatistics _statistics = new();
+    private readonly TelemetryIngestor _ingestor;
+
+    public TelemetryIngestorTests()
+    {
+        var options = Options.Create(new DashboardOptions { DataDirectory = _directory, MaxSpans = 10_000, MaxQueuedRows = 1_000 });
+        _store = new TelemetryStore(options);
+        _ingestor = new TelemetryIngestor(_store, _statistics, options, TimeProvider.System, NullLogger<TelemetryIngestor>.Instance);
+    }
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
+    {
+        // Stopping completes the queue, so the writer thread ends whether or not a test started it.
+        await _ingestor.StopAsync(CancellationToken.None);
+        _store.Dispose();
+        Directory.Delete(_directory, recursive: true);
+    }
+
+    // One request's worth of spans, each its own trace, named after the request.
+    private static PendingTelemetry Request(int number, int spans) => new(
+        TelemetrySignal.Spans,
+        spans,
+        _ => new TelemetryBatch(
+            [.. Enumerable.Range(0, spans).Select(i => new SpanData(
+                $"{number:x8}{i:x24}", $"{i + 1:x16}", "", "catalog-api", "catalog-api-0", "test", $"request {number}", SpanKind.Server,
+                0, 1_000_000, SpanStatus.Unset, "", "{}", "[]"))],
+            [],
+            []));
+
+    private async Task WaitUntilStoredAsync(long spans)
+    {
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        while (_statistics.StoredSpans < spans) await Task.Delay(10, deadline.Token);
+    }
+
+    [Fact]
+    public async Task A_full_queue_drops_the_oldest_requests_counts_them_and_stores_the_newest()
+    {
+        // Not started yet: nothing drains the queue, as when the writer falls behind.
+        _ingestor.Enqueue(Request(1, 600));
+        _ingestor.Enqueue(Request(2, 600));
+        _ingestor.Enqueue(Request(3, 600));
+
+        Assert.Equal(1_200, _statistics.DroppedSpans);
+        Assert.Equal(600, _ingestor.QueuedRows);
+
+        await _ingestor.StartAsync(CancellationToken.None);
+        await WaitUntilStoredAsync(600);
+
+        var traces = await _store.GetTracesAsync(new TraceQuery(Limit: 1_000), CancellationToken.None);
+        Assert.Equal(600, traces.Count);
+        Assert.All(traces, trace => Assert.Equal("request 3", trace.RootName));
+        Assert.Equal(0, _ingestor.QueuedRows);
+    }
+
+    [Fact]
+    public async Task Requests_queued_before_a_stop_are_stored_not_lost()
+    {
+        await _ingestor.StartAsync(CancellationToken.None);
+        for (var number = 0; number < 5; number++) _ingestor.Enqueue(Request(number, 100));
+
+        await _ingestor.StopAsync(CancellationToken.None);
+
+        Assert.Equal(500, _statistics.StoredSpans);
+        Assert.Equal(0, _statistics.DroppedSpans);
+        Assert.Equal(500, (await _store.GetCountsAsync(CancellationToken.None)).Spans);
+    }
+}
