@@ -76,6 +76,7 @@ static async Task<PhaseResult> RunPhaseAsync(string mysqlServer, string amqp, Ph
     var database = $"bench_events_{Guid.NewGuid():N}"[..28];
     var databaseConnectionString = new MySqlConnectionStringBuilder(mysqlServer) { Database = database }.ConnectionString;
     var ends = new ConcurrentDictionary<string, long>();
+    var publishes = new ConcurrentDictionary<string, long>();
     using var listener = new ActivityListener
     {
         ShouldListenTo = source => source.Name == MessagingTelemetry.Name,
@@ -86,6 +87,11 @@ static async Task<PhaseResult> RunPhaseAsync(string mysqlServer, string amqp, Ph
             if (activity.Kind == ActivityKind.Consumer && activity.GetTagItem("messaging.message.id") is string id)
             {
                 ends[id] = Stopwatch.GetTimestamp();
+            }
+            else if (activity.Kind == ActivityKind.Producer && activity.GetTagItem("messaging.message.id") is string published)
+            {
+                // The relay's publish span ends when the message is handed to the client, before the confirm.
+                publishes[published] = Stopwatch.GetTimestamp();
             }
         },
     };
@@ -209,6 +215,13 @@ static async Task<PhaseResult> RunPhaseAsync(string mysqlServer, string amqp, Ph
         .Where(l => !double.IsNaN(l))
         .Order()
         .ToArray();
+    double[] Split(Func<KeyValuePair<string, long>, double> measure) => commits
+        .Where(c => publishes.ContainsKey(c.Key) && ends.ContainsKey(c.Key))
+        .Select(measure)
+        .Order()
+        .ToArray();
+    var toPublish = Split(c => Stopwatch.GetElapsedTime(c.Value, publishes[c.Key]).TotalMilliseconds);
+    var toEffect = Split(c => Stopwatch.GetElapsedTime(publishes[c.Key], ends[c.Key]).TotalMilliseconds);
     await host.StopAsync(cancellationToken);
     await using (var connection = await new MySqlDataSource(mysqlServer).OpenConnectionAsync(cancellationToken))
     await using (var drop = connection.CreateCommand())
@@ -220,6 +233,8 @@ static async Task<PhaseResult> RunPhaseAsync(string mysqlServer, string amqp, Ph
     return new PhaseResult(phase, handled, producedIn, finishedIn, Percentile(latencies, 0.50), Percentile(latencies, 0.99), latencies.LastOrDefault())
     {
         CpuMicrosecondsPerEvent = cpuPerEvent,
+        Split = toPublish.Length == 0 ? "" : string.Create(CultureInfo.InvariantCulture,
+            $"; commit -> relay publish P50 {Percentile(toPublish, 0.5):F1} ms, P99 {Percentile(toPublish, 0.99):F1} ms; publish -> effect committed P50 {Percentile(toEffect, 0.5):F1} ms, P99 {Percentile(toEffect, 0.99):F1} ms"),
     };
 }
 
@@ -263,10 +278,12 @@ internal sealed record PhaseResult(Phase Phase, int Handled, TimeSpan ProducedIn
 {
     public double CpuMicrosecondsPerEvent { get; init; }
 
+    public string Split { get; init; } = "";
+
     public double Throughput => Handled / FinishedIn.TotalSeconds;
 
     public string Describe() => string.Create(CultureInfo.InvariantCulture,
-        $"{Phase.Name}: {Handled}/{Phase.Events} handled, produced in {ProducedIn.TotalSeconds:F2} s, all handled in {FinishedIn.TotalSeconds:F2} s = {Throughput:F0} events/s (benchmark process CPU {CpuMicrosecondsPerEvent:F0} µs/event); P50 {P50:F1} ms, P99 {P99:F1} ms, max {Max:F1} ms");
+        $"{Phase.Name}: {Handled}/{Phase.Events} handled, produced in {ProducedIn.TotalSeconds:F2} s, all handled in {FinishedIn.TotalSeconds:F2} s = {Throughput:F0} events/s (benchmark process CPU {CpuMicrosecondsPerEvent:F0} µs/event); P50 {P50:F1} ms, P99 {P99:F1} ms, max {Max:F1} ms{Split}");
 
     public string TableRow() => string.Create(CultureInfo.InvariantCulture,
         $"| {Phase.Name} | {Handled}/{Phase.Events} | {(Phase.Rate < 0 ? "before start" : ProducedIn.TotalSeconds.ToString("F2", CultureInfo.InvariantCulture))} | {FinishedIn.TotalSeconds:F2} | {Throughput:F0} | {Ms(P50)} | {Ms(P99)} | {Ms(Max)} | {CpuMicrosecondsPerEvent:F0} |");
