@@ -27,7 +27,10 @@ public sealed partial class OtlpReceiverHost(
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        var builder = WebApplication.CreateSlimBuilder();
+        // No reload-on-change: that watches the content root (the working directory) recursively with inotify, and
+        // the telemetry database lives under it (.bazaar/dashboard), so every SQLite write woke a watcher thread
+        // (about a tenth of the receiver's CPU samples under load). The receiver reads no appsettings anyway.
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = ["--hostBuilder:reloadConfigOnChange=false"] });
         builder.WebHost.UseUrls(options.Value.OtlpUrl);
         builder.Logging.ClearProviders();
         builder.Services.AddSingleton(loggerFactory);

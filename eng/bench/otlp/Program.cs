@@ -56,7 +56,8 @@ switch (mode)
 
 static WebApplication Receiver(string otlpUrl, string apiUrl, string data, int maxSpans)
 {
-    var builder = WebApplication.CreateSlimBuilder();
+    // As the receiver's own host: no inotify watch over the working directory (see OtlpReceiverHost).
+    var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = ["--hostBuilder:reloadConfigOnChange=false"] });
     builder.Logging.ClearProviders();
     builder.WebHost.UseUrls(apiUrl);
     builder.Services.AddDashboardTelemetry(builder.Configuration, o =>
