@@ -24,7 +24,9 @@ internal sealed class StateServer(
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
+        // No reload-on-change: it watches the working directory recursively with inotify, where the dashboard's
+        // SQLite file lives (.bazaar/dashboard), and every telemetry write woke the watcher thread.
+        WebApplicationBuilder builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = ["--hostBuilder:reloadConfigOnChange=false"] });
         builder.WebHost.UseUrls(configuredUrl);
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         // The dashboard sees the same engine services as the AppHost: one model, one stream of snapshots and logs.
