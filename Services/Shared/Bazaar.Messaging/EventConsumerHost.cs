@@ -584,6 +584,7 @@ internal sealed partial class EventConsumerHost : BackgroundService
         {
             LogSettleFailed(_logger, exception);
         }
+
         await base.StopAsync(cancellationToken).ConfigureAwait(false);
         if (_channel is { } open)
         {
