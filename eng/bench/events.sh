@@ -7,8 +7,9 @@
 #
 # The .NET thread pool spins (sched_yield) before it parks an idle worker. With MySql.Data's blocking calls the benchmark
 # needs many pool threads, and on 2 cores their spinning took about 30% of the process's CPU (perf) and starved the relay
-# and the consumer: P50 latency 519 ms with spinning, 9 ms without, in back-to-back runs. So spinning is off unless the
-# caller sets DOTNET_ThreadPool_UnfairSemaphoreSpinLimit (the runtime's default is 70); the value is recorded in the results.
+# and the consumer: P50 latency 519 ms with spinning, 9 ms without, in back-to-back runs. Every executable now sets the
+# limit to 0 in its runtimeconfig (Directory.Build.targets); the environment variable overrides it, so a caller can set
+# DOTNET_ThreadPool_UnfairSemaphoreSpinLimit=70 (the runtime's default) to compare. The value is recorded in the results.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export DOTNET_ThreadPool_UnfairSemaphoreSpinLimit="${DOTNET_ThreadPool_UnfairSemaphoreSpinLimit:-0}"
