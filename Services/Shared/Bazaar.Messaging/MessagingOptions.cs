@@ -39,11 +39,14 @@ public sealed class MessagingOptions
     /// <summary>Longest pause between relay attempts while the broker or the database is down.</summary>
     public TimeSpan RelayMaxBackoff { get; set; } = TimeSpan.FromSeconds(5);
 
-    /// <summary>How long an event that reached no queue (its consumer has not started yet) waits before it is offered again.</summary>
+    /// <summary>How long an event that reached no queue (its consumer has not started yet) first waits before it is offered again; the wait grows as its type stays unbound.</summary>
     public TimeSpan UnroutableRetryDelay { get; set; } = TimeSpan.FromSeconds(2);
 
-    /// <summary>After this long an event that still reaches no queue is marked sent: nobody subscribes to its type.</summary>
-    public TimeSpan UnroutableGiveUpAfter { get; set; } = TimeSpan.FromMinutes(10);
+    /// <summary>
+    /// An event type that has reached no queue for this long has no subscriber: its rows are marked sent (to nobody) from then on,
+    /// until one of its events is routed again. Long enough for the consumers of one AppHost start to bind their queues.
+    /// </summary>
+    public TimeSpan UnroutableGiveUpAfter { get; set; } = TimeSpan.FromMinutes(1);
 
     /// <summary>Published outbox rows and handled inbox rows are deleted after this long.</summary>
     public TimeSpan Retention { get; set; } = TimeSpan.FromDays(7);
@@ -86,7 +89,7 @@ internal sealed class MessagingOptionsValidator : IValidateOptions<MessagingOpti
         }
 
         if (options.RelayPollInterval <= TimeSpan.Zero || options.RelayMaxBackoff <= TimeSpan.Zero || options.CleanupInterval <= TimeSpan.Zero
-            || options.UnroutableRetryDelay <= TimeSpan.Zero)
+            || options.UnroutableRetryDelay <= TimeSpan.Zero || options.UnroutableGiveUpAfter <= TimeSpan.Zero)
         {
             failures.Add("Bazaar:Messaging intervals must be positive.");
         }

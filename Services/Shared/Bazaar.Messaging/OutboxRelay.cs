@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Data;
 using System.Data.Common;
 using System.Diagnostics;
@@ -20,13 +21,23 @@ namespace Bazaar.Messaging;
 /// </summary>
 internal sealed partial class OutboxRelay : BackgroundService
 {
-    private static readonly SqlStatement ClaimBatch = new("outbox.claim_batch", """
-        SELECT seq AS Seq, event_id AS EventId, event_type AS EventType, body AS Body,
-               trace_parent AS TraceParent, trace_state AS TraceState, created_at AS CreatedAt
-        FROM outbox
-        WHERE sent_at IS NULL AND (next_attempt_at IS NULL OR next_attempt_at <= @now)
-        ORDER BY seq
-        LIMIT @batchSize
+    private const string OutboxColumns = """
+        seq AS Seq, event_id AS EventId, event_type AS EventType, body AS Body,
+        trace_parent AS TraceParent, trace_state AS TraceState, created_at AS CreatedAt
+        """;
+
+    // Two claims instead of one OR, so each is a range of ix_outbox_due and neither walks past rows that are not due.
+    private static readonly SqlStatement ClaimDue = new("outbox.claim_due", $"""
+        SELECT {OutboxColumns} FROM outbox
+        WHERE sent_at IS NULL AND next_attempt_at <= @now
+        ORDER BY seq LIMIT @batchSize
+        FOR UPDATE SKIP LOCKED
+        """);
+
+    private static readonly SqlStatement ClaimFresh = new("outbox.claim_fresh", $"""
+        SELECT {OutboxColumns} FROM outbox
+        WHERE sent_at IS NULL AND next_attempt_at IS NULL
+        ORDER BY seq LIMIT @batchSize
         FOR UPDATE SKIP LOCKED
         """);
 
@@ -51,6 +62,8 @@ internal sealed partial class OutboxRelay : BackgroundService
     private readonly OutboxSignal _signal;
     private readonly TimeProvider _timeProvider;
     private readonly ILogger _logger;
+    private readonly ConcurrentDictionary<string, DateTimeOffset> _unroutableSince = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, byte> _subscriberless = new(StringComparer.Ordinal);
     private DateTimeOffset _nextCleanup;
     private DateTimeOffset _nextBacklogSample;
 
@@ -118,7 +131,7 @@ internal sealed partial class OutboxRelay : BackgroundService
         _dataSource.InTransactionAsync(async (connection, transaction, token) =>
         {
             var now = _timeProvider.GetUtcNow();
-            var rows = await connection.QueryAsync<OutboxRow>(ClaimBatch, new { batchSize = _options.RelayBatchSize, now = now.UtcDateTime }, transaction, token).ConfigureAwait(false);
+            var rows = await ClaimAsync(connection, transaction, now, token).ConfigureAwait(false);
             if (rows.Count == 0)
             {
                 return 0;
@@ -131,23 +144,71 @@ internal sealed partial class OutboxRelay : BackgroundService
             }
 
             // An event no queue is bound to (yet) is kept and offered again, so a consumer that starts after its publisher
-            // still gets it; after UnroutableGiveUpAfter it counts as published to nobody and stops blocking the backlog.
-            var giveUpBefore = (now - _options.UnroutableGiveUpAfter).UtcDateTime;
-            var done = rows.Where((row, i) => routed[i] || row.CreatedAt < giveUpBefore).Select(r => r.Seq).ToArray();
-            var waiting = rows.Where((row, i) => !routed[i] && row.CreatedAt >= giveUpBefore).Select(r => r.Seq).ToArray();
-            if (done.Length > 0)
+            // still gets it. A type that has reached no queue for UnroutableGiveUpAfter has no subscriber: its rows count as
+            // published to nobody from then on, so events nobody wants (the catalog's stock levels, say) cost one publish each.
+            var done = new List<long>(rows.Count);
+            var waiting = new List<long>();
+            var retryAt = now + _options.UnroutableGiveUpAfter;
+            for (var i = 0; i < rows.Count; i++)
+            {
+                var row = rows[i];
+                if (routed[i])
+                {
+                    if (_unroutableSince.TryRemove(row.EventType, out _))
+                    {
+                        _subscriberless.TryRemove(row.EventType, out _);
+                    }
+
+                    done.Add(row.Seq);
+                    continue;
+                }
+
+                var since = _unroutableSince.GetOrAdd(row.EventType, now);
+                var unroutableFor = now - since;
+                if (unroutableFor >= _options.UnroutableGiveUpAfter || row.CreatedAt < (now - _options.UnroutableGiveUpAfter).UtcDateTime)
+                {
+                    if (_subscriberless.TryAdd(row.EventType, 0))
+                    {
+                        LogNoSubscriber(_logger, row.EventType, _options.UnroutableGiveUpAfter);
+                    }
+
+                    done.Add(row.Seq);
+                    continue;
+                }
+
+                // Back off as the type stays unbound (2 s, then as long as it has been unbound), so a backlog of such rows
+                // is offered a few times in all rather than every 2 s.
+                var delay = unroutableFor > _options.UnroutableRetryDelay ? unroutableFor : _options.UnroutableRetryDelay;
+                var at = now + delay;
+                retryAt = at < retryAt ? at : retryAt;
+                waiting.Add(row.Seq);
+            }
+
+            if (done.Count > 0)
             {
                 await connection.ExecuteAsync(MarkSent, new { sentAt = now.UtcDateTime, seqs = done }, transaction, token).ConfigureAwait(false);
             }
 
-            if (waiting.Length > 0)
+            if (waiting.Count > 0)
             {
-                LogUnroutable(_logger, waiting.Length, _options.UnroutableRetryDelay);
-                await connection.ExecuteAsync(Postpone, new { nextAttemptAt = (now + _options.UnroutableRetryDelay).UtcDateTime, seqs = waiting }, transaction, token).ConfigureAwait(false);
+                LogUnroutable(_logger, waiting.Count, retryAt - now);
+                await connection.ExecuteAsync(Postpone, new { nextAttemptAt = retryAt.UtcDateTime, seqs = waiting }, transaction, token).ConfigureAwait(false);
             }
 
             return rows.Count;
         }, cancellationToken, IsolationLevel.ReadCommitted);
+
+    private async Task<IReadOnlyList<OutboxRow>> ClaimAsync(DbConnection connection, DbTransaction transaction, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var due = await connection.QueryAsync<OutboxRow>(ClaimDue, new { batchSize = _options.RelayBatchSize, now = now.UtcDateTime }, transaction, cancellationToken).ConfigureAwait(false);
+        if (due.Count == _options.RelayBatchSize)
+        {
+            return due;
+        }
+
+        var fresh = await connection.QueryAsync<OutboxRow>(ClaimFresh, new { batchSize = _options.RelayBatchSize - due.Count }, transaction, cancellationToken).ConfigureAwait(false);
+        return due.Count == 0 ? fresh : [.. due, .. fresh];
+    }
 
     /// <summary>Publishes the rows and waits for every confirm; returns, per row, whether a queue took it.</summary>
     private async Task<bool[]> PublishAsync(IReadOnlyList<OutboxRow> rows, CancellationToken cancellationToken)
@@ -276,6 +337,9 @@ internal sealed partial class OutboxRelay : BackgroundService
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{Count} outbox event(s) reached no queue (no consumer has bound their type yet); offering them again in {Delay}")]
     private static partial void LogUnroutable(ILogger logger, int count, TimeSpan delay);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Events of type {EventType} have reached no queue for {Duration}: nobody subscribes to them, so they are marked sent to nobody until one is routed again")]
+    private static partial void LogNoSubscriber(ILogger logger, string eventType, TimeSpan duration);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Deleted {Count} published outbox rows past retention")]
     private static partial void LogCleanedUp(ILogger logger, int count);

@@ -57,6 +57,28 @@ public sealed class OutboxRelayTests
     }
 
     [Fact]
+    public async Task A_type_nobody_has_bound_for_the_give_up_time_is_published_once_per_event_and_marked_sent()
+    {
+        await using var scenario = await MessagingScenario.CreateAsync("nosubscriber");
+        var publisher = await scenario.StartHostAsync(m => m.AddOutbox(), o => o.UnroutableGiveUpAfter = TimeSpan.FromSeconds(1));
+        var options = publisher.Services.GetRequiredService<IOptions<MessagingOptions>>().Value;
+        var outbox = publisher.Services.GetRequiredService<IOutbox>();
+        using var unroutable = new CounterProbe("bazaar.messaging.unroutable", options.ExchangeName);
+
+        await scenario.CommitStateChangeAsync(outbox, "sku-first");
+        await Eventually.HoldsAsync(async () => await scenario.CountPendingOutboxRowsAsync() == 0, Timeout, "the first event is given up after a second");
+        long offeredBefore = unroutable.Total;
+
+        for (var i = 0; i < 20; i++)
+        {
+            await scenario.CommitStateChangeAsync(outbox, $"sku-{i}");
+        }
+
+        await Eventually.HoldsAsync(async () => await scenario.CountPendingOutboxRowsAsync() == 0, Timeout, "later events of the type are marked sent at once");
+        Assert.Equal(20, unroutable.Total - offeredBefore);
+    }
+
+    [Fact]
     public async Task Two_relays_over_one_outbox_never_publish_the_same_row_concurrently()
     {
         await using var scenario = await MessagingScenario.CreateAsync("tworelays");
