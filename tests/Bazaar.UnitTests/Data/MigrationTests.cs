@@ -50,7 +50,7 @@ public sealed class MigrationTests
     public void The_messaging_library_embeds_its_outbox_and_inbox_migrations_in_order()
     {
         var migrations = Migration.FromAssembly(typeof(Bazaar.Messaging.IOutbox).Assembly);
-        Assert.Equal(["0001_outbox_and_inbox.sql", "0002_outbox_unroutable_retry.sql"], migrations.Select(m => m.Name));
+        Assert.Equal(["0001_outbox_and_inbox.sql", "0002_outbox_unroutable_retry.sql", "0003_outbox_due_index.sql"], migrations.Select(m => m.Name));
         var migration = migrations[0];
         Assert.Contains("CREATE TABLE outbox", migration.Sql);
         Assert.Contains("CREATE TABLE inbox", migration.Sql);
