@@ -165,9 +165,11 @@ internal sealed partial class OutboxRelay : BackgroundService
 
                 var since = _unroutableSince.GetOrAdd(row.EventType, now);
                 var unroutableFor = now - since;
-                if (unroutableFor >= _options.UnroutableGiveUpAfter || row.CreatedAt < (now - _options.UnroutableGiveUpAfter).UtcDateTime)
+                var subscriberless = unroutableFor >= _options.UnroutableGiveUpAfter;
+                if (subscriberless || row.CreatedAt < (now - _options.UnroutableGiveUpAfter).UtcDateTime)
                 {
-                    if (_subscriberless.TryAdd(row.EventType, 0))
+                    // A row that merely aged out (its relay restarted meanwhile) says nothing yet about the type's later rows.
+                    if (subscriberless && _subscriberless.TryAdd(row.EventType, 0))
                     {
                         LogNoSubscriber(_logger, row.EventType, _options.UnroutableGiveUpAfter);
                     }
