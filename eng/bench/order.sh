@@ -7,6 +7,11 @@
 # in Release and Production, wired as the AppHost wires them; appends to eng/bench/RESULTS.md (BENCH_NO_RECORD=1 to
 # skip) and stops everything it started.
 # Usage: eng/bench/order.sh [duration] [buyers]     (default 10s of wrk -t2 -c64 after a 15 s warm-up (BENCH_WARMUP), 2000 buyers)
+# During the measured placement run it also reads each process's CPU time (/proc/<pid>/stat utime+stime) and the
+# number of new orders, and prints CPU milliseconds per new order for order-api, MariaDB, the worker, catalog-api and
+# RabbitMQ. BENCH_SAGA=0 is another mode: the worker is not started, so the orders stay Submitted and nothing but
+# placement (and the outbox relay publishing its events) runs; it measures placement alone, and skips 202 -> Paid and
+# the flash sale. The default (BENCH_SAGA=1) is the mode whose figures RESULTS.md compares.
 set -euo pipefail
 BENCH_OUT="${BENCH_OUT:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/.out/order}"
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -15,6 +20,7 @@ trap bench_cleanup EXIT
 duration="${1:-10s}"
 buyers="${2:-2000}"
 warmup="${BENCH_WARMUP:-15s}"
+saga="${BENCH_SAGA:-1}"
 bench_require wrk wrk
 bench_require python3 python3
 bench_start_servers authdb catalogdb orderdb
@@ -34,6 +40,7 @@ start() { # name dll health-path env... : starts a service on a free port; sets 
     ConnectionStrings__cache="$cache_cs" ConnectionStrings__messaging="$messaging_cs" "$@" \
     dotnet "$BENCH_OUT/$dll" >"$BENCH_OUT/$name.log" 2>&1 &
   bench_pids+=($!)
+  printf -v "${name//-/_}_pid" '%s' "$!"
   bench_wait_for "$name" curl -fsS "$url$health"
   printf -v "${name//-/_}_url" '%s' "$url"
 }
@@ -46,19 +53,23 @@ start catalog-api catalog/Bazaar.Catalog.Api.dll /api/catalog/items/1 Connection
   "services__auth-api__http__0=$auth_api_url"
 discovery=("services__auth-api__http__0=$auth_api_url" "services__catalog-api__http__0=$catalog_api_url")
 start order-api order/Bazaar.Order.Api.dll /alive ConnectionStrings__orderdb="$(bench_db orderdb)" "${discovery[@]}"
-start worker worker/Bazaar.Worker.dll /alive ConnectionStrings__orderdb="$(bench_db orderdb)" "${discovery[@]}" \
-  ServiceAuth__ClientId=worker ServiceAuth__ClientSecret="$worker_secret" Callbacks__SigningSecret="bench-callback-secret-0123456789"
+worker_pid=""
+if [[ "$saga" == 1 ]]; then
+  start worker worker/Bazaar.Worker.dll /alive ConnectionStrings__orderdb="$(bench_db orderdb)" "${discovery[@]}" \
+    ServiceAuth__ClientId=worker ServiceAuth__ClientSecret="$worker_secret" Callbacks__SigningSecret="bench-callback-secret-0123456789"
+  bench_wait_for "worker health" curl -fsS "$worker_url/health"
+fi
 bench_wait_for "order-api health" curl -fsS "$order_api_url/health"
-bench_wait_for "worker health" curl -fsS "$worker_url/health"
 
 tokens="$BENCH_OUT/tokens.txt"
 echo "Registering $buyers buyers..." >&2
 eval "$(python3 "$BENCH_DIR/order_driver.py" setup "$auth_api_url" "$catalog_api_url" "$admin_password" "$buyers" "$tokens")"
 
 # --- placement: 202s per second at 64 connections ------------------------------------------------------------------
-drained() { [[ "$(mariadb --socket="$bench_work/mysql/mysqld.sock" -uroot -p"$bench_password" -N -B orderdb \
-  -e "SELECT COUNT(*) FROM orders WHERE status IN ('Submitted','StockReserved')")" == 0 ]]; }
+sql() { mariadb --socket="$bench_work/mysql/mysqld.sock" -uroot -p"$bench_password" -N -B orderdb -e "$1"; }
+drained() { [[ "$(sql "SELECT COUNT(*) FROM orders WHERE status IN ('Submitted','StockReserved')")" == 0 ]]; }
 wait_drained() { # sets drain_s: seconds until no order is in flight
+  drain_s=0; [[ "$saga" == 1 ]] || return 0
   local deadline=$(( SECONDS + 300 ))
   until drained; do (( SECONDS < deadline )) || { echo "the saga did not drain within 300 s" >&2; exit 1; }; sleep 0.5; done
   drain_s=$(( SECONDS - deadline + 300 ))
@@ -70,12 +81,50 @@ export BENCH_TOKENS="$tokens" BENCH_PRODUCT="$STAPLE"
 echo "Warming up placement for $warmup..." >&2
 timeout 120 wrk -t2 -c64 -d"$warmup" -s "$BENCH_DIR/order-place.lua" "$order_api_url/api/orders" >/dev/null
 wait_drained
-bench_wrk "order-api POST /api/orders (202, saga running behind it)" "$order_api_url/api/orders" -t2 -c64 -d"$duration" -s "$BENCH_DIR/order-place.lua"
+# CPU per new order: clock ticks (utime + stime) of each process over the measured run, divided by the orders it added.
+mariadb_pid=$(cat "$(sql "SELECT @@pid_file")")
+rabbit_pid=$(cat "$bench_work/rabbit/pid" 2>/dev/null || echo "")
+cpu_names=(order-api mariadb worker catalog-api rabbitmq)
+cpu_pids=("$order_api_pid" "$mariadb_pid" "$worker_pid" "$catalog_api_pid" "$rabbit_pid")
+ticks() { local pid t; for pid in "${cpu_pids[@]}"; do t=0; [[ -n "$pid" && -r /proc/$pid/stat ]] && t=$(sed 's/.*) //' "/proc/$pid/stat" | awk '{ print $12 + $13 }'); printf '%s ' "$t"; done; echo; }
+place_label="order-api POST /api/orders (202, saga running behind it)"
+[[ "$saga" == 1 ]] || place_label="order-api POST /api/orders (202, placement only: no worker, BENCH_SAGA=0)"
+# bench_wrk first sends 2 s of plain GETs to the URL (its own warm-up), which must not count: the window opens when the
+# first order of the measured run exists (polled every 50 ms) and closes when wrk has finished.
+orders_before=$(sql "SELECT COUNT(*) FROM orders")
+( until [[ "$(sql "SELECT COUNT(*) FROM orders")" != "$orders_before" ]]; do sleep 0.05; done
+  ticks >"$bench_work/ticks-start"; sql "SELECT COUNT(*) FROM orders" >"$bench_work/orders-start" ) &
+snapshot_pid=$!
+bench_wrk "$place_label" "$order_api_url/api/orders" -t2 -c64 -d"$duration" -s "$BENCH_DIR/order-place.lua"
+read -r -a ticks_end <<<"$(ticks)"
+wait "$snapshot_pid" || true
+orders_end=$(sql "SELECT COUNT(*) FROM orders")
+read -r -a ticks_start <"$bench_work/ticks-start"
+new_orders=$(( orders_end - $(cat "$bench_work/orders-start") ))
+hz=$(getconf CLK_TCK)
+cpu_line="CPU per new order over the measured run ($new_orders orders): "
+cpu_total=0
+for i in "${!cpu_names[@]}"; do
+  ms=$(awk -v a="${ticks_start[i]}" -v b="${ticks_end[i]}" -v n="$new_orders" -v hz="$hz" 'BEGIN { printf "%.2f", n > 0 ? (b - a) * 1000 / hz / n : 0 }')
+  cpu_total=$(awk -v t="$cpu_total" -v m="$ms" 'BEGIN { print t + m }')
+  cpu_line+="${cpu_names[i]} $ms ms, "
+done
+cpu_line+="total $cpu_total ms."
 rps_place=$rps; p50_place=$p50; p99_place=$p99; errors_place=$errors
 table=$(bench_table)
+echo "$cpu_line" >&2
 
 # Let the saga drain the orders just placed, so the latency below is measured at light load.
 wait_drained
+if [[ "$saga" != 1 ]]; then
+  summary="Placement alone (no worker; orders stay Submitted): **$rps_place orders/s** (202), P50 $p50_place ms, P99 $p99_place ms at 64 connections, $errors_place errors.
+$cpu_line"
+  echo; echo "$table"; echo; echo "$summary"
+  bench_record "order: placement alone, BENCH_SAGA=0 (Release, Production)" "BENCH_SAGA=0 eng/bench/order.sh $duration $buyers" "$table
+
+$summary"
+  exit 0
+fi
 
 # --- 202 -> Paid at light load ---------------------------------------------------------------------------------------
 eval "$(python3 "$BENCH_DIR/order_driver.py" latency "$order_api_url" "$STAPLE" "$tokens" 50)"
@@ -89,6 +138,7 @@ verdict="FAILED"
 flash_rps=$(awk -v n="$buyers" -v s="$FLASH_ACCEPT_S" 'BEGIN { printf "%.0f", n / s }')
 
 summary="Placement: **$rps_place orders/s** (202), P50 $p50_place ms, P99 $p99_place ms at 64 connections, $errors_place errors (goal: 3,000/s, P99 < 50 ms); the saga then took about $drain_s s to finish the backlog.
+$cpu_line
 202 -> Paid at light load ($LAT_N orders one at a time, seen on the SSE stream): median **$LAT_P50 ms**, P90 $LAT_P90 ms, max $LAT_MAX ms (goal: median < 100 ms).
 Flash sale, $buyers buyers (each its own account) for 100 units: all $FLASH_ACCEPTED orders accepted in $FLASH_ACCEPT_S s ($flash_rps orders/s, clients retrying 429/503 after Retry-After), every order final after **$FLASH_TOTAL_S s**: $FLASH_PAID Paid, $FLASH_REJECTED Rejected, $FLASH_CANCELLED Cancelled, $FLASH_PENDING pending; stock available $FLASH_AVAILABLE + reserved $FLASH_RESERVED, sold $sold; charges held $FLASH_CHARGED, on orders not Paid $FLASH_CHARGED_NOT_PAID. Exactly-100-sold check: **$verdict**."
 echo; echo "$table"; echo; echo "$summary"

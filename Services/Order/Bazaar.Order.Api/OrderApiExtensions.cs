@@ -1,3 +1,4 @@
+using Bazaar.Data;
 using Bazaar.Order.Api.Apis;
 using Bazaar.Order.Api.Ordering;
 using Bazaar.Order.Api.Placement;
@@ -28,6 +29,8 @@ public static class OrderApiExtensions
 
         builder.Services.AddOptions<CatalogClientOptions>().BindConfiguration(CatalogClientOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddOptions<PlacementLimitOptions>().BindConfiguration(PlacementLimitOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddOptions<TransactionBatcherOptions>(PlacementWriter.OptionsName).BindConfiguration(PlacementWriter.SectionName)
+            .ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddOptions<OrderStreamOptions>().BindConfiguration(OrderStreamOptions.SectionName)
             .Validate(o => o.HeartbeatInterval > TimeSpan.Zero && o.PollInterval > TimeSpan.Zero && !string.IsNullOrWhiteSpace(o.Channel),
                 "Orders:Stream needs a channel and positive intervals.")
@@ -40,6 +43,7 @@ public static class OrderApiExtensions
         builder.Services.AddSingleton<PlacementLimiter>();
         builder.Services.AddSingleton<OrderStatusHub>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<OrderStatusHub>());
+        builder.Services.AddSingleton<PlacementWriter>();
         builder.Services.AddTransient<OrderPlacement>();
         builder.Services.AddHttpClient<CatalogPrices>().RemoveStandardResilienceHandler();
         return builder;

@@ -24,22 +24,25 @@ public static class DbConnectionExtensions
     public static Task<int> ExecuteAsync(this DbConnection connection, SqlStatement statement, object? parameters = null, DbTransaction? transaction = null, CancellationToken cancellationToken = default) =>
         RunAsync(connection, statement, new CommandDefinition(statement.Text, parameters, transaction, cancellationToken: cancellationToken), connection.ExecuteAsync);
 
-    private static async Task<T> RunAsync<T>(DbConnection connection, SqlStatement statement, CommandDefinition command, Func<CommandDefinition, Task<T>> run)
+    private static Task<T> RunAsync<T>(DbConnection connection, SqlStatement statement, CommandDefinition command, Func<CommandDefinition, Task<T>> run) =>
+        RunAsync(connection, statement.Name, (Command: command, Run: run), static (state, _) => state.Run(state.Command), command.CancellationToken);
+
+    internal static async Task<T> RunAsync<TState, T>(DbConnection connection, string name, TState state, Func<TState, CancellationToken, Task<T>> run, CancellationToken cancellationToken)
     {
         // Database spans join a trace; they never begin one. Otherwise every idle poll of a relay or sweeper would be a
         // trace of its own, several a second per service, burying the requests on the dashboard.
-        using var activity = Activity.Current is null ? null : DataTelemetry.Source.StartActivity(statement.Name, ActivityKind.Client);
+        using var activity = Activity.Current is null ? null : DataTelemetry.Source.StartActivity(name, ActivityKind.Client);
         if (activity is { IsAllDataRequested: true })
         {
             activity.SetTag("db.system.name", "mysql");
             activity.SetTag("db.namespace", connection.Database);
-            activity.SetTag("db.query.summary", statement.Name);
+            activity.SetTag("db.query.summary", name);
             activity.SetTag("server.address", connection.DataSource);
         }
 
         try
         {
-            return await run(command).ConfigureAwait(false);
+            return await run(state, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception exception) when (activity is not null)
         {

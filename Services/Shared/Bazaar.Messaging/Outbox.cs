@@ -14,6 +14,36 @@ public interface IOutbox
 
     /// <summary>Adds a ready-made envelope inside <paramref name="transaction"/>.</summary>
     Task AddAsync(DbTransaction transaction, EventEnvelope envelope, CancellationToken cancellationToken = default);
+
+    /// <summary>Adds many envelopes inside <paramref name="transaction"/> with one multi-row insert, each with its own trace.</summary>
+    Task AddRangeAsync(DbTransaction transaction, IReadOnlyCollection<OutboxEntry> entries, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Adds the insert of <paramref name="entries"/> to <paramref name="batch"/>, for a writer that sends all of its
+    /// statements as one command; the rows exist once the batch has run, and are published once its transaction commits.
+    /// </summary>
+    void Append(SqlBatch batch, IReadOnlyCollection<OutboxEntry> entries);
+}
+
+/// <summary>
+/// An event for the outbox with the trace it belongs to. Group writers (<see cref="TransactionBatcher{TItem,TResult}"/>)
+/// write rows later and elsewhere than the request that made them, so the request's trace is captured here, when the
+/// entry is made, and each published event continues the trace of ITS request rather than the writer's.
+/// </summary>
+public sealed record OutboxEntry(EventEnvelope Envelope, string? TraceParent, string? TraceState)
+{
+    /// <summary>The envelope with the trace of the current activity (the caller's request).</summary>
+    public static OutboxEntry Capture(EventEnvelope envelope)
+    {
+        ArgumentNullException.ThrowIfNull(envelope);
+        Activity? current = Activity.Current;
+        return new OutboxEntry(envelope, current?.Id, current?.TraceStateString);
+    }
+
+    /// <summary>A new envelope for <paramref name="event"/> with the trace of the current activity.</summary>
+    public static OutboxEntry Capture<TEvent>(TEvent @event, string? correlationId = null, TimeProvider? timeProvider = null)
+        where TEvent : IIntegrationEvent =>
+        Capture(EventEnvelope.Create(@event, correlationId, timeProvider));
 }
 
 internal sealed class Outbox(OutboxSignal signal, TimeProvider timeProvider) : IOutbox
@@ -48,6 +78,37 @@ internal sealed class Outbox(OutboxSignal signal, TimeProvider timeProvider) : I
         }, transaction, cancellationToken).ConfigureAwait(false);
 
         // Before commit, so the relay may find nothing yet; it looks again shortly after (see OutboxRelay).
+        signal.Notify();
+    }
+
+    public async Task AddRangeAsync(DbTransaction transaction, IReadOnlyCollection<OutboxEntry> entries, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(transaction);
+        var connection = transaction.Connection ?? throw new InvalidOperationException("The transaction has no connection (was it committed already?).");
+        var batch = new SqlBatch("outbox.insert_many");
+        Append(batch, entries);
+        await batch.ExecuteAsync(connection, transaction, cancellationToken).ConfigureAwait(false);
+    }
+
+    public void Append(SqlBatch batch, IReadOnlyCollection<OutboxEntry> entries)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        ArgumentNullException.ThrowIfNull(entries);
+        if (entries.Count == 0)
+        {
+            return;
+        }
+
+        var createdAt = timeProvider.GetUtcNow().UtcDateTime;
+        batch.Insert("INSERT INTO outbox (event_id, event_type, body, trace_parent, trace_state, created_at) VALUES");
+        foreach (var entry in entries)
+        {
+            var envelope = entry.Envelope;
+            batch.Row(envelope.Id.ToString(), envelope.Type, Encoding.UTF8.GetString(envelope.ToUtf8Bytes()), entry.TraceParent, entry.TraceState, createdAt);
+        }
+
+        batch.End();
+        // As AddAsync: the relay may look before the commit and find nothing; it looks again shortly after.
         signal.Notify();
     }
 }

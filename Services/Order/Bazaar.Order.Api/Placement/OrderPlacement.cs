@@ -18,23 +18,13 @@ internal abstract record PlacementResult
 
 /// <summary>
 /// Places an order: prices from the catalog, then the order, its lines, its first history entry and its
-/// <see cref="OrderSubmitted"/> event in one transaction. The unique (user, Idempotency-Key) index decides races:
-/// the second of two concurrent inserts waits on the first's key and then fails with a duplicate, and is answered from
-/// the first row, so no check-then-insert window exists.
+/// <see cref="OrderSubmitted"/> and status events in one transaction, shared with the other orders placed at the same
+/// moment (<see cref="PlacementWriter"/>). The unique (user, Idempotency-Key) index decides races: the second of two
+/// concurrent inserts waits on the first's key and then fails with a duplicate (in a group, the group is split and only
+/// that order fails), and is answered from the first row, so no check-then-insert window exists.
 /// </summary>
-internal sealed partial class OrderPlacement(MySqlDataSource database, CatalogPrices catalog, IOutbox outbox, OrderLedger ledger, TimeProvider time, ILogger<OrderPlacement> logger)
+internal sealed partial class OrderPlacement(MySqlDataSource database, CatalogPrices catalog, PlacementWriter writer, OrderLedger ledger, TimeProvider time, ILogger<OrderPlacement> logger)
 {
-    private static readonly SqlStatement InsertOrder = new("orders.insert", """
-        INSERT INTO orders (id, user_id, idempotency_key, request_hash, status, status_reason, seq, total, shipping_address,
-                            payment_method, callback_url, created_at, status_changed_at)
-        VALUES (@Id, @UserId, @IdempotencyKey, @RequestHash, @Status, NULL, 1, @Total, @ShippingAddress,
-                @PaymentMethod, @CallbackUrl, @CreatedAt, @StatusChangedAt)
-        """);
-
-    private static readonly SqlStatement InsertItem = new("order_items.insert", """
-        INSERT INTO order_items (order_id, product_id, product_name, unit_price, quantity) VALUES (@orderId, @ProductId, @ProductName, @UnitPrice, @Quantity)
-        """);
-
     private static readonly SqlStatement SelectByKey = new("orders.select_by_key", """
         SELECT id AS Id, status AS Status, request_hash AS RequestHash FROM orders WHERE user_id = @userId AND idempotency_key = @key
         """);
@@ -70,20 +60,13 @@ internal sealed partial class OrderPlacement(MySqlDataSource database, CatalogPr
             StatusChangedAt = now,
         };
 
+        // Captured here, in the request: the group is written by a loop outside it, and each event must continue this trace.
+        var work = new PlacementWork(order, lines,
+            OutboxEntry.Capture(new OrderSubmitted(orderId, userId, lines, order.Total, order.PaymentMethod), order.Id, time),
+            ledger.Announcement(order));
         try
         {
-            await database.InTransactionAsync(async (connection, transaction, token) =>
-            {
-                await connection.ExecuteAsync(InsertOrder, order, transaction, token);
-                foreach (OrderLine line in lines)
-                {
-                    await connection.ExecuteAsync(InsertItem, new { orderId = order.Id, line.ProductId, line.ProductName, line.UnitPrice, line.Quantity }, transaction, token);
-                }
-
-                await connection.ExecuteAsync(OrderLedger.InsertHistory, new { id = order.Id, seq = 1, status = order.Status, reason = (string?)null, now }, transaction, token);
-                await outbox.AddAsync(transaction, new OrderSubmitted(orderId, userId, lines, order.Total, order.PaymentMethod), order.Id, token);
-                await ledger.AnnounceAsync(transaction, order, token);
-            }, cancellationToken);
+            await writer.WriteAsync(work, cancellationToken);
         }
         catch (Exception exception) when (TransientErrors.IsUniqueViolation(exception))
         {

@@ -1,0 +1,93 @@
+using System.Data.Common;
+using System.Globalization;
+using System.Text;
+
+namespace Bazaar.Data;
+
+/// <summary>
+/// Several statements, and multi-row INSERTs, sent as one command: one round trip instead of one per row. The driver
+/// substitutes parameters on the client and accepts several statements per command, so a whole group of writes
+/// costs one command's overhead. Values always travel as parameters (named <c>@b0</c>, <c>@b1</c>, ... in the order
+/// they were given), never spliced into the text.
+/// </summary>
+public sealed class SqlBatch(string name)
+{
+    private readonly StringBuilder _text = new(1024);
+    private readonly List<object?> _values = [];
+    private bool _firstRow;
+
+    /// <summary>The span name (for example <c>orders.place_batch</c>).</summary>
+    public string Name { get; } = name;
+
+    public bool IsEmpty => _text.Length == 0;
+
+    public int ParameterCount => _values.Count;
+
+    /// <summary>Appends a whole statement of the caller's (with no values of its own).</summary>
+    public SqlBatch Statement(string sql)
+    {
+        _text.Append(sql).Append(";\n");
+        return this;
+    }
+
+    /// <summary>Starts a multi-row insert: <paramref name="head"/> is everything up to and including <c>VALUES</c>.</summary>
+    public SqlBatch Insert(string head)
+    {
+        _text.Append(head).Append(' ');
+        _firstRow = true;
+        return this;
+    }
+
+    /// <summary>Adds one row of values to the insert begun by <see cref="Insert"/>.</summary>
+    public SqlBatch Row(params ReadOnlySpan<object?> values)
+    {
+        _text.Append(_firstRow ? "(" : ",\n(");
+        _firstRow = false;
+        for (int i = 0; i < values.Length; i++)
+        {
+            if (i > 0)
+            {
+                _text.Append(", ");
+            }
+
+            _text.Append("@b").Append(_values.Count.ToString(CultureInfo.InvariantCulture));
+            _values.Add(values[i]);
+        }
+
+        _text.Append(')');
+        return this;
+    }
+
+    /// <summary>Ends the insert begun by <see cref="Insert"/>.</summary>
+    public SqlBatch End()
+    {
+        _text.Append(";\n");
+        return this;
+    }
+
+    public override string ToString() => _text.ToString();
+
+    /// <summary>Sends every statement as one command; returns the rows changed in all.</summary>
+    public async Task<int> ExecuteAsync(DbConnection connection, DbTransaction? transaction, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        if (IsEmpty)
+        {
+            return 0;
+        }
+
+        await using DbCommand command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = _text.ToString();
+        for (int i = 0; i < _values.Count; i++)
+        {
+            DbParameter parameter = command.CreateParameter();
+            parameter.ParameterName = "@b" + i.ToString(CultureInfo.InvariantCulture);
+            parameter.Value = _values[i] ?? DBNull.Value;
+            command.Parameters.Add(parameter);
+        }
+
+        return await DbConnectionExtensions.RunAsync(connection, Name, command,
+            static (command, token) => command.ExecuteNonQueryAsync(token), cancellationToken).ConfigureAwait(false);
+    }
+}
