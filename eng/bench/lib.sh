@@ -162,3 +162,49 @@ bench_record() { # title command body
   { echo; echo "## $(date -u '+%Y-%m-%d %H:%M UTC') · $1"; echo; bench_machine; echo "Command: \`$2\` (commit $(bench_commit))"; echo; echo "$3"; } >>"$BENCH_RESULTS"
   echo "Appended to eng/bench/RESULTS.md." >&2
 }
+
+# Starts one .NET service built by bench_build on a free loopback port, in Production, with the shared cache and
+# messaging connection strings; waits for health-path. Sets <name>_url and <name>_pid (dashes become underscores).
+bench_start_service() { # name dll health-path env...
+  local name="$1" dll="$2" health="$3"; shift 3
+  local port; port=$(bench_free_port)
+  local url="http://127.0.0.1:$port"
+  env ASPNETCORE_ENVIRONMENT=Production Logging__LogLevel__Default=Warning ASPNETCORE_URLS="$url" OTEL_SERVICE_NAME="$name" \
+    ConnectionStrings__cache="$cache_cs" ConnectionStrings__messaging="$messaging_cs" "$@" \
+    dotnet "$BENCH_OUT/$dll" >"$BENCH_OUT/$name.log" 2>&1 &
+  bench_pids+=($!)
+  printf -v "${name//-/_}_pid" '%s' "$!"
+  bench_wait_for "$name" curl -fsS "$url$health"
+  printf -v "${name//-/_}_url" '%s' "$url"
+}
+
+# Builds and starts auth-api, catalog-api, order-api and the worker as the AppHost wires them (after
+# bench_start_servers authdb catalogdb orderdb). Sets admin_password and <service>_url / <service>_pid.
+bench_start_shop() {
+  bench_build "$BENCH_REPO/Services/Auth/Bazaar.Auth.Api/Bazaar.Auth.Api.csproj" auth
+  bench_build "$BENCH_REPO/Services/Catalog/Bazaar.Catalog.Api/Bazaar.Catalog.Api.csproj" catalog
+  bench_build "$BENCH_REPO/Services/Order/Bazaar.Order.Api/Bazaar.Order.Api.csproj" order
+  bench_build "$BENCH_REPO/Services/Worker/Bazaar.Worker/Bazaar.Worker.csproj" worker
+  admin_password="bench-admin-$RANDOM$RANDOM"
+  local worker_secret="bench-worker-$RANDOM$RANDOM$RANDOM"
+  # Account setup is not what is measured: a tenth of the production hash cost keeps thousands of registrations short.
+  bench_start_service auth-api auth/Bazaar.Auth.Api.dll /api/auth/.well-known/jwks.json ConnectionStrings__authdb="$(bench_db authdb)" \
+    Auth__AdminPassword="$admin_password" Auth__SecretsDirectory="$bench_work/secrets" Auth__PasswordHashIterations=10000 \
+    Auth__LoginRateLimit__PermitLimit=100000000 Auth__Clients__worker__Secret="$worker_secret"
+  bench_start_service catalog-api catalog/Bazaar.Catalog.Api.dll /api/catalog/items/1 ConnectionStrings__catalogdb="$(bench_db catalogdb)" \
+    "services__auth-api__http__0=$auth_api_url"
+  local discovery=("services__auth-api__http__0=$auth_api_url" "services__catalog-api__http__0=$catalog_api_url")
+  bench_start_service order-api order/Bazaar.Order.Api.dll /alive ConnectionStrings__orderdb="$(bench_db orderdb)" "${discovery[@]}"
+  bench_start_service worker worker/Bazaar.Worker.dll /alive ConnectionStrings__orderdb="$(bench_db orderdb)" "${discovery[@]}" \
+    ServiceAuth__ClientId=worker ServiceAuth__ClientSecret="$worker_secret" Callbacks__SigningSecret="bench-callback-secret-0123456789"
+  bench_wait_for "order-api health" curl -fsS "$order_api_url/health"
+  bench_wait_for "worker health" curl -fsS "$worker_url/health"
+}
+
+# CPU time (utime + stime) of each pid in clock ticks, space-separated; 0 for a pid that is gone.
+bench_cpu_ticks() { # pid...
+  local pid
+  for pid in "$@"; do
+    if [[ -n "$pid" && -r /proc/$pid/stat ]]; then sed 's/.*) //' "/proc/$pid/stat" | awk '{ printf "%s ", $12 + $13 }'; else printf '0 '; fi
+  done
+}

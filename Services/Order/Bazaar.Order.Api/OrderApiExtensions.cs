@@ -38,6 +38,7 @@ public static class OrderApiExtensions
 
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<OrderLedger>();
+        builder.Services.AddSingleton<OrderStatusHints>();
         builder.Services.AddSingleton<OrderReads>();
         builder.Services.AddSingleton<CatalogCircuit>();
         builder.Services.AddSingleton<PlacementLimiter>();

@@ -1,4 +1,5 @@
 using Bazaar.Order.Api.Ordering;
+using Bazaar.Order.Api.Streaming;
 using Bazaar.Worker.Callbacks;
 using Bazaar.Worker.Catalog;
 using Bazaar.Worker.Payments;
@@ -34,9 +35,13 @@ public static class WorkerExtensions
         builder.Services.AddOptions<PaymentOptions>().BindConfiguration(PaymentOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddOptions<CallbackOptions>().BindConfiguration(CallbackOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddOptions<ServiceAuthOptions>().BindConfiguration(ServiceAuthOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+        // The saga's moves hint order-api's status streams over Redis on this channel (the same setting as order-api's).
+        builder.Services.AddOptions<OrderStreamOptions>().BindConfiguration(OrderStreamOptions.SectionName)
+            .Validate(o => !string.IsNullOrWhiteSpace(o.Channel), "Orders:Stream:Channel must name a channel.").ValidateOnStart();
 
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<OrderLedger>();
+        builder.Services.AddSingleton<OrderStatusHints>();
         builder.Services.AddSingleton<SimulatedPaymentProvider>();
         builder.Services.AddSingleton<ServiceTokenSource>();
         builder.Services.AddTransient<ServiceTokenHandler>();

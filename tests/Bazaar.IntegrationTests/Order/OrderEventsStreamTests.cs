@@ -1,10 +1,15 @@
+using System.Data.Common;
 using System.Diagnostics;
 using System.Net;
+using System.Text;
 using System.Text.Json;
 using Bazaar.IntegrationTests.Auth;
+using Bazaar.Messaging;
 using Bazaar.Order.Api;
 using Bazaar.Order.Api.Apis;
 using Bazaar.Order.Api.Ordering;
+using Bazaar.Testing;
+using Dapper;
 using static Bazaar.IntegrationTests.Order.OrderSystem;
 
 namespace Bazaar.IntegrationTests.Order;
@@ -94,6 +99,43 @@ public sealed class OrderEventsStreamTests : IAsyncLifetime
         int cancelled = lines.ToList().FindIndex(line => line.StartsWith("data: ", StringComparison.Ordinal) && line.Contains("Cancelled", StringComparison.Ordinal));
         int heartbeats = lines.Skip(reserved).Take(cancelled - reserved).Count(line => line == ": heartbeat");
         Assert.True(heartbeats >= 2, $"Expected heartbeats while the order rested in StockReserved; the stream was:\n{string.Join("\n", lines)}");
+    }
+
+    [Fact]
+    public async Task A_stream_that_hears_no_hints_still_gets_every_status_by_reading_again_on_each_heartbeat()
+    {
+        int product = await _system.CreateProductAsync(stock: 5);
+        // A replica listening on a channel nobody publishes to loses every hint; its polls are 30 s apart.
+        await using ServiceHost<OrderApiEntryPoint> deaf = _system.StartOrderReplica(settings =>
+        {
+            settings["Orders:Stream:Channel"] = TestServers.UniqueName("nobody-publishes-here");
+            settings["Orders:Stream:HeartbeatInterval"] = "00:00:00.300";
+        });
+        using HttpClient buyer = deaf.CreateClient(TestTokens.Customer("sse-deaf"));
+        OrderAccepted accepted = await PlaceAcceptedAsync(buyer, OrderBody(product, paymentMethod: "test-timeout"));
+
+        IReadOnlyList<SseEvent> events = await ReadStreamAsync(buyer, accepted.EventsUrl, lastEventId: null, TimeSpan.FromSeconds(15));
+
+        Assert.Equal([OrderStatus.Submitted, OrderStatus.StockReserved, OrderStatus.Cancelled], events.Select(e => e.Status));
+    }
+
+    [Fact]
+    public async Task The_sagas_moves_reach_the_streams_without_a_status_event_through_the_outbox()
+    {
+        int product = await _system.CreateProductAsync(stock: 5);
+        using HttpClient buyer = _system.CustomerClient("sse-no-outbox");
+        await using ServiceHost<OrderApiEntryPoint> replica = _system.StartOrderReplica();
+        using HttpClient onReplica = replica.CreateClient(TestTokens.Customer("sse-no-outbox"));
+        OrderAccepted accepted = await PlaceAcceptedAsync(buyer, OrderBody(product));
+
+        IReadOnlyList<SseEvent> events = await ReadStreamAsync(onReplica, accepted.EventsUrl, lastEventId: null, TimeSpan.FromSeconds(15));
+
+        Assert.Equal([OrderStatus.Submitted, OrderStatus.StockReserved, OrderStatus.Paid], events.Select(e => e.Status));
+        await using DbConnection connection = await _system.OrderDatabase.OpenConnectionAsync();
+        IEnumerable<string> bodies = await connection.QueryAsync<string>(
+            "SELECT body FROM outbox WHERE event_type = 'order.status-changed' AND body LIKE @order", new { order = $"%{accepted.OrderId}%" });
+        // Placement may still announce the first status (seq 1) through the outbox; the saga's moves never do.
+        Assert.All(bodies, body => Assert.Equal(1, EventEnvelope.FromUtf8Bytes(Encoding.UTF8.GetBytes(body)).GetPayload<OrderStatusChanged>().Seq));
     }
 
     internal sealed record SseEvent(string? Id, string? Event, string Data)

@@ -114,7 +114,8 @@ public sealed class OrderSystem : IAsyncDisposable
         var orderSettings = Common(servers, messagingPrefix);
         orderSettings["ConnectionStrings:orderdb"] = orderDb + PoolLimit;
         orderSettings["Catalog:BaseAddress"] = "http://localhost";
-        orderSettings["Orders:Stream:Channel"] = TestServers.UniqueName("orders-status");
+        string statusChannel = TestServers.UniqueName("orders-status");
+        orderSettings["Orders:Stream:Channel"] = statusChannel;
         orderSettings["Orders:Stream:PollInterval"] = "00:00:05";
         adjustOrders?.Invoke(orderSettings);
 
@@ -131,6 +132,7 @@ public sealed class OrderSystem : IAsyncDisposable
         workerSettings["Callbacks:SigningSecret"] = CallbackSecret;
         workerSettings["Callbacks:FirstRetryDelay"] = "00:00:00.200";
         workerSettings["Callbacks:PollInterval"] = "00:00:00.050";
+        workerSettings["Orders:Stream:Channel"] = statusChannel;
         adjustWorker?.Invoke(workerSettings);
 
         var system = new OrderSystem(auth, catalog, orderSettings, workerSettings);

@@ -8,9 +8,10 @@ namespace Bazaar.Order.Api.Ordering;
 /// <summary>
 /// Moves orders through the state machine. One place for every writer (order-api's endpoints, the worker's saga and
 /// sweeper): each move locks the order row, checks the move is legal, and writes the new status, its history entry, the
-/// events announcing it (outbox) and the buyer's callback, all in the caller's transaction.
+/// saga's next event (outbox) and the buyer's callback, all in the caller's transaction; after the commit it hints the
+/// status streams (<see cref="OrderStatusHints"/>).
 /// </summary>
-public sealed class OrderLedger(IOutbox outbox, TimeProvider time)
+public sealed class OrderLedger(IOutbox outbox, OrderStatusHints hints, TimeProvider time)
 {
     private const string Columns = """
         id AS Id, user_id AS UserId, idempotency_key AS IdempotencyKey, request_hash AS RequestHash, status AS Status,
@@ -32,8 +33,10 @@ public sealed class OrderLedger(IOutbox outbox, TimeProvider time)
         FROM order_history WHERE order_id = @id AND seq > @after ORDER BY seq
         """);
 
-    private static readonly SqlStatement UpdateStatus = new("orders.update_status", """
-        UPDATE orders SET status = @status, status_reason = @reason, seq = @seq, status_changed_at = @now WHERE id = @id
+    // The move and its history entry in one round trip: the driver sends both statements as one command.
+    private static readonly SqlStatement UpdateStatusAndRecord = new("orders.update_status_and_history", """
+        UPDATE orders SET status = @status, status_reason = @reason, seq = @seq, status_changed_at = @now WHERE id = @id;
+        INSERT INTO order_history (order_id, seq, status, reason, occurred_at) VALUES (@id, @seq, @status, @reason, @now)
         """);
 
     internal static readonly SqlStatement InsertHistory = new("order_history.insert", """
@@ -56,13 +59,22 @@ public sealed class OrderLedger(IOutbox outbox, TimeProvider time)
     public async Task<TransitionResult> MoveAsync(
         DbTransaction transaction, Guid orderId, OrderStatus to, string? reason, CancellationToken cancellationToken, Func<OrderRow, bool>? onlyIf = null)
     {
-        DbConnection connection = Connection(transaction);
         OrderRow? order = await LockAsync(transaction, orderId, cancellationToken).ConfigureAwait(false);
-        if (order is null)
-        {
-            return TransitionResult.NotFound;
-        }
+        return order is null
+            ? TransitionResult.NotFound
+            : await MoveLockedAsync(transaction, order, to, reason, cancellationToken, onlyIf).ConfigureAwait(false);
+    }
 
+    /// <summary>
+    /// <see cref="MoveAsync"/> for an order the caller locked in this same transaction (<see cref="LockAsync"/>) and has not
+    /// changed since, as a saga step does: the row lock is still held, so locking and reading it again would only cost a round trip.
+    /// </summary>
+    public async Task<TransitionResult> MoveLockedAsync(
+        DbTransaction transaction, OrderRow order, OrderStatus to, string? reason, CancellationToken cancellationToken, Func<OrderRow, bool>? onlyIf = null)
+    {
+        ArgumentNullException.ThrowIfNull(order);
+        DbConnection connection = Connection(transaction);
+        Guid orderId = order.OrderId;
         OrderStatus from = order.CurrentStatus;
         if (!OrderStateMachine.CanMove(from, to) || (onlyIf is not null && !onlyIf(order)))
         {
@@ -73,10 +85,10 @@ public sealed class OrderLedger(IOutbox outbox, TimeProvider time)
         DateTime now = time.GetUtcNow().UtcDateTime;
         int seq = order.Seq + 1;
         var values = new { id = order.Id, status = to.ToString(), reason, seq, now };
-        await connection.ExecuteAsync(UpdateStatus, values, transaction, cancellationToken).ConfigureAwait(false);
-        await connection.ExecuteAsync(InsertHistory, values, transaction, cancellationToken).ConfigureAwait(false);
+        await connection.ExecuteAsync(UpdateStatusAndRecord, values, transaction, cancellationToken).ConfigureAwait(false);
         OrderRow moved = order with { Status = to.ToString(), StatusReason = reason, Seq = seq, StatusChangedAt = now };
-        await AnnounceAsync(transaction, moved, cancellationToken).ConfigureAwait(false);
+        // Status streams hear of the move straight from here, over Redis, once it has committed (not through the outbox).
+        hints.AfterCommit(transaction, orderId, seq);
 
         string correlation = order.Id;
         if (to == OrderStatus.StockReserved)

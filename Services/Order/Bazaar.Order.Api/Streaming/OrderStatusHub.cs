@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Globalization;
 using System.Threading.Channels;
 using Bazaar.Messaging;
 using Bazaar.Order.Api.Ordering;
@@ -24,15 +23,14 @@ public sealed class OrderStreamOptions
 }
 
 /// <summary>
-/// Fans status changes out to the open status streams of every replica: the replica that consumes an
-/// <see cref="OrderStatusChanged"/> publishes "orderId:seq" on a Redis channel, and each replica wakes its streams of that
-/// order. The message only says "look again": streams read the entries themselves from the database, so a lost, repeated
-/// or early message costs nothing but a read.
+/// Wakes this replica's open status streams of an order when a hint for it arrives on the Redis channel (published by
+/// whichever process moved the order, <see cref="OrderStatusHints"/>), or directly when a hint from this process could
+/// not go out on Redis. A hint only says "look again": streams read the entries themselves from the database, so a lost,
+/// repeated or early hint costs nothing but a read.
 /// </summary>
-internal sealed partial class OrderStatusHub(IServiceProvider services, IOptions<OrderStreamOptions> options, ILogger<OrderStatusHub> logger) : IHostedService
+internal sealed partial class OrderStatusHub(IServiceProvider services, OrderStatusHints hints, IOptions<OrderStreamOptions> options, ILogger<OrderStatusHub> logger) : IHostedService
 {
     private readonly ConcurrentDictionary<Guid, ConcurrentDictionary<Watcher, byte>> _watchers = new();
-    private ISubscriber? _subscriber;
 
     public Watcher Watch(Guid orderId)
     {
@@ -41,37 +39,18 @@ internal sealed partial class OrderStatusHub(IServiceProvider services, IOptions
         return watcher;
     }
 
-    public async Task PublishAsync(Guid orderId, int seq)
-    {
-        if (_subscriber is null)
-        {
-            Wake(orderId);
-            return;
-        }
-
-        try
-        {
-            await _subscriber.PublishAsync(options.Value.Channel, $"{orderId:N}:{seq.ToString(CultureInfo.InvariantCulture)}").ConfigureAwait(false);
-        }
-        catch (Exception exception) when (exception is RedisException or TimeoutException)
-        {
-            // Streams on other replicas catch up on their next poll; the ones here can be woken now.
-            LogPublishFailed(logger, exception);
-            Wake(orderId);
-        }
-    }
-
     public async Task StartAsync(CancellationToken cancellationToken)
     {
+        hints.NotPublished += Wake;
         if (services.GetService<IConnectionMultiplexer>() is not { } redis)
         {
             return;
         }
 
-        _subscriber = redis.GetSubscriber();
+        ISubscriber subscriber = redis.GetSubscriber();
         try
         {
-            await _subscriber.SubscribeAsync(options.Value.Channel, (_, message) => OnMessage(message)).ConfigureAwait(false);
+            await subscriber.SubscribeAsync(options.Value.Channel, (_, message) => OnMessage(message)).ConfigureAwait(false);
         }
         catch (Exception exception) when (exception is RedisException or TimeoutException)
         {
@@ -80,7 +59,11 @@ internal sealed partial class OrderStatusHub(IServiceProvider services, IOptions
         }
     }
 
-    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    public Task StopAsync(CancellationToken cancellationToken)
+    {
+        hints.NotPublished -= Wake;
+        return Task.CompletedTask;
+    }
 
     private void OnMessage(RedisValue message)
     {
@@ -142,16 +125,19 @@ internal sealed partial class OrderStatusHub(IServiceProvider services, IOptions
         public void Dispose() => hub.Remove(this);
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Publishing a status change on Redis failed; other replicas' streams will catch up by polling")]
-    private static partial void LogPublishFailed(ILogger logger, Exception exception);
-
     [LoggerMessage(Level = LogLevel.Warning, Message = "Subscribing to status changes on Redis failed; streams poll until it reconnects")]
     private static partial void LogSubscribeFailed(ILogger logger, Exception exception);
 }
 
-/// <summary>Hears every status change (one replica per event) and tells every replica's streams about it.</summary>
-internal sealed class OrderStatusChangedHandler(OrderStatusHub hub) : IIntegrationEventHandler<OrderStatusChanged>
+/// <summary>
+/// Passes an <see cref="OrderStatusChanged"/> that still arrives through the broker (placement announces an order's first
+/// status that way) on to every replica's streams as a hint. Moves made by <see cref="OrderLedger"/> hint directly.
+/// </summary>
+internal sealed class OrderStatusChangedHandler(OrderStatusHints hints) : IIntegrationEventHandler<OrderStatusChanged>
 {
-    public Task HandleAsync(OrderStatusChanged @event, EventContext context, CancellationToken cancellationToken) =>
-        hub.PublishAsync(@event.OrderId, @event.Seq);
+    public Task HandleAsync(OrderStatusChanged @event, EventContext context, CancellationToken cancellationToken)
+    {
+        hints.Publish(@event.OrderId, @event.Seq);
+        return Task.CompletedTask;
+    }
 }

@@ -40,12 +40,10 @@ public abstract record PaymentAnswer
 /// </summary>
 public sealed class SimulatedPaymentProvider(MySqlDataSource database, TimeProvider time, IOptions<PaymentOptions> options)
 {
-    private static readonly SqlStatement Record = new("simulated_payment_charges.insert", """
+    // Record (a repeat keeps the first charge) and read back what is recorded, in one round trip.
+    private static readonly SqlStatement RecordAndRead = new("simulated_payment_charges.insert_and_select", """
         INSERT IGNORE INTO simulated_payment_charges (idempotency_key, reference, amount, state, reason, created_at)
-        VALUES (@key, @reference, @amount, @state, @reason, @now)
-        """);
-
-    private static readonly SqlStatement Read = new("simulated_payment_charges.select", """
+        VALUES (@key, @reference, @amount, @state, @reason, @now);
         SELECT reference AS Reference, state AS State, reason AS Reason FROM simulated_payment_charges WHERE idempotency_key = @key
         """);
 
@@ -67,19 +65,15 @@ public sealed class SimulatedPaymentProvider(MySqlDataSource database, TimeProvi
         }
 
         bool decline = string.Equals(paymentMethod, settings.DeclineMethod, StringComparison.OrdinalIgnoreCase);
-        Charge charge = await database.WithConnectionAsync(async (connection, token) =>
+        Charge charge = (await database.WithConnectionAsync((connection, token) => connection.QuerySingleOrDefaultAsync<Charge>(RecordAndRead, new
         {
-            await connection.ExecuteAsync(Record, new
-            {
-                key = idempotencyKey,
-                reference = Guid.NewGuid().ToString("N"),
-                amount,
-                state = decline ? "Declined" : "Charged",
-                reason = decline ? "the card was declined" : null,
-                now = time.GetUtcNow().UtcDateTime,
-            }, cancellationToken: token).ConfigureAwait(false);
-            return (await connection.QuerySingleOrDefaultAsync<Charge>(Read, new { key = idempotencyKey }, cancellationToken: token).ConfigureAwait(false))!;
-        }, cancellationToken).ConfigureAwait(false);
+            key = idempotencyKey,
+            reference = Guid.NewGuid().ToString("N"),
+            amount,
+            state = decline ? "Declined" : "Charged",
+            reason = decline ? "the card was declined" : null,
+            now = time.GetUtcNow().UtcDateTime,
+        }, cancellationToken: token), cancellationToken).ConfigureAwait(false))!;
 
         return charge.State == "Charged"
             ? new PaymentAnswer.Approved(charge.Reference)

@@ -29,13 +29,13 @@ internal sealed partial class ReserveStockStep(OrderLedger ledger, StockClient s
             settings.PaymentTimeout + settings.ReservationMargin, cancellationToken);
         if (reservation.IsReserved)
         {
-            await ledger.MoveAsync(context.Transaction, @event.OrderId, OrderStatus.StockReserved, "stock reserved", cancellationToken);
+            await ledger.MoveLockedAsync(context.Transaction, order, OrderStatus.StockReserved, "stock reserved", cancellationToken);
             LogReserved(logger, @event.OrderId);
         }
         else
         {
             string reason = reservation.Reason ?? $"the stock reservation is {reservation.State}";
-            await ledger.MoveAsync(context.Transaction, @event.OrderId, OrderStatus.Rejected, reason, cancellationToken);
+            await ledger.MoveLockedAsync(context.Transaction, order, OrderStatus.Rejected, reason, cancellationToken);
             LogRejected(logger, @event.OrderId, reason);
         }
     }
@@ -82,7 +82,7 @@ internal sealed partial class TakePaymentStep(
 
         if (answer is PaymentAnswer.Declined declined)
         {
-            await ledger.MoveAsync(context.Transaction, @event.OrderId, OrderStatus.Cancelled, "payment declined: " + declined.Reason, cancellationToken);
+            await ledger.MoveLockedAsync(context.Transaction, order, OrderStatus.Cancelled, "payment declined: " + declined.Reason, cancellationToken);
             return;
         }
 
@@ -90,13 +90,13 @@ internal sealed partial class TakePaymentStep(
         ReservationAnswer? committed = await stock.CommitAsync(@event.OrderId, cancellationToken);
         if (committed is { IsCommitted: true })
         {
-            await ledger.MoveAsync(context.Transaction, @event.OrderId, OrderStatus.Paid, $"payment {reference} approved", cancellationToken);
+            await ledger.MoveLockedAsync(context.Transaction, order, OrderStatus.Paid, $"payment {reference} approved", cancellationToken);
             return;
         }
 
         await payments.RefundAsync(order.Id, cancellationToken);
         string reason = $"the stock reservation was {committed?.State.ToLowerInvariant() ?? "gone"} before payment completed; payment refunded";
-        await ledger.MoveAsync(context.Transaction, @event.OrderId, OrderStatus.Cancelled, reason, cancellationToken);
+        await ledger.MoveLockedAsync(context.Transaction, order, OrderStatus.Cancelled, reason, cancellationToken);
         LogLostReservation(logger, @event.OrderId, reason);
     }
 
