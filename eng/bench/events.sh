@@ -3,7 +3,7 @@
 # Usage: eng/bench/events.sh [--events N] [--rate R] [--seconds S] [--writers W] [--concurrency C] [--prefetch P] [--batch B]
 #                            [--relay-batch R] [--warmup N] [--per-transaction K] [--only backlog|saturation|fixed] [--flush-at-commit 1|2]
 # Starts its own MariaDB and RabbitMQ on free ports through the hosting engine (or uses BENCH_MYSQL / BENCH_AMQP),
-# and stops them at the end. Bounded: every phase gives up 2 minutes after its last write. Not a test.
+# and stops them at the end; also reports MariaDB's and RabbitMQ's CPU and MariaDB's statements per event. Bounded: every phase gives up 2 minutes after its last write. Not a test.
 #
 # The .NET thread pool spins (sched_yield) before it parks an idle worker. With MySql.Data's blocking calls the benchmark
 # needs many pool threads, and on 2 cores their spinning took about 30% of the process's CPU (perf) and starved the relay
@@ -14,4 +14,6 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 export DOTNET_ThreadPool_UnfairSemaphoreSpinLimit="${DOTNET_ThreadPool_UnfairSemaphoreSpinLimit:-0}"
 dotnet build eng/bench/events/Bazaar.Bench.Events.csproj -c Release -nologo -clp:ErrorsOnly
-timeout 900 dotnet eng/bench/events/bin/Release/net10.0/Bazaar.Bench.Events.dll "$@" --append eng/bench/RESULTS.md
+# BENCH_NO_RECORD=1: print only, for exploratory runs.
+record=(--append eng/bench/RESULTS.md); [[ "${BENCH_NO_RECORD:-}" == 1 ]] && record=()
+timeout 900 dotnet eng/bench/events/bin/Release/net10.0/Bazaar.Bench.Events.dll "$@" "${record[@]}"

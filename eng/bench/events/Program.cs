@@ -151,8 +151,13 @@ static async Task<PhaseResult> RunPhaseAsync(string mysqlServer, string amqp, Ph
         await writer.StopAsync(cancellationToken);
     }
 
+    var probe = ServerProbe.For(mysqlServer, amqp);
     using var host = BuildHost(pipeline: true);
     var drainStarted = Stopwatch.GetTimestamp();
+    // A drain starts with the host (the relay begins at once), so its cost is counted from before the start.
+    var serversAtStart = phase.Rate < 0 ? await probe.TakeAsync(cancellationToken) : null;
+    Console.Error.WriteLine($"{phase.Name}: starting the relay and the consumer");
+    var cpuAtStart = Process.GetCurrentProcess().TotalProcessorTime;
     await host.StartAsync(cancellationToken);
     await host.Services.GetRequiredService<EventConsumerHost>().Ready.WaitAsync(cancellationToken);
     var dataSource = host.Services.GetRequiredService<MySqlDataSource>();
@@ -160,7 +165,11 @@ static async Task<PhaseResult> RunPhaseAsync(string mysqlServer, string amqp, Ph
 
     var next = phase.Rate < 0 ? phase.Events : -1;
     var started = phase.Rate < 0 ? drainStarted : Stopwatch.GetTimestamp();
-    var cpuAtStart = Process.GetCurrentProcess().TotalProcessorTime;
+    if (phase.Rate >= 0)
+    {
+        serversAtStart = await probe.TakeAsync(cancellationToken);
+        cpuAtStart = Process.GetCurrentProcess().TotalProcessorTime;
+    }
 
     var insertState = new SqlStatement("bench.state", "INSERT INTO state_changes (n) VALUES (@n)");
     await Parallel.ForEachAsync(Enumerable.Range(0, settings.Writers), cancellationToken, async (_, token) =>
@@ -208,6 +217,7 @@ static async Task<PhaseResult> RunPhaseAsync(string mysqlServer, string amqp, Ph
 
     var finishedIn = Stopwatch.GetElapsedTime(started);
     var cpuPerEvent = (Process.GetCurrentProcess().TotalProcessorTime - cpuAtStart).TotalMicroseconds / Math.Max(1, ends.Count);
+    var serversAtEnd = await probe.TakeAsync(cancellationToken);
 
     var handled = ends.Count;
     var latencies = commits
@@ -233,6 +243,9 @@ static async Task<PhaseResult> RunPhaseAsync(string mysqlServer, string amqp, Ph
     return new PhaseResult(phase, handled, producedIn, finishedIn, Percentile(latencies, 0.50), Percentile(latencies, 0.99), latencies.LastOrDefault())
     {
         CpuMicrosecondsPerEvent = cpuPerEvent,
+        MySqlCpuPerEvent = ServerProbe.MicrosPerEvent(serversAtStart!.MySqlCpu, serversAtEnd.MySqlCpu, handled),
+        AmqpCpuPerEvent = ServerProbe.MicrosPerEvent(serversAtStart.AmqpCpu, serversAtEnd.AmqpCpu, handled),
+        Servers = ServerProbe.Describe(serversAtStart, serversAtEnd, handled),
         Split = toPublish.Length == 0 ? "" : string.Create(CultureInfo.InvariantCulture,
             $"; commit -> relay publish P50 {Percentile(toPublish, 0.5):F1} ms, P99 {Percentile(toPublish, 0.99):F1} ms; publish -> effect committed P50 {Percentile(toEffect, 0.5):F1} ms, P99 {Percentile(toEffect, 0.99):F1} ms"),
     };
@@ -252,8 +265,8 @@ static string Markdown(BenchSettings settings, List<string> rows)
         Machine: {Environment.ProcessorCount} CPUs ({cpu}), {memory} RAM, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}, .NET {Environment.Version}; MariaDB, RabbitMQ and the benchmark share these CPUs; load average before the run {settings.LoadAverage} (other sessions' builds and tests were running).
         Command: `eng/bench/events.sh {string.Join(' ', settings.Arguments)}` (one relay publishing up to {settings.RelayBatch} rows per transaction, one consumer with concurrency {settings.Concurrency}, batches of up to {settings.ConsumerBatch} and prefetch {settings.Prefetch}; {settings.Warmup} unmeasured warm-up events first; {settings.Writers} writers, {(settings.PerTransaction == 1 ? "one transaction per event (a state row and its outbox row)" : $"{settings.PerTransaction} events per transaction (each a state row and its outbox row)")}; persistent messages with publisher confirms; innodb_flush_log_at_trx_commit={settings.FlushAtCommit?.ToString(CultureInfo.InvariantCulture) ?? "1 (default, fsync per commit)"}; latency from the producer's commit to the end of the consumer span, after its commit and ack; thread-pool spin limit {Environment.GetEnvironmentVariable("DOTNET_ThreadPool_UnfairSemaphoreSpinLimit") ?? AppContext.GetData("System.Threading.ThreadPool.UnfairSemaphoreSpinLimit")?.ToString() ?? "70 (runtime default)"})
 
-        | phase | events | produced in (s) | all handled in (s) | events/s end to end | P50 (ms) | P99 (ms) | max (ms) | benchmark process CPU (µs/event) |
-        |---|---:|---:|---:|---:|---:|---:|---:|---:|
+        | phase | events | produced in (s) | all handled in (s) | events/s end to end | P50 (ms) | P99 (ms) | max (ms) | benchmark process CPU (µs/event) | MariaDB CPU (µs/event) | RabbitMQ CPU (µs/event) | all three (µs/event) |
+        |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|
         {string.Join(Environment.NewLine, rows)}
 
         """;
@@ -280,13 +293,19 @@ internal sealed record PhaseResult(Phase Phase, int Handled, TimeSpan ProducedIn
 
     public string Split { get; init; } = "";
 
+    public double MySqlCpuPerEvent { get; init; } = double.NaN;
+
+    public double AmqpCpuPerEvent { get; init; } = double.NaN;
+
+    public string Servers { get; init; } = "";
+
     public double Throughput => Handled / FinishedIn.TotalSeconds;
 
     public string Describe() => string.Create(CultureInfo.InvariantCulture,
-        $"{Phase.Name}: {Handled}/{Phase.Events} handled, produced in {ProducedIn.TotalSeconds:F2} s, all handled in {FinishedIn.TotalSeconds:F2} s = {Throughput:F0} events/s (benchmark process CPU {CpuMicrosecondsPerEvent:F0} µs/event); P50 {P50:F1} ms, P99 {P99:F1} ms, max {Max:F1} ms{Split}");
+        $"{Phase.Name}: {Handled}/{Phase.Events} handled, produced in {ProducedIn.TotalSeconds:F2} s, all handled in {FinishedIn.TotalSeconds:F2} s = {Throughput:F0} events/s (benchmark process CPU {CpuMicrosecondsPerEvent:F0} µs/event); P50 {P50:F1} ms, P99 {P99:F1} ms, max {Max:F1} ms{Split}{Environment.NewLine}    {Servers}");
 
     public string TableRow() => string.Create(CultureInfo.InvariantCulture,
-        $"| {Phase.Name} | {Handled}/{Phase.Events} | {(Phase.Rate < 0 ? "before start" : ProducedIn.TotalSeconds.ToString("F2", CultureInfo.InvariantCulture))} | {FinishedIn.TotalSeconds:F2} | {Throughput:F0} | {Ms(P50)} | {Ms(P99)} | {Ms(Max)} | {CpuMicrosecondsPerEvent:F0} |");
+        $"| {Phase.Name} | {Handled}/{Phase.Events} | {(Phase.Rate < 0 ? "before start" : ProducedIn.TotalSeconds.ToString("F2", CultureInfo.InvariantCulture))} | {FinishedIn.TotalSeconds:F2} | {Throughput:F0} | {Ms(P50)} | {Ms(P99)} | {Ms(Max)} | {CpuMicrosecondsPerEvent:F0} | {MySqlCpuPerEvent:F0} | {AmqpCpuPerEvent:F0} | {CpuMicrosecondsPerEvent + MySqlCpuPerEvent + AmqpCpuPerEvent:F0} |");
 
     private static string Ms(double value) => double.IsNaN(value) || value == 0 ? "n/a" : value.ToString("F1", CultureInfo.InvariantCulture);
 }
