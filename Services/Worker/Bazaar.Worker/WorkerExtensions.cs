@@ -43,6 +43,7 @@ public static class WorkerExtensions
         builder.Services.AddSingleton<OrderLedger>();
         builder.Services.AddSingleton<OrderStatusHints>();
         builder.Services.AddSingleton<SimulatedPaymentProvider>();
+        builder.Services.AddTransient<Payment>();
         builder.Services.AddSingleton<ServiceTokenSource>();
         builder.Services.AddTransient<ServiceTokenHandler>();
         builder.Services.AddHttpClient(ServiceTokenSource.HttpClientName);

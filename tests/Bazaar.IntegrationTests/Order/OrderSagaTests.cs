@@ -1,8 +1,12 @@
+using System.Data.Common;
 using System.Net;
 using System.Net.Http.Json;
 using Bazaar.IntegrationTests.Auth;
+using Bazaar.Messaging;
 using Bazaar.Order.Api.Apis;
 using Bazaar.Order.Api.Ordering;
+using Dapper;
+using Microsoft.Extensions.DependencyInjection;
 using static Bazaar.IntegrationTests.Order.OrderSystem;
 
 namespace Bazaar.IntegrationTests.Order;
@@ -146,6 +150,52 @@ public sealed class OrderSagaTests(OrderSystemFixture fixture) : IClassFixture<O
         Assert.Equal(HttpStatusCode.BadRequest, (await owner.GetAsync("/api/orders?pageSize=1000")).StatusCode);
         Assert.Equal(HttpStatusCode.BadRequest, (await owner.GetAsync("/api/orders?status=Lost")).StatusCode);
         Assert.Equal(HttpStatusCode.Unauthorized, (await System.Orders.CreateClient().GetAsync("/api/orders")).StatusCode);
+    }
+
+    [Fact]
+    public async Task Reserving_and_paying_are_one_step_with_no_event_between_them()
+    {
+        int product = await System.CreateProductAsync(stock: 2);
+        using HttpClient buyer = System.CustomerClient("buyer-one-step");
+
+        OrderAccepted accepted = await PlaceAcceptedAsync(buyer, OrderBody(product));
+        OrderDetails paid = await WaitForStatusAsync(buyer, accepted.OrderId, OrderStatus.Paid);
+
+        Assert.Equal([OrderStatus.Submitted, OrderStatus.StockReserved, OrderStatus.Paid], paid.History.Select(entry => entry.Status));
+        await using DbConnection connection = await System.OrderDatabase.OpenConnectionAsync();
+        long between = await connection.ExecuteScalarAsync<long>(
+            "SELECT COUNT(*) FROM outbox WHERE event_type = 'order.stock-reserved' AND body LIKE @order", new { order = $"%{accepted.OrderId}%" });
+        Assert.Equal(0, between);
+    }
+
+    [Fact]
+    public async Task An_order_redelivered_after_a_crash_that_followed_its_charge_and_stock_commit_ends_paid_and_charged_once()
+    {
+        int product = await System.CreateProductAsync(stock: 3);
+        using HttpClient buyer = System.CustomerClient("buyer-redelivered");
+        OrderAccepted accepted = await PlaceAcceptedAsync(buyer, OrderBody(product));
+        OrderDetails first = await WaitForStatusAsync(buyer, accepted.OrderId, OrderStatus.Paid);
+        string id = accepted.OrderId.ToString("N");
+
+        // As if the worker had reserved, charged and committed the stock, then died before its transaction committed...
+        await using (DbConnection connection = await System.OrderDatabase.OpenConnectionAsync())
+        {
+            await connection.ExecuteAsync("""
+                UPDATE orders SET status = 'Submitted', status_reason = NULL, seq = 1 WHERE id = @id;
+                DELETE FROM order_history WHERE order_id = @id AND seq > 1
+                """, new { id });
+        }
+
+        // ...and the broker handed order.submitted out again.
+        IOutbox outbox = System.Orders.Services.GetRequiredService<IOutbox>();
+        var submitted = new OrderSubmitted(accepted.OrderId, first.UserId,
+            first.Items.Select(item => new OrderLine(item.ProductId, item.ProductName, item.UnitPrice, item.Quantity)).ToList(), first.Total, "card");
+        await System.OrderDatabase.InTransactionAsync((_, transaction, token) => outbox.AddAsync(transaction, submitted, id, token));
+
+        OrderDetails again = await WaitForStatusAsync(buyer, accepted.OrderId, OrderStatus.Paid);
+        Assert.Equal([OrderStatus.Submitted, OrderStatus.StockReserved, OrderStatus.Paid], again.History.Select(entry => entry.Status));
+        Assert.Equal(1, (await System.HeldChargesAsync()).GetValueOrDefault(id));
+        Assert.Equal((2, 0), await System.StockAsync(product));
     }
 
     private async Task WaitForStockAsync(int productId, (int Available, int Reserved) expected)

@@ -10,7 +10,10 @@ public sealed record OrderSubmitted(Guid OrderId, string UserId, IReadOnlyList<O
     public static string EventType => "order.submitted";
 }
 
-/// <summary>The stock of an order is held in the catalog; the worker takes payment next.</summary>
+/// <summary>
+/// The stock of an order is held in the catalog and payment is next. No longer written (the worker reserves and takes
+/// payment in one step); the worker still consumes it for events written before that change.
+/// </summary>
 public sealed record OrderStockReserved(Guid OrderId, string ReservationId, decimal Total, string PaymentMethod) : IIntegrationEvent
 {
     public static string EventType => "order.stock-reserved";

@@ -90,16 +90,12 @@ public sealed class OrderLedger(IOutbox outbox, OrderStatusHints hints, TimeProv
         // Status streams hear of the move straight from here, over Redis, once it has committed (not through the outbox).
         hints.AfterCommit(transaction, orderId, seq);
 
-        string correlation = order.Id;
-        if (to == OrderStatus.StockReserved)
-        {
-            await outbox.AddAsync(transaction, new OrderStockReserved(orderId, OrderStateMachine.ReservationIdOf(orderId), order.Total, order.PaymentMethod),
-                correlation, cancellationToken).ConfigureAwait(false);
-        }
-        else if (to == OrderStatus.Cancelled)
+        // Only a cancellation starts more work (the compensation). StockReserved announces nothing: the worker reserves
+        // and takes payment in one step, in one transaction.
+        if (to == OrderStatus.Cancelled)
         {
             await outbox.AddAsync(transaction, new OrderCancelled(orderId, OrderStateMachine.ReservationIdOf(orderId), from, reason ?? "cancelled"),
-                correlation, cancellationToken).ConfigureAwait(false);
+                order.Id, cancellationToken).ConfigureAwait(false);
         }
 
         if (OrderStateMachine.EndsSaga(to) && moved.CallbackUrl is { Length: > 0 } url)

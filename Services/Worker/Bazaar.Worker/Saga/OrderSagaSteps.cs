@@ -1,3 +1,4 @@
+using System.Data.Common;
 using Bazaar.Messaging;
 using Bazaar.Order.Api.Ordering;
 using Bazaar.Worker.Catalog;
@@ -7,12 +8,15 @@ using Microsoft.Extensions.Options;
 namespace Bazaar.Worker.Saga;
 
 /// <summary>
-/// Step 1, on <see cref="OrderSubmitted"/>: reserve every line in the catalog (all or nothing), under a reservation id
-/// derived from the order id so a repeat of this step finds the same reservation. Reserved → StockReserved; short → Rejected
-/// with the products named. The order row stays locked for the step, so a customer's cancel waits for it and then sees
-/// its outcome. The move and its events commit with the inbox row (this handler's transaction).
+/// The saga's one step, on <see cref="OrderSubmitted"/>: reserve every line in the catalog (all or nothing) under a
+/// reservation id derived from the order id, move the order to StockReserved, then take payment (<see cref="Payment"/>)
+/// and end Paid or Cancelled, all in this handler's transaction with the order row locked, so a customer's cancel waits
+/// for the step and then sees its outcome. Short stock → Rejected with the products named. Reserving and paying in one
+/// step costs one transaction, one inbox row and no event between them; a crash anywhere before the commit rolls the
+/// order back to Submitted, and the redelivered event repeats the calls, which are idempotent (the catalog answers the
+/// same reservation, committed or not; the provider answers the first charge).
 /// </summary>
-internal sealed partial class ReserveStockStep(OrderLedger ledger, StockClient stock, IOptions<SagaOptions> options, ILogger<ReserveStockStep> logger)
+internal sealed partial class ReserveStockStep(OrderLedger ledger, StockClient stock, Payment payment, IOptions<SagaOptions> options, ILogger<ReserveStockStep> logger)
     : IIntegrationEventHandler<OrderSubmitted>
 {
     public async Task HandleAsync(OrderSubmitted @event, EventContext context, CancellationToken cancellationToken)
@@ -27,15 +31,26 @@ internal sealed partial class ReserveStockStep(OrderLedger ledger, StockClient s
         ReservationAnswer reservation = await stock.ReserveAsync(
             @event.OrderId, @event.Items.Select(line => new StockLine(line.ProductId, line.Quantity)),
             settings.PaymentTimeout + settings.ReservationMargin, cancellationToken);
-        if (reservation.IsReserved)
+        if (reservation.IsReserved || reservation.IsCommitted)
         {
-            await ledger.MoveLockedAsync(context.Transaction, order, OrderStatus.StockReserved, "stock reserved", cancellationToken);
+            // Committed: a run of this step before a crash got as far as committing the stock; the payment below answers
+            // that run's charge again, so the order ends as that run would have ended it.
+            TransitionResult reserved = await ledger.MoveLockedAsync(context.Transaction, order, OrderStatus.StockReserved, "stock reserved", cancellationToken);
             LogReserved(logger, @event.OrderId);
+            await payment.TakeAsync(context.Transaction, reserved.Order!, cancellationToken);
+        }
+        else if (reservation.State == "Rejected")
+        {
+            string reason = reservation.Reason ?? "the stock reservation was rejected";
+            await ledger.MoveLockedAsync(context.Transaction, order, OrderStatus.Rejected, reason, cancellationToken);
+            LogRejected(logger, @event.OrderId, reason);
         }
         else
         {
-            string reason = reservation.Reason ?? $"the stock reservation is {reservation.State}";
-            await ledger.MoveLockedAsync(context.Transaction, order, OrderStatus.Rejected, reason, cancellationToken);
+            // Released or expired: only a redelivery long after a crash meets this. Cancelling runs the compensation,
+            // which refunds whatever that earlier run charged.
+            string reason = $"the stock reservation was {reservation.State.ToLowerInvariant()} before payment completed";
+            await ledger.MoveLockedAsync(context.Transaction, order, OrderStatus.Cancelled, reason, cancellationToken);
             LogRejected(logger, @event.OrderId, reason);
         }
     }
@@ -43,28 +58,22 @@ internal sealed partial class ReserveStockStep(OrderLedger ledger, StockClient s
     [LoggerMessage(Level = LogLevel.Debug, Message = "Order {OrderId}: stock reserved")]
     private static partial void LogReserved(ILogger logger, Guid orderId);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Order {OrderId} rejected: {Reason}")]
+    [LoggerMessage(Level = LogLevel.Information, Message = "Order {OrderId} not taken: {Reason}")]
     private static partial void LogRejected(ILogger logger, Guid orderId, string reason);
 }
 
 /// <summary>
-/// Step 2, on <see cref="OrderStockReserved"/>: charge the buyer (idempotent by order id at the provider), then commit the
-/// reservation and mark the order Paid. A decline cancels (the cancellation releases the stock). No answer within the
-/// call timeout leaves the order waiting: the payment timeout sweeper cancels it. If the reservation is gone by the time
-/// the charge succeeds (it expired), the charge is refunded and the order cancelled.
+/// Takes payment for an order in StockReserved, locked by the caller in its transaction: charge the buyer (idempotent by
+/// order id at the provider), then commit the reservation and mark the order Paid. A decline cancels (the cancellation
+/// releases the stock). No answer within the call timeout leaves the order waiting in StockReserved: the payment timeout
+/// sweeper cancels it. If the reservation is gone by the time the charge succeeds (it expired), the charge is refunded
+/// and the order cancelled.
 /// </summary>
-internal sealed partial class TakePaymentStep(
-    OrderLedger ledger, StockClient stock, SimulatedPaymentProvider payments, IOptions<PaymentOptions> options, TimeProvider time, ILogger<TakePaymentStep> logger)
-    : IIntegrationEventHandler<OrderStockReserved>
+internal sealed partial class Payment(
+    OrderLedger ledger, StockClient stock, SimulatedPaymentProvider payments, IOptions<PaymentOptions> options, TimeProvider time, ILogger<Payment> logger)
 {
-    public async Task HandleAsync(OrderStockReserved @event, EventContext context, CancellationToken cancellationToken)
+    public async Task TakeAsync(DbTransaction transaction, OrderRow order, CancellationToken cancellationToken)
     {
-        OrderRow? order = await ledger.LockAsync(context.Transaction, @event.OrderId, cancellationToken);
-        if (order?.CurrentStatus != OrderStatus.StockReserved)
-        {
-            return; // Paid already, or cancelled meanwhile (the cancellation refunds whatever was charged).
-        }
-
         PaymentAnswer answer;
         using (var callTimeout = new CancellationTokenSource(options.Value.CallTimeout, time))
         using (var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, callTimeout.Token))
@@ -75,29 +84,29 @@ internal sealed partial class TakePaymentStep(
             }
             catch (OperationCanceledException) when (callTimeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
             {
-                LogNoAnswer(logger, @event.OrderId, options.Value.CallTimeout);
+                LogNoAnswer(logger, order.OrderId, options.Value.CallTimeout);
                 return;
             }
         }
 
         if (answer is PaymentAnswer.Declined declined)
         {
-            await ledger.MoveLockedAsync(context.Transaction, order, OrderStatus.Cancelled, "payment declined: " + declined.Reason, cancellationToken);
+            await ledger.MoveLockedAsync(transaction, order, OrderStatus.Cancelled, "payment declined: " + declined.Reason, cancellationToken);
             return;
         }
 
         string reference = ((PaymentAnswer.Approved)answer).Reference;
-        ReservationAnswer? committed = await stock.CommitAsync(@event.OrderId, cancellationToken);
+        ReservationAnswer? committed = await stock.CommitAsync(order.OrderId, cancellationToken);
         if (committed is { IsCommitted: true })
         {
-            await ledger.MoveLockedAsync(context.Transaction, order, OrderStatus.Paid, $"payment {reference} approved", cancellationToken);
+            await ledger.MoveLockedAsync(transaction, order, OrderStatus.Paid, $"payment {reference} approved", cancellationToken);
             return;
         }
 
         await payments.RefundAsync(order.Id, cancellationToken);
         string reason = $"the stock reservation was {committed?.State.ToLowerInvariant() ?? "gone"} before payment completed; payment refunded";
-        await ledger.MoveLockedAsync(context.Transaction, order, OrderStatus.Cancelled, reason, cancellationToken);
-        LogLostReservation(logger, @event.OrderId, reason);
+        await ledger.MoveLockedAsync(transaction, order, OrderStatus.Cancelled, reason, cancellationToken);
+        LogLostReservation(logger, order.OrderId, reason);
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Order {OrderId}: the payment provider gave no answer within {Timeout}; the payment timeout decides")]
@@ -105,6 +114,22 @@ internal sealed partial class TakePaymentStep(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Order {OrderId} cancelled: {Reason}")]
     private static partial void LogLostReservation(ILogger logger, Guid orderId, string reason);
+}
+
+/// <summary>
+/// On <see cref="OrderStockReserved"/>, which only order rows written before the steps were joined still carry (the
+/// ledger no longer writes it): takes payment for the order if it still waits in StockReserved.
+/// </summary>
+internal sealed class TakePaymentStep(OrderLedger ledger, Payment payment) : IIntegrationEventHandler<OrderStockReserved>
+{
+    public async Task HandleAsync(OrderStockReserved @event, EventContext context, CancellationToken cancellationToken)
+    {
+        OrderRow? order = await ledger.LockAsync(context.Transaction, @event.OrderId, cancellationToken);
+        if (order?.CurrentStatus == OrderStatus.StockReserved)
+        {
+            await payment.TakeAsync(context.Transaction, order, cancellationToken);
+        }
+    }
 }
 
 /// <summary>
