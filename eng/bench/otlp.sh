@@ -4,13 +4,18 @@
 #     included), from a sender in its own process posting 512-span ExportTraceServiceRequests for 10 s at fixed
 #     offered rates and then as fast as the receiver answers. Counts what reached SQLite and what was shed.
 #  2. added latency: a ServiceDefaults service's GET /json at a fixed moderate rate (open loop, latency from each
-#     request's issue), without OTLP and with it (traces, metrics and logs exported to the receiver,
-#     storage on), alternating twice; P50, P90, P99.
+#     request's issue), without OTLP and with it (traces, metrics and logs exported to the receiver, storage on);
+#     P50, P90, P99.
 #  3. saturation: the same services under wrk; requests/s, P50, P99.
-# Steps 2 and 3 also run a third copy exporting to a sink that stores nothing: the exporter's own cost, apart from
-# the receiver's, which shares these CPUs.
+# Steps 2 and 3 also run a copy exporting to a sink that stores nothing (the exporter's own cost, apart from the
+# receiver's, which shares these CPUs) and a second identical copy without OTLP (the noise between identical
+# services). They run in ROUNDS interleaved rounds, each side once per round in a rotating order; the summary gives
+# medians over rounds and each side's per-round change against that round's two "without" runs.
 # Usage: eng/bench/otlp.sh [wrk args]   (default -t2 -c64 -d10s --latency). Environment: RATE (fixed-rate step,
-# default 2000 requests/s), INGEST_RATES (default "25000 50000 0"; 0 = as fast as it answers).
+# default 2000 requests/s, LOAD_SECONDS long, default 10), ROUNDS (default 5; the session-2 version ran 2), INGEST_RATES (default "25000 50000 0";
+# 0 = as fast as it answers), BASELINE (a directory holding another build of Bazaar.Bench.Otlp, e.g. built from an
+# earlier commit: its receiver runs beside this one, in the ingest step and with a service of its own, so a change
+# to the receiver is measured against the old one in the same run).
 # Appends to eng/bench/RESULTS.md (BENCH_NO_RECORD=1 to skip).
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -19,6 +24,8 @@ trap bench_cleanup EXIT
 wrk_args=("$@")
 [[ ${#wrk_args[@]} -eq 0 ]] && wrk_args=(-t2 -c64 -d10s --latency)
 rate="${RATE:-2000}"
+rounds="${ROUNDS:-5}"
+load_seconds="${LOAD_SECONDS:-10}"
 read -r -a ingest_rates <<<"${INGEST_RATES:-25000 50000 0}"
 bench_require wrk wrk
 bench_require curl curl
@@ -29,33 +36,47 @@ bench=(dotnet "$BENCH_OUT/otlp/Bazaar.Bench.Otlp.dll")
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # The receiver as the AppHost runs it: workstation GC (the AppHost is not a web-SDK project), default limits.
-# Started again on other ports if one was taken meanwhile.
-for attempt in 1 2 3; do
-  otlp_port=$(bench_free_port); api_port=$(bench_free_port)
-  DOTNET_gcServer=0 ASPNETCORE_ENVIRONMENT=Production "${bench[@]}" receiver --otlp "http://127.0.0.1:$otlp_port" --api "http://127.0.0.1:$api_port" --data "$bench_work/receiver-$attempt" >"$BENCH_OUT/otlp-receiver.log" 2>&1 &
-  receiver_pid=$!
-  bench_pids+=("$receiver_pid")
-  deadline=$(( SECONDS + 60 ))
-  until curl -fsS -o /dev/null "http://127.0.0.1:$api_port/api/telemetry/stats" 2>/dev/null && curl -sS -o /dev/null -X POST "http://127.0.0.1:$otlp_port/v1/traces" 2>/dev/null; do
-    kill -0 "$receiver_pid" 2>/dev/null || continue 2
-    (( SECONDS < deadline )) || { echo "the receiver did not come up within 60 s" >&2; exit 1; }
-    sleep 0.2
+# Started again on other ports if one was taken meanwhile. Sets otlp_port and api_port.
+start_receiver() { # name dll
+  local name="$1" dll="$2" attempt pid deadline
+  for attempt in 1 2 3; do
+    otlp_port=$(bench_free_port); api_port=$(bench_free_port)
+    DOTNET_gcServer=0 ASPNETCORE_ENVIRONMENT=Production dotnet "$dll" receiver --otlp "http://127.0.0.1:$otlp_port" --api "http://127.0.0.1:$api_port" --data "$bench_work/$name-$attempt" >"$BENCH_OUT/otlp-$name.log" 2>&1 &
+    pid=$!
+    bench_pids+=("$pid")
+    deadline=$(( SECONDS + 60 ))
+    until curl -fsS -o /dev/null "http://127.0.0.1:$api_port/api/telemetry/stats" 2>/dev/null && curl -sS -o /dev/null -X POST "http://127.0.0.1:$otlp_port/v1/traces" 2>/dev/null; do
+      kill -0 "$pid" 2>/dev/null || continue 2
+      (( SECONDS < deadline )) || { echo "the receiver ($name) did not come up within 60 s" >&2; exit 1; }
+      sleep 0.2
+    done
+    return 0
   done
-  break
-done
-kill -0 "$receiver_pid" 2>/dev/null || { echo "the receiver could not start:" >&2; tail -5 "$BENCH_OUT/otlp-receiver.log" >&2; exit 1; }
+  echo "the receiver ($name) could not start:" >&2; tail -5 "$BENCH_OUT/otlp-$name.log" >&2; exit 1
+}
+baseline_port=""; baseline_api_port=""; baseline_note=""
+if [[ -n "${BASELINE:-}" ]]; then
+  [[ -f "$BASELINE/Bazaar.Bench.Otlp.dll" ]] || { echo "BASELINE=$BASELINE holds no Bazaar.Bench.Otlp.dll" >&2; exit 2; }
+  start_receiver baseline-receiver "$BASELINE/Bazaar.Bench.Otlp.dll"; baseline_port=$otlp_port; baseline_api_port=$api_port
+  baseline_note=" Baseline receiver: the build in $BASELINE ($(cat "$BASELINE/commit.txt" 2>/dev/null || echo "commit unknown"))."
+fi
+start_receiver receiver "$BENCH_OUT/otlp/Bazaar.Bench.Otlp.dll"
 sink_port=$(bench_free_port)
 "${bench[@]}" sink --url "http://127.0.0.1:$sink_port" >"$BENCH_OUT/otlp-sink.log" 2>&1 &
 bench_pids+=($!)
 bench_wait_for "the sink" curl -sS -o /dev/null -X POST "http://127.0.0.1:$sink_port/v1/traces"
 
 ingest_rows=()
-for offered in "${ingest_rates[@]}"; do
-  echo "Ingest: 4 senders x 512 spans/request for 10 s, offered ${offered/#0/max} spans/s..." >&2
-  line=$(timeout 120 "${bench[@]}" send --otlp "http://127.0.0.1:$otlp_port/" --api "http://127.0.0.1:$api_port/" --seconds 10 --senders 4 --spans-per-request 512 --rate "$offered")
+ingest() { # label otlp-port api-port offered
+  echo "Ingest ($1): 4 senders x 512 spans/request for 10 s, offered ${4/#0/max} spans/s..." >&2
+  line=$(timeout 120 "${bench[@]}" send --otlp "http://127.0.0.1:$2/" --api "http://127.0.0.1:$3/" --seconds 10 --senders 4 --spans-per-request 512 --rate "$4")
   echo "$line" >&2
   field() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" <<<"$line"; }
-  ingest_rows+=("| $(field offered) | $(field spans_sent) | $(field spans_stored) | $(field spans_dropped) | $(field stored_seconds) | **$(field spans_per_second)** |")
+  ingest_rows+=("| $(field offered)$5 | $(field spans_sent) | $(field spans_stored) | $(field spans_dropped) | $(field stored_seconds) | **$(field spans_per_second)** |")
+}
+for offered in "${ingest_rates[@]}"; do
+  ingest receiver "$otlp_port" "$api_port" "$offered" ""
+  [[ -n "$baseline_port" ]] && ingest baseline "$baseline_port" "$baseline_api_port" "$offered" " (baseline receiver)"
 done
 
 # Starts the service on a free port, again on another one if that port was taken meanwhile; sets service_port.
@@ -80,36 +101,73 @@ start_service() { # name [env...]
 exporting=(OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf OTEL_SERVICE_NAME=bench-service OTEL_RESOURCE_ATTRIBUTES=service.instance.id=bench-service-0
   OTEL_BSP_SCHEDULE_DELAY=1000 OTEL_BLRP_SCHEDULE_DELAY=1000 OTEL_METRIC_EXPORT_INTERVAL=1000 OTEL_TRACES_SAMPLER=always_on)
 start_service plain; plain_port=$service_port
+start_service plain2; plain2_port=$service_port
 start_service exported OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$otlp_port" "${exporting[@]}"; exported_port=$service_port
 start_service sink OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$sink_port" "${exporting[@]}"; sink_service_port=$service_port
-labels=("without OTLP" "with OTLP to the receiver" "with OTLP to a sink")
-ports=("$plain_port" "$exported_port" "$sink_service_port")
+# Two identical services without OTLP: the difference between them is the noise every other figure is read against.
+labels=("without OTLP" "with OTLP to the receiver" "with OTLP to a sink" "without OTLP, second copy")
+ports=("$plain_port" "$exported_port" "$sink_service_port" "$plain2_port")
+if [[ -n "$baseline_port" ]]; then
+  start_service baseline OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$baseline_port" "${exporting[@]}"
+  labels+=("with OTLP to the baseline receiver"); ports+=("$service_port")
+fi
+sides=${#ports[@]}
 
 # A first load warms more than the JIT: the exporter's batches, the receiver's queue and a growing SQLite file.
 for port in "${ports[@]}"; do timeout 30 wrk -t2 -c64 -d5s "http://127.0.0.1:$port/json" >/dev/null 2>&1 || true; done
 
-# Alternating, so a change in the machine's other load does not favour one side.
+# Interleaved: each round runs every side once, starting one side later than the round before, so neither a drift
+# in the machine's other load nor a position in the round favours one side.
+order() { local round=$1 k; for (( k = 0; k < sides; k++ )); do echo $(( (k + round - 1) % sides )); done; }
 latency_rows=()
 declare -A p50s p99s
-for round in 1 2; do
-  for i in 0 1 2; do
-    echo "Fixed rate $rate/s for 10 s: ${labels[i]} ($round)" >&2
-    line=$(timeout 60 "${bench[@]}" load --url "http://127.0.0.1:${ports[i]}/json" --rate "$rate" --seconds 10 --connections 16)
+for (( round = 1; round <= rounds; round++ )); do
+  for i in $(order "$round"); do
+    echo "Fixed rate $rate/s for $load_seconds s: ${labels[i]} ($round/$rounds)" >&2
+    line=$(timeout 60 "${bench[@]}" load --url "http://127.0.0.1:${ports[i]}/json" --rate "$rate" --seconds "$load_seconds" --connections 16)
     field() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" <<<"$line"; }
     latency_rows+=("| ${labels[i]} ($round) | $(field requests) | $(field errors) | $(field p50_ms) | $(field p90_ms) | $(field p99_ms) |")
     p50s[$i]+="$(field p50_ms) "; p99s[$i]+="$(field p99_ms) "
   done
 done
-declare -A rpss
-for round in 1 2; do
-  for i in 0 1 2; do
-    bench_wrk "${labels[i]} ($round)" "http://127.0.0.1:${ports[i]}/json" "${wrk_args[@]}"; rpss[$i]+="$rps "
+declare -A rpss wp50s wp99s
+for (( round = 1; round <= rounds; round++ )); do
+  for i in $(order "$round"); do
+    bench_wrk "${labels[i]} ($round)" "http://127.0.0.1:${ports[i]}/json" "${wrk_args[@]}"
+    rpss[$i]+="$rps "; wp50s[$i]+="$p50 "; wp99s[$i]+="$p99 "
   done
 done
 sleep 2   # the exporter's last batch (1 s schedule delay)
 stats=$(curl -fsS "http://127.0.0.1:$api_port/api/telemetry/stats")
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
+median() { tr ' ' '\n' <<<"$1" | awk 'NF' | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) printf "%.3f", v[(NR + 1) / 2]; else printf "%.3f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+# Per round: side i against the mean of that round's two "without" runs, in percent; then the median over rounds.
+changes() { # values-of-side values-without-a values-without-b
+  paste -d' ' <(tr ' ' '\n' <<<"$1" | awk 'NF') <(tr ' ' '\n' <<<"$2" | awk 'NF') <(tr ' ' '\n' <<<"$3" | awk 'NF') |
+    awk '{ printf "%.1f ", ($1 / (($2 + $3) / 2) - 1) * 100 }'
+}
+# The noise: per round, the second "without" copy against the first, as a size; median and largest over rounds.
+noise() { # values-without-a values-without-b
+  paste -d' ' <(tr ' ' '\n' <<<"$1" | awk 'NF') <(tr ' ' '\n' <<<"$2" | awk 'NF') |
+    awk '{ d = ($2 / $1 - 1) * 100; printf "%.1f ", d < 0 ? -d : d }'
+}
+signed() { awk '{ for (i = 1; i <= NF; i++) printf "%s%+.1f%%", (i > 1 ? " " : ""), $i }' <<<"$1"; }
+figure() { # label values-by-side-array-name
+  local -n values=$2
+  local row="| $1 | $(median "${values[0]}") | $(median "${values[3]}") | ±$(printf '%.1f' "$(median "$(noise "${values[0]}" "${values[3]}")")")%"
+  local i
+  for (( i = 1; i < sides; i++ )); do
+    [[ $i -eq 3 ]] && continue
+    local c; c=$(changes "${values[$i]}" "${values[0]}" "${values[3]}")
+    row+=" | $(median "${values[$i]}") ($(signed "$(median "$c")"))"
+  done
+  echo "$row |"
+}
+headers="| median of $rounds rounds | without OTLP | without, second copy | noise (median per-round difference of the two) | to the receiver | to a sink |"
+rules="|---|---:|---:|---:|---:|---:|"
+[[ -n "$baseline_port" ]] && { headers+=" to the baseline receiver |"; rules+="---:|"; }
+# Kept from the two-round version, so that older entries stay comparable: the mean over every round.
 mean() { awk '{ s = 0; for (i = 1; i <= NF; i++) s += $i; printf "%.3f", s / NF }' <<<"$1"; }
 change() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%+.1f%%", (b / a - 1) * 100 }'; }
 summary() { # index of the exporting side
@@ -117,7 +175,7 @@ summary() { # index of the exporting side
   echo "P50 $(mean "${p50s[0]}") -> $(mean "${p50s[$i]}") ms ($(change "$(mean "${p50s[0]}")" "$(mean "${p50s[$i]}")")), P99 $(mean "${p99s[0]}") -> $(mean "${p99s[$i]}") ms ($(change "$(mean "${p99s[0]}")" "$(mean "${p99s[$i]}")")) at $rate requests/s; requests/s at saturation $(mean "${rpss[0]}") -> $(mean "${rpss[$i]}") ($(change "$(mean "${rpss[0]}")" "$(mean "${rpss[$i]}")"))"
 }
 body=$(cat <<BODY
-Load average before / after: $load_before / $load_after.
+Load average before / after: $load_before / $load_after.${baseline_note}
 
 Ingest with storage on (receiver bounded at 200,000 spans; a sender process, 4 connections, 512 spans per request, 10 s per row; "max" posts as fast as the receiver answers):
 
@@ -125,20 +183,31 @@ Ingest with storage on (receiver bounded at 200,000 spans; a sender process, 4 c
 |---|---:|---:|---:|---:|---:|
 $(printf '%s\n' "${ingest_rows[@]}")
 
-Fixed rate (open loop at $rate requests/s, latency from each request's issue, driver: HttpClient with 16 connections):
+Medians of $rounds interleaved rounds; in brackets the median over rounds of each round's change against the mean of
+that round's two "without" runs. The noise column is what two identical services differ by in the same round.
+
+$headers
+$rules
+$(figure "P50 at $rate requests/s (ms)" p50s)
+$(figure "P99 at $rate requests/s (ms)" p99s)
+$(figure "requests/s at saturation" rpss)
+$(figure "P50 at saturation (ms)" wp50s)
+$(figure "P99 at saturation (ms)" wp99s)
+
+Fixed rate (open loop at $rate requests/s for $load_seconds s, latency from each request's issue, driver: HttpClient with 16 connections), every round:
 
 | ServiceDefaults GET /json | requests | errors | P50 (ms) | P90 (ms) | P99 (ms) |
 |---|---:|---:|---:|---:|---:|
 $(printf '%s\n' "${latency_rows[@]}")
 
-Saturation:
+Saturation, every round:
 
 $(bench_table | sed '1s/endpoint/ServiceDefaults GET \/json/')
 
-Exporter to the receiver, mean of both rounds: $(summary 1).
+Exporter to the receiver, mean of every round (as the two-round version reported): $(summary 1).
 Exporter to a sink (the exporter alone): $(summary 2).
 Receiver after the run: \`$stats\`
 BODY
 )
 echo; echo "$body"
-bench_record "dashboard OTLP receiver: ingest rate and exporter overhead" "eng/bench/otlp.sh${*:+ $*} (RATE=$rate, wrk ${wrk_args[*]})" "$body"
+bench_record "dashboard OTLP receiver: ingest rate and exporter overhead" "eng/bench/otlp.sh${*:+ $*} (RATE=$rate, ROUNDS=$rounds${BASELINE:+, BASELINE=$BASELINE}, wrk ${wrk_args[*]})" "$body"

@@ -31,9 +31,9 @@ internal sealed class OtlpConverter
                 foreach (var span in scopeSpans.Spans)
                 {
                     spans.Add(new SpanData(
-                        Hex(span.TraceId),
-                        Hex(span.SpanId),
-                        Hex(span.ParentSpanId),
+                        TraceId.FromBytes(span.TraceId.Span),
+                        SpanId.FromBytes(span.SpanId.Span),
+                        SpanId.FromBytes(span.ParentSpanId.Span),
                         service,
                         instance,
                         scope,
@@ -72,8 +72,8 @@ internal sealed class OtlpConverter
                         record.SeverityText,
                         BodyText(record.Body),
                         AttributesJson(record.Attributes),
-                        Hex(record.TraceId),
-                        Hex(record.SpanId)));
+                        TraceId.FromBytes(record.TraceId.Span),
+                        SpanId.FromBytes(record.SpanId.Span)));
                 }
             }
         }
@@ -147,8 +147,6 @@ internal sealed class OtlpConverter
 
     // Out-of-range times (a sender's bug) must not overflow into negative nanoseconds.
     private static long ToNanos(ulong value) => value > long.MaxValue ? long.MaxValue : (long)value;
-
-    private static string Hex(ByteString bytes) => bytes.IsEmpty ? "" : System.Convert.ToHexStringLower(bytes.Span);
 
     private static string BodyText(AnyValue? body) => body?.ValueCase switch
     {

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
+using SQLitePCL;
 
 namespace Bazaar.Dashboard.Telemetry;
 
@@ -17,9 +18,9 @@ public sealed class TelemetryStore : IDisposable
     private readonly SqliteConnection _writer;
     private readonly Lock _writeLock = new();
     private readonly Dictionary<(string Resource, string Scope, string Name), long> _instrumentIds = [];
-    private readonly RowInserter<SpanData> _spanInserter;
-    private readonly RowInserter<LogData> _logInserter;
-    private readonly RowInserter<(long InstrumentId, MetricPointData Point)> _pointInserter;
+    private readonly PreparedInsert _spanInserter;
+    private readonly PreparedInsert _logInserter;
+    private readonly PreparedInsert _pointInserter;
 
     public TelemetryStore(IOptions<DashboardOptions> options)
     {
@@ -32,14 +33,14 @@ public sealed class TelemetryStore : IDisposable
         _writer.Open();
         Migrate(_writer);
         Execute(_writer, Schema);
-        _spanInserter = SpanInserter(_writer);
-        _logInserter = LogInserter(_writer);
-        _pointInserter = PointInserter(_writer);
+        _spanInserter = new PreparedInsert(_writer, "spans", SpanColumns);
+        _logInserter = new PreparedInsert(_writer, "logs", LogColumns);
+        _pointInserter = new PreparedInsert(_writer, "metric_points", PointColumns);
     }
 
     public string DatabasePath { get; }
 
-    private const int SchemaVersion = 2;
+    private const int SchemaVersion = 3;
 
     // Telemetry from an older layout is dropped rather than converted: it is history, not state.
     private static void Migrate(SqliteConnection connection)
@@ -57,19 +58,18 @@ public sealed class TelemetryStore : IDisposable
         PRAGMA wal_autocheckpoint = 10000;
         CREATE TABLE IF NOT EXISTS spans (
             id INTEGER PRIMARY KEY,
-            trace_key INTEGER NOT NULL,
-            trace_id TEXT NOT NULL, span_id TEXT NOT NULL, parent_span_id TEXT NOT NULL,
+            trace_hi INTEGER NOT NULL, trace_lo INTEGER NOT NULL, span_id INTEGER NOT NULL, parent_span_id INTEGER NOT NULL,
             resource TEXT NOT NULL, instance TEXT NOT NULL, scope TEXT NOT NULL, name TEXT NOT NULL,
             kind INTEGER NOT NULL, start_ns INTEGER NOT NULL, end_ns INTEGER NOT NULL,
             status INTEGER NOT NULL, status_message TEXT NOT NULL,
             attributes TEXT NOT NULL, events TEXT NOT NULL);
-        CREATE INDEX IF NOT EXISTS ix_spans_trace ON spans (trace_key);
+        CREATE INDEX IF NOT EXISTS ix_spans_trace ON spans (trace_hi);
         CREATE TABLE IF NOT EXISTS logs (
             id INTEGER PRIMARY KEY,
             time_ns INTEGER NOT NULL, resource TEXT NOT NULL, instance TEXT NOT NULL, scope TEXT NOT NULL,
             severity INTEGER NOT NULL, severity_text TEXT NOT NULL, message TEXT NOT NULL,
-            attributes TEXT NOT NULL, trace_id TEXT NOT NULL, span_id TEXT NOT NULL);
-        CREATE INDEX IF NOT EXISTS ix_logs_trace ON logs (trace_id);
+            attributes TEXT NOT NULL, trace_hi INTEGER NOT NULL, trace_lo INTEGER NOT NULL, span_id INTEGER NOT NULL);
+        CREATE INDEX IF NOT EXISTS ix_logs_trace ON logs (trace_hi);
         CREATE TABLE IF NOT EXISTS instruments (
             id INTEGER PRIMARY KEY,
             resource TEXT NOT NULL, scope TEXT NOT NULL, name TEXT NOT NULL,
@@ -125,14 +125,12 @@ public sealed class TelemetryStore : IDisposable
         if (spans.Count > 0)
         {
             // In trace-key order: neighbouring inserts land on neighbouring index pages.
-            _spanInserter.Insert(transaction, [.. spans.OrderBy(s => TraceKey(s.TraceId))]);
+            foreach (var span in spans.OrderBy(s => s.TraceId.High)) InsertSpan(span);
         }
-        var logs = batches.Count == 1 ? batches[0].Logs : [.. batches.SelectMany(b => b.Logs)];
-        if (logs.Count > 0) _logInserter.Insert(transaction, logs);
-        var points = batches.Count == 1 ? batches[0].Points : [.. batches.SelectMany(b => b.Points)];
-        if (points.Count > 0)
+        foreach (var batch in batches)
         {
-            _pointInserter.Insert(transaction, [.. points.Select(point => (InstrumentId(transaction, point), point))]);
+            foreach (var log in batch.Logs) InsertLog(log);
+            foreach (var point in batch.Points) InsertPoint(InstrumentId(transaction, point), point);
         }
     }
 
@@ -143,67 +141,81 @@ public sealed class TelemetryStore : IDisposable
         Trim(transaction, "metric_points", _options.MaxMetricPoints);
     }
 
-    private static RowInserter<SpanData> SpanInserter(SqliteConnection connection) => new(
-        connection,
-        "spans",
-        ["trace_key", "trace_id", "span_id", "parent_span_id", "resource", "instance", "scope", "name", "kind", "start_ns", "end_ns", "status", "status_message", "attributes", "events"],
-        static (p, span) =>
-        {
-            p[0].Value = TraceKey(span.TraceId); p[1].Value = span.TraceId; p[2].Value = span.SpanId; p[3].Value = span.ParentSpanId;
-            p[4].Value = span.Resource; p[5].Value = span.Instance; p[6].Value = span.Scope; p[7].Value = span.Name;
-            p[8].Value = (int)span.Kind; p[9].Value = span.StartNs; p[10].Value = span.EndNs;
-            p[11].Value = (int)span.Status; p[12].Value = span.StatusMessage; p[13].Value = span.AttributesJson; p[14].Value = span.EventsJson;
-        });
+    private static readonly string[] SpanColumns = ["trace_hi", "trace_lo", "span_id", "parent_span_id", "resource", "instance", "scope", "name", "kind", "start_ns", "end_ns", "status", "status_message", "attributes", "events"];
+    private static readonly string[] LogColumns = ["time_ns", "resource", "instance", "scope", "severity", "severity_text", "message", "attributes", "trace_hi", "trace_lo", "span_id"];
+    private static readonly string[] PointColumns = ["instrument_id", "instance", "time_ns", "attributes", "value", "count", "sum", "bounds", "buckets"];
 
-    private static RowInserter<LogData> LogInserter(SqliteConnection connection) => new(
-        connection,
-        "logs",
-        ["time_ns", "resource", "instance", "scope", "severity", "severity_text", "message", "attributes", "trace_id", "span_id"],
-        static (p, log) =>
-        {
-            p[0].Value = log.TimeNs; p[1].Value = log.Resource; p[2].Value = log.Instance; p[3].Value = log.Scope;
-            p[4].Value = log.Severity; p[5].Value = log.SeverityText; p[6].Value = log.Message; p[7].Value = log.AttributesJson;
-            p[8].Value = log.TraceId; p[9].Value = log.SpanId;
-        });
+    // Ids are stored as the signed reinterpretation of their unsigned halves: SQLite integers are signed 64-bit.
+    private void InsertSpan(SpanData span)
+    {
+        var p = _spanInserter;
+        p.Integer(0, (long)span.TraceId.High); p.Integer(1, (long)span.TraceId.Low); p.Integer(2, (long)span.SpanId.Value); p.Integer(3, (long)span.ParentSpanId.Value);
+        p.Text(4, span.Resource); p.Text(5, span.Instance); p.Text(6, span.Scope); p.Text(7, span.Name);
+        p.Integer(8, (int)span.Kind); p.Integer(9, span.StartNs); p.Integer(10, span.EndNs);
+        p.Integer(11, (int)span.Status); p.Text(12, span.StatusMessage); p.Text(13, span.AttributesJson); p.Text(14, span.EventsJson);
+        p.Execute();
+    }
 
-    private static RowInserter<(long InstrumentId, MetricPointData Point)> PointInserter(SqliteConnection connection) => new(
-        connection,
-        "metric_points",
-        ["instrument_id", "instance", "time_ns", "attributes", "value", "count", "sum", "bounds", "buckets"],
-        static (p, row) =>
-        {
-            var point = row.Point;
-            p[0].Value = row.InstrumentId; p[1].Value = point.Instance; p[2].Value = point.TimeNs; p[3].Value = point.AttributesJson;
-            p[4].Value = point.Value; p[5].Value = point.Count; p[6].Value = point.Sum;
-            p[7].Value = JsonSerializer.Serialize(point.Bounds); p[8].Value = JsonSerializer.Serialize(point.BucketCounts);
-        });
+    private void InsertLog(LogData log)
+    {
+        var p = _logInserter;
+        p.Integer(0, log.TimeNs); p.Text(1, log.Resource); p.Text(2, log.Instance); p.Text(3, log.Scope);
+        p.Integer(4, log.Severity); p.Text(5, log.SeverityText); p.Text(6, log.Message); p.Text(7, log.AttributesJson);
+        p.Integer(8, (long)log.TraceId.High); p.Integer(9, (long)log.TraceId.Low); p.Integer(10, (long)log.SpanId.Value);
+        p.Execute();
+    }
+
+    private void InsertPoint(long instrumentId, MetricPointData point)
+    {
+        var p = _pointInserter;
+        p.Integer(0, instrumentId); p.Text(1, point.Instance); p.Integer(2, point.TimeNs); p.Text(3, point.AttributesJson);
+        p.Real(4, point.Value); p.Integer(5, point.Count); p.Real(6, point.Sum);
+        p.Text(7, JsonSerializer.Serialize(point.Bounds)); p.Text(8, JsonSerializer.Serialize(point.BucketCounts));
+        p.Execute();
+    }
 
     /// <summary>
-    /// A prepared INSERT kept for the store's lifetime and executed once per row. (Multi-row VALUES lists were
-    /// measured slower: Microsoft.Data.Sqlite binds every parameter by name, a linear search per parameter.)
+    /// An INSERT prepared once on the writer's connection and run through SQLite's own API: parameters bound by
+    /// position, strings passed as UTF-16 spans without a copy. Microsoft.Data.Sqlite's command looks every
+    /// parameter up by name and builds a data reader on each execution, which cost more than SQLite's insert itself.
+    /// It runs inside the transaction the connection has open (the same database handle).
     /// </summary>
-    private sealed class RowInserter<T>(SqliteConnection connection, string table, string[] columns, Action<SqliteParameter[], T> bind) : IDisposable
+    private sealed class PreparedInsert : IDisposable
     {
-        private SqliteCommand? _command;
-        private SqliteParameter[] _parameters = [];
+        // An empty span has no address, and SQLite binds a null pointer as NULL: "" needs a real zero-length string.
+        private static readonly byte[] EmptyText = [0];
 
-        public void Insert(SqliteTransaction transaction, IReadOnlyList<T> rows)
+        private readonly sqlite3 _database;
+        private readonly sqlite3_stmt _statement;
+
+        public PreparedInsert(SqliteConnection connection, string table, string[] columns)
         {
-            if (_command is null)
-            {
-                _command = connection.CreateCommand();
-                _command.CommandText = $"INSERT INTO {table} ({string.Join(", ", columns)}) VALUES ({string.Join(", ", columns.Select(c => "$" + c))})";
-                _parameters = [.. columns.Select(c => _command.Parameters.Add(new SqliteParameter { ParameterName = "$" + c }))];
-            }
-            _command.Transaction = transaction;
-            foreach (var row in rows)
-            {
-                bind(_parameters, row);
-                _command.ExecuteNonQuery();
-            }
+            _database = connection.Handle!;
+            var sql = $"INSERT INTO {table} ({string.Join(", ", columns)}) VALUES ({string.Join(", ", columns.Select(_ => "?"))})";
+            Check(raw.sqlite3_prepare_v2(_database, sql, out _statement));
         }
 
-        public void Dispose() => _command?.Dispose();
+        public void Integer(int column, long value) => Check(raw.sqlite3_bind_int64(_statement, column + 1, value));
+
+        public void Real(int column, double value) => Check(raw.sqlite3_bind_double(_statement, column + 1, value));
+
+        public void Text(int column, string value) => Check(value.Length == 0
+            ? raw.sqlite3_bind_text(_statement, column + 1, utf8z.FromSpan(EmptyText))
+            : raw.sqlite3_bind_text16(_statement, column + 1, value.AsSpan()));
+
+        public void Execute()
+        {
+            var result = raw.sqlite3_step(_statement);
+            raw.sqlite3_reset(_statement);
+            if (result != raw.SQLITE_DONE) SqliteException.ThrowExceptionForRC(result, _database);
+        }
+
+        private void Check(int result)
+        {
+            if (result != raw.SQLITE_OK) SqliteException.ThrowExceptionForRC(result, _database);
+        }
+
+        public void Dispose() => _statement.Dispose();
     }
 
     private long InstrumentId(SqliteTransaction transaction, MetricPointData point)
@@ -227,11 +239,6 @@ public sealed class TelemetryStore : IDisposable
         _instrumentIds[key] = id;
         return id;
     }
-
-    // The index is on the trace id's first 64 bits, not its 32-character text: an integer index keeps random
-    // inserts (trace ids are random) about twice as fast, which is most of the ingest rate. Lookups also compare the text.
-    internal static long TraceKey(string traceId) =>
-        traceId.Length >= 16 && ulong.TryParse(traceId.AsSpan(0, 16), System.Globalization.NumberStyles.AllowHexSpecifier, null, out var key) ? (long)key : 0;
 
     // Row ids only grow, so "the oldest beyond the limit" is every id at or below max(id) - limit: one indexed range delete.
     private void Trim(SqliteTransaction transaction, string table, int limit)
@@ -282,13 +289,13 @@ public sealed class TelemetryStore : IDisposable
         await using var connection = await OpenAsync(cancellationToken);
         await using var command = connection.CreateCommand();
         command.CommandText = """
-            SELECT trace_id, MIN(start_ns) AS started, MAX(end_ns) AS ended, COUNT(*), SUM(status = 2) AS errors,
+            SELECT trace_hi, MIN(start_ns) AS started, MAX(end_ns) AS ended, COUNT(*), SUM(status = 2) AS errors,
                    GROUP_CONCAT(DISTINCT resource),
-                   MAX(CASE WHEN parent_span_id = '' THEN name END),
-                   MAX(CASE WHEN parent_span_id = '' THEN resource END),
-                   MIN(name), MIN(resource)
+                   MAX(CASE WHEN parent_span_id = 0 THEN name END),
+                   MAX(CASE WHEN parent_span_id = 0 THEN resource END),
+                   MIN(name), MIN(resource), trace_lo
             FROM spans
-            GROUP BY trace_id
+            GROUP BY trace_hi, trace_lo
             HAVING (ended - started) >= $minNs
                AND ($errorsOnly = 0 OR errors > 0)
                AND ($resource IS NULL OR SUM(resource = $resource) > 0)
@@ -305,7 +312,7 @@ public sealed class TelemetryStore : IDisposable
         {
             var started = reader.GetInt64(1);
             traces.Add(new TraceSummary(
-                reader.GetString(0),
+                new TraceId((ulong)reader.GetInt64(0), (ulong)reader.GetInt64(10)).ToString(),
                 reader.IsDBNull(6) ? reader.GetString(8) : reader.GetString(6),
                 reader.IsDBNull(7) ? reader.GetString(9) : reader.GetString(7),
                 [.. reader.GetString(5).Split(',').Order(StringComparer.Ordinal)],
@@ -319,20 +326,22 @@ public sealed class TelemetryStore : IDisposable
 
     public async Task<TraceDetail?> GetTraceAsync(string traceId, CancellationToken cancellationToken)
     {
+        if (!TraceId.TryParse(traceId, out var id) || id.IsNone) return null;
+        traceId = id.ToString();
         await using var connection = await OpenAsync(cancellationToken);
         await using var command = connection.CreateCommand();
         command.CommandText = """
             SELECT span_id, parent_span_id, resource, instance, scope, name, kind, start_ns, end_ns, status, status_message, attributes, events
-            FROM spans WHERE trace_key = $traceKey AND trace_id = $trace ORDER BY start_ns, id
+            FROM spans WHERE trace_hi = $high AND trace_lo = $low ORDER BY start_ns, id
             """;
-        command.Parameters.AddWithValue("$traceKey", TraceKey(traceId));
-        command.Parameters.AddWithValue("$trace", traceId);
+        command.Parameters.AddWithValue("$high", (long)id.High);
+        command.Parameters.AddWithValue("$low", (long)id.Low);
         var rows = new List<(string SpanId, string Parent, string Resource, string Instance, string Scope, string Name, int Kind, long Start, long End, int Status, string Message, string Attributes, string Events)>();
         await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
         {
             while (await reader.ReadAsync(cancellationToken))
             {
-                rows.Add((reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetString(4), reader.GetString(5),
+                rows.Add((Span(reader, 0), Span(reader, 1), reader.GetString(2), reader.GetString(3), reader.GetString(4), reader.GetString(5),
                     reader.GetInt32(6), reader.GetInt64(7), reader.GetInt64(8), reader.GetInt32(9), reader.GetString(10), reader.GetString(11), reader.GetString(12)));
             }
         }
@@ -377,18 +386,26 @@ public sealed class TelemetryStore : IDisposable
     {
         await using var command = connection.CreateCommand();
         command.CommandText = """
-            SELECT id, time_ns, resource, instance, scope, severity, severity_text, message, attributes, trace_id, span_id
+            SELECT id, time_ns, resource, instance, scope, severity, severity_text, message, attributes, trace_hi, trace_lo, span_id
             FROM logs
             WHERE ($resource IS NULL OR resource = $resource)
               AND severity >= $minSeverity
-              AND ($trace IS NULL OR trace_id = $trace)
+              AND ($high IS NULL OR (trace_hi = $high AND trace_lo = $low))
               AND ($text IS NULL OR instr(lower(message), $text) > 0 OR instr(lower(attributes), $text) > 0)
             ORDER BY id DESC
             LIMIT $limit
             """;
         command.Parameters.AddWithValue("$resource", (object?)NullIfEmpty(query.Resource) ?? DBNull.Value);
         command.Parameters.AddWithValue("$minSeverity", query.MinSeverity);
-        command.Parameters.AddWithValue("$trace", (object?)NullIfEmpty(query.TraceId) ?? DBNull.Value);
+        TraceId? trace = null;
+        if (NullIfEmpty(query.TraceId) is { } traceText)
+        {
+            // Text that is not a trace id matches nothing (all zeros marks the logs outside any trace).
+            if (!TraceId.TryParse(traceText, out var parsed) || parsed.IsNone) return [];
+            trace = parsed;
+        }
+        command.Parameters.AddWithValue("$high", trace is { } t ? (long)t.High : DBNull.Value);
+        command.Parameters.AddWithValue("$low", trace is { } u ? (long)u.Low : DBNull.Value);
         command.Parameters.AddWithValue("$text", (object?)NullIfEmpty(query.Text)?.ToLowerInvariant() ?? DBNull.Value);
         command.Parameters.AddWithValue("$limit", query.Limit);
         var logs = new List<LogView>();
@@ -400,7 +417,7 @@ public sealed class TelemetryStore : IDisposable
             logs.Add(new LogView(
                 reader.GetInt64(0), FromNanos(reader.GetInt64(1)), reader.GetString(2), reader.GetString(3), reader.GetString(4),
                 severity, string.IsNullOrEmpty(text) ? Severity.Name(severity) : text, reader.GetString(7),
-                ParseJson(reader.GetString(8)), reader.GetString(9), reader.GetString(10)));
+                ParseJson(reader.GetString(8)), new TraceId((ulong)reader.GetInt64(9), (ulong)reader.GetInt64(10)).ToString(), Span(reader, 11)));
         }
         return logs;
     }
@@ -520,6 +537,8 @@ public sealed class TelemetryStore : IDisposable
         command.CommandText = sql;
         command.ExecuteNonQuery();
     }
+
+    private static string Span(SqliteDataReader reader, int column) => new SpanId((ulong)reader.GetInt64(column)).ToString();
 
     private static string? NullIfEmpty(string? value) => string.IsNullOrWhiteSpace(value) ? null : value.Trim();
 

@@ -307,11 +307,16 @@ static void Split(string data)
     stopwatch.Restart();
     for (var i = 0; i < rounds; i++) rows.Add(converter.Convert(decoded[i]));
     var convert = stopwatch.Elapsed.TotalMilliseconds;
+    // The receiver's own path since session 3: the wire read straight into rows.
+    var reader = new OtlpTraceReader();
+    stopwatch.Restart();
+    for (var i = 0; i < rounds; i++) reader.Read(bodies[i % bodies.Length]);
+    var read = stopwatch.Elapsed.TotalMilliseconds;
     using var store = new TelemetryStore(Microsoft.Extensions.Options.Options.Create(new DashboardOptions { DataDirectory = data, MaxSpans = 100_000 }));
     stopwatch.Restart();
     for (var i = 0; i < rounds; i += 16) store.Write([.. rows.Skip(i).Take(16).Select(r => new TelemetryBatch(r, [], []))]);
     var write = stopwatch.Elapsed.TotalMilliseconds;
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-        $"split spans={spans} decode_us={decode * 1000 / spans:F2} convert_us={convert * 1000 / spans:F2} store_us={write * 1000 / spans:F2} (per span; store trims to 100000)"));
+        $"split spans={spans} decode_us={decode * 1000 / spans:F2} convert_us={convert * 1000 / spans:F2} wire_read_us={read * 1000 / spans:F2} store_us={write * 1000 / spans:F2} (per span; decode + convert was the receiver's path before session 3, wire_read is it now; store trims to 100000)"));
     Directory.Delete(data, recursive: true);
 }

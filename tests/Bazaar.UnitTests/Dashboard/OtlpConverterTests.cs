@@ -29,9 +29,9 @@ public sealed class OtlpConverterTests
 
         var converted = Assert.Single(new OtlpConverter().Convert(request));
 
-        Assert.Equal("0102030405060708090a0b0c0d0e0f10", converted.TraceId);
-        Assert.Equal("ab00000000000001", converted.SpanId);
-        Assert.Equal("", converted.ParentSpanId);
+        Assert.Equal("0102030405060708090a0b0c0d0e0f10", converted.TraceId.ToString());
+        Assert.Equal("ab00000000000001", converted.SpanId.ToString());
+        Assert.True(converted.ParentSpanId.IsNone);
         Assert.Equal(("catalog-api", "catalog-api-1"), (converted.Resource, converted.Instance));
         Assert.Equal(Bazaar.Dashboard.Telemetry.SpanStatus.Error, converted.Status);
         using var attributes = JsonDocument.Parse(converted.AttributesJson);

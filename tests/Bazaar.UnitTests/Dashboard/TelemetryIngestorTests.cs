@@ -36,7 +36,7 @@ public sealed class TelemetryIngestorTests : IAsyncLifetime
         spans,
         _ => new TelemetryBatch(
             [.. Enumerable.Range(0, spans).Select(i => new SpanData(
-                $"{number:x8}{i:x24}", $"{i + 1:x16}", "", "catalog-api", "catalog-api-0", "test", $"request {number}", SpanKind.Server,
+                TraceId.Parse($"{number:x8}{i:x24}"), new SpanId((ulong)i + 1), SpanId.None, "catalog-api", "catalog-api-0", "test", $"request {number}", SpanKind.Server,
                 0, 1_000_000, SpanStatus.Unset, "", "{}", "[]"))],
             [],
             []));

@@ -26,11 +26,11 @@ public sealed class TelemetryStoreTests : IDisposable
     }
 
     private static SpanData Span(string traceId, string spanId, string parent = "", string resource = "catalog-api", long startMs = 0, long durationMs = 1, SpanStatus status = SpanStatus.Unset) =>
-        new(traceId, spanId, parent, resource, resource + "-0", "test", "span " + spanId, SpanKind.Server,
+        new(TraceId.Parse(traceId), SpanId.Parse(spanId), SpanId.Parse(parent), resource, resource + "-0", "test", "span " + spanId, SpanKind.Server,
             startMs * 1_000_000, (startMs + durationMs) * 1_000_000, status, "", "{}", "[]");
 
     private static LogData Log(string message, int severity = Severity.Information, string traceId = "") =>
-        new(1, "order-api", "order-api-0", "Bazaar.Orders", severity, "", message, "{\"OrderId\":7}", traceId, "");
+        new(1, "order-api", "order-api-0", "Bazaar.Orders", severity, "", message, "{\"OrderId\":7}", TraceId.Parse(traceId), SpanId.None);
 
     private void Write(IEnumerable<SpanData>? spans = null, IEnumerable<LogData>? logs = null) =>
         _store.Write([new TelemetryBatch([.. spans ?? []], [.. logs ?? []], [])]);
@@ -105,6 +105,38 @@ public sealed class TelemetryStoreTests : IDisposable
         Assert.Equal(["Payment declined", "Stock low"], (await _store.GetLogsAsync(new LogQuery(MinSeverity: Severity.Warning), CancellationToken.None)).Select(l => l.Message).Order());
         Assert.Equal("Order placed", Assert.Single(await _store.GetLogsAsync(new LogQuery(Text: "PLACED"), CancellationToken.None)).Message);
         Assert.Equal("Error", Assert.Single(await _store.GetLogsAsync(new LogQuery(TraceId: trace), CancellationToken.None)).Level);
+    }
+
+    [Fact]
+    public async Task Traces_whose_ids_share_their_first_64_bits_stay_apart_and_ids_keep_every_bit()
+    {
+        // The index holds the high half only; the low half and the full 64 bits of span ids must still decide.
+        var first = "ffffffffffffffff" + "0000000000000001";
+        var second = "ffffffffffffffff" + "8000000000000000";
+        Write(
+            [Span(first, "ffffffffffffffff", startMs: 0), Span(second, "8000000000000001", parent: "ffffffffffffffff", startMs: 1)],
+            [Log("first", traceId: first), Log("second", traceId: second)]);
+
+        var detail = await _store.GetTraceAsync(first.ToUpperInvariant(), CancellationToken.None);
+
+        Assert.Equal(first, detail!.TraceId);
+        Assert.Equal("ffffffffffffffff", Assert.Single(detail.Spans).SpanId);
+        Assert.Equal("first", Assert.Single(detail.Logs).Message);
+        Assert.Equal([first, second], (await _store.GetTracesAsync(new TraceQuery(), CancellationToken.None)).Select(t => t.TraceId).Order(StringComparer.Ordinal));
+        Assert.Equal("8000000000000001", Assert.Single((await _store.GetTraceAsync(second, CancellationToken.None))!.Spans).SpanId);
+        Assert.Equal(second, Assert.Single(await _store.GetLogsAsync(new LogQuery(TraceId: second), CancellationToken.None)).TraceId);
+    }
+
+    [Fact]
+    public async Task Text_that_is_not_a_trace_id_finds_no_trace_and_no_logs()
+    {
+        Write([Span(new string('f', 32), "0000000000000001")], [Log("outside any trace")]);
+
+        Assert.Null(await _store.GetTraceAsync("not-a-trace-id", CancellationToken.None));
+        Assert.Null(await _store.GetTraceAsync(new string('0', 32), CancellationToken.None));
+        Assert.Empty(await _store.GetLogsAsync(new LogQuery(TraceId: "not-a-trace-id"), CancellationToken.None));
+        Assert.Empty(await _store.GetLogsAsync(new LogQuery(TraceId: new string('0', 32)), CancellationToken.None));
+        Assert.Equal("", Assert.Single(await _store.GetLogsAsync(new LogQuery(), CancellationToken.None)).TraceId);
     }
 
     [Fact]
