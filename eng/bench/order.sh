@@ -105,7 +105,7 @@ hz=$(getconf CLK_TCK)
 cpu_line="CPU per new order over the measured run ($new_orders orders): "
 cpu_total=0
 for i in "${!cpu_names[@]}"; do
-  ms=$(awk -v a="${ticks_start[i]}" -v b="${ticks_end[i]}" -v n="$new_orders" -v hz="$hz" 'BEGIN { printf "%.2f", n > 0 ? (b - a) * 1000 / hz / n : 0 }')
+  ms=$(awk -v a="${ticks_start[i]}" -v b="${ticks_end[i]}" -v n="$new_orders" -v hz="$hz" 'BEGIN { printf "%.2f", (n > 0 ? (b - a) * 1000 / hz / n : 0) }')
   cpu_total=$(awk -v t="$cpu_total" -v m="$ms" 'BEGIN { print t + m }')
   cpu_line+="${cpu_names[i]} $ms ms, "
 done

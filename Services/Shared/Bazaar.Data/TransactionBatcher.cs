@@ -70,7 +70,8 @@ public sealed partial class TransactionBatcher<TItem, TResult> : IAsyncDisposabl
         _write = write;
         _maxBatchSize = options.MaxBatchSize;
         _logger = logger ?? NullLogger.Instance;
-        _queue = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = options.Writers == 1 });
+        // Not SingleReader even with one writer: only the multi-reader channel can count what waits (Waiting).
+        _queue = Channel.CreateUnbounded<Pending>();
         _writers = new Task[options.Writers];
         using (ExecutionContext.SuppressFlow())
         {
@@ -80,6 +81,9 @@ public sealed partial class TransactionBatcher<TItem, TResult> : IAsyncDisposabl
             }
         }
     }
+
+    /// <summary>Items queued and not yet taken by a writer.</summary>
+    public int Waiting => _queue.Reader.Count;
 
     /// <summary>
     /// Queues <paramref name="item"/> for the next group and completes when that group has committed (with the item's

@@ -1,10 +1,18 @@
+using System.Data.Common;
+using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
+using Bazaar.IntegrationTests.Auth;
+using Bazaar.Order.Api;
 using Bazaar.Order.Api.Apis;
+using Bazaar.Order.Api.Ordering;
+using Bazaar.Order.Api.Placement;
+using Dapper;
 using Microsoft.AspNetCore.Mvc;
+using Microsoft.Extensions.DependencyInjection;
 using static Bazaar.IntegrationTests.Order.OrderSystem;
 
 namespace Bazaar.IntegrationTests.Order;
@@ -48,6 +56,76 @@ public sealed class PlacementTests(OrderSystemFixture fixture) : IClassFixture<O
         Assert.Equal(HttpStatusCode.UnprocessableEntity, reused.StatusCode);
         Assert.Equal("application/problem+json", reused.Content.Headers.ContentType?.MediaType);
         Assert.Equal(HttpStatusCode.Accepted, (await PlaceAsync(other, OrderBody(product, quantity: 3), key)).StatusCode);
+    }
+
+    [Fact]
+    public async Task A_group_commit_with_a_replay_and_a_key_sent_twice_places_the_new_orders_answers_the_replay_with_the_first_order_and_each_event_keeps_its_own_trace()
+    {
+        int product = await System.CreateProductAsync(stock: 1000);
+        // One writer loop, so the orders sent while its first group is held up all wait and form the next group together;
+        // one buyer sends them all, so its token bucket must allow the burst.
+        await using ServiceHost<OrderApiEntryPoint> replica = System.StartOrderReplica(settings =>
+        {
+            settings["Orders:Placement:Batch:Writers"] = "1";
+            settings["Orders:Placement:TokensPerUser"] = "100";
+        });
+        PlacementWriter writer = replica.Services.GetRequiredService<PlacementWriter>();
+        using HttpClient buyer = replica.CreateClient(TestTokens.Customer("buyer-in-a-group"));
+        using ActivityListener requestsTraced = TraceRequests();
+        OrderAccepted first = await AcceptedAsync(await PlaceAsync(buyer, OrderBody(product), "first-key"));
+
+        Task<HttpResponseMessage> held;
+        var sent = new List<(string Key, string TraceId, Task<HttpResponseMessage> Response)>();
+        await using (DbConnection lockHolder = await System.OrderDatabase.OpenConnectionAsync())
+        {
+            // While orders is locked, the writer's first group waits inside its INSERT; everything after it queues.
+            // The lock must end whatever happens: a pooled connection would otherwise keep it for the next user.
+            await lockHolder.ExecuteAsync("LOCK TABLES orders WRITE");
+            try
+            {
+                held = PlaceTracedAsync(buyer, OrderBody(product), "held-key", ActivityTraceId.CreateRandom());
+                await Poll.UntilAsync(async () => await System.OrderDatabase.WithConnectionAsync((c, t) => c.ExecuteScalarAsync<long>(new CommandDefinition(
+                    "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE 'INSERT INTO orders%'", cancellationToken: t))) > 0,
+                    TimeSpan.FromSeconds(30), "the first group is waiting for the lock");
+
+                foreach ((string key, object body) in Enumerable.Range(0, 20).Select(i => ($"new-{i}", OrderBody(product)))
+                             .Append(("first-key", OrderBody(product)))
+                             .Append(("twice-key", OrderBody(product, quantity: 1)))
+                             .Append(("twice-key", OrderBody(product, quantity: 2))))
+                {
+                    ActivityTraceId trace = ActivityTraceId.CreateRandom();
+                    sent.Add((key, trace.ToHexString(), PlaceTracedAsync(buyer, body, key, trace)));
+                }
+
+                await Poll.UntilAsync(() => Task.FromResult(writer.Waiting == sent.Count), TimeSpan.FromSeconds(30), () => $"{writer.Waiting} of {sent.Count} orders are queued for the next group");
+            }
+            finally
+            {
+                await lockHolder.ExecuteAsync("UNLOCK TABLES");
+            }
+
+        }
+
+        await AcceptedAsync(await held);
+        HttpResponseMessage[] responses = await Task.WhenAll(sent.Select(s => s.Response));
+        OrderAccepted[] placed = await Task.WhenAll(responses.Take(20).Select(AcceptedAsync));
+        Assert.Equal(20, placed.Select(order => order.OrderId).Distinct().Count());
+        Assert.DoesNotContain(first.OrderId, placed.Select(order => order.OrderId));
+        Assert.Equal(first.OrderId, (await AcceptedAsync(responses[20])).OrderId);
+        Assert.Equal(
+            new[] { HttpStatusCode.Accepted, HttpStatusCode.UnprocessableEntity },
+            new[] { responses[21].StatusCode, responses[22].StatusCode }.Order().ToArray());
+        PaginatedItems<OrderSummary>? mine = await buyer.GetFromJsonAsync<PaginatedItems<OrderSummary>>("/api/orders?pageSize=100");
+        Assert.Equal(1 + 1 + 20 + 1, mine!.Count);
+
+        // The event of each new order carries the trace of the request that placed it, not one of the group's.
+        for (int i = 0; i < placed.Length; i++)
+        {
+            IEnumerable<string?> traces = await System.OrderDatabase.WithConnectionAsync((c, t) => c.QueryAsync<string?>(new CommandDefinition(
+                "SELECT trace_parent FROM outbox WHERE event_type = @type AND body LIKE @id",
+                new { type = OrderSubmitted.EventType, id = $"%{placed[i].OrderId:N}%" }, cancellationToken: t)));
+            Assert.StartsWith($"00-{sent[i].TraceId}-", Assert.Single(traces));
+        }
     }
 
     [Fact]
@@ -123,6 +201,26 @@ public sealed class PlacementTests(OrderSystemFixture fixture) : IClassFixture<O
 
         Assert.Equal(HttpStatusCode.Unauthorized, (await PlaceAsync(anonymous, OrderBody(product))).StatusCode);
         Assert.Equal(HttpStatusCode.Forbidden, (await PlaceAsync(admin, OrderBody(product))).StatusCode);
+    }
+
+    private static async Task<HttpResponseMessage> PlaceTracedAsync(HttpClient client, object body, string key, ActivityTraceId trace)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/orders") { Content = JsonContent.Create(body) };
+        request.Headers.Add("Idempotency-Key", key);
+        request.Headers.Add("traceparent", $"00-{trace.ToHexString()}-{ActivitySpanId.CreateRandom().ToHexString()}-01");
+        return await client.SendAsync(request);
+    }
+
+    // Without a listener (no OTLP endpoint in tests) ASP.NET Core starts no request activity, and there would be no trace to keep.
+    private static ActivityListener TraceRequests()
+    {
+        var listener = new ActivityListener
+        {
+            ShouldListenTo = source => source.Name == "Microsoft.AspNetCore",
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+        };
+        ActivitySource.AddActivityListener(listener);
+        return listener;
     }
 
     private static async Task<ValidationProblemDetails> ProblemOf(HttpResponseMessage response, HttpStatusCode expected)

@@ -18,12 +18,12 @@ internal abstract record PlacementResult
 
 /// <summary>
 /// Places an order: prices from the catalog, then the order, its lines, its first history entry and its
-/// <see cref="OrderSubmitted"/> and status events in one transaction, shared with the other orders placed at the same
+/// <see cref="OrderSubmitted"/> event in one transaction, shared with the other orders placed at the same
 /// moment (<see cref="PlacementWriter"/>). The unique (user, Idempotency-Key) index decides races: the second of two
 /// concurrent inserts waits on the first's key and then fails with a duplicate (in a group, the group is split and only
 /// that order fails), and is answered from the first row, so no check-then-insert window exists.
 /// </summary>
-internal sealed partial class OrderPlacement(MySqlDataSource database, CatalogPrices catalog, PlacementWriter writer, OrderLedger ledger, TimeProvider time, ILogger<OrderPlacement> logger)
+internal sealed partial class OrderPlacement(MySqlDataSource database, CatalogPrices catalog, PlacementWriter writer, TimeProvider time, ILogger<OrderPlacement> logger)
 {
     private static readonly SqlStatement SelectByKey = new("orders.select_by_key", """
         SELECT id AS Id, status AS Status, request_hash AS RequestHash FROM orders WHERE user_id = @userId AND idempotency_key = @key
@@ -60,10 +60,11 @@ internal sealed partial class OrderPlacement(MySqlDataSource database, CatalogPr
             StatusChangedAt = now,
         };
 
-        // Captured here, in the request: the group is written by a loop outside it, and each event must continue this trace.
+        // Captured here, in the request: the group is written by a loop outside it, and the event must continue this trace.
+        // No status announcement goes with it: a status stream can only be opened once the 202 names the order, and it
+        // reads the history (Submitted, seq 1) from MySQL when it opens, so an announcement of seq 1 would wake nobody.
         var work = new PlacementWork(order, lines,
-            OutboxEntry.Capture(new OrderSubmitted(orderId, userId, lines, order.Total, order.PaymentMethod), order.Id, time),
-            ledger.Announcement(order));
+            OutboxEntry.Capture(new OrderSubmitted(orderId, userId, lines, order.Total, order.PaymentMethod), order.Id, time));
         try
         {
             await writer.WriteAsync(work, cancellationToken);

@@ -1,3 +1,4 @@
+using System.Data.Common;
 using Bazaar.Data;
 using Bazaar.Messaging;
 using Bazaar.Order.Api.Ordering;
@@ -5,8 +6,8 @@ using Microsoft.Extensions.Options;
 
 namespace Bazaar.Order.Api.Placement;
 
-/// <summary>A new order as it will be stored: its row, its lines, and its two events with the trace of its request.</summary>
-internal sealed record PlacementWork(OrderRow Order, IReadOnlyList<OrderLine> Lines, OutboxEntry Submitted, OutboxEntry Announced);
+/// <summary>A new order as it will be stored: its row, its lines, and its <see cref="OrderSubmitted"/> event with the trace of its request.</summary>
+internal sealed record PlacementWork(OrderRow Order, IReadOnlyList<OrderLine> Lines, OutboxEntry Submitted);
 
 /// <summary>
 /// Writes new orders by group commit (<see cref="TransactionBatcher{TItem,TResult}"/>): the orders waiting together
@@ -41,9 +42,12 @@ internal sealed class PlacementWriter : IAsyncDisposable
     /// <summary>Completes once the order and its events are committed; throws a unique violation when the key is taken.</summary>
     public Task WriteAsync(PlacementWork work, CancellationToken cancellationToken) => _batcher.SubmitAsync(work, cancellationToken);
 
+    /// <summary>Orders queued for the next group.</summary>
+    public int Waiting => _batcher.Waiting;
+
     public ValueTask DisposeAsync() => _batcher.DisposeAsync();
 
-    private async Task<IReadOnlyList<bool>> WriteAsync(System.Data.Common.DbConnection connection, System.Data.Common.DbTransaction transaction,
+    private async Task<IReadOnlyList<bool>> WriteAsync(DbConnection connection, DbTransaction transaction,
         IReadOnlyList<PlacementWork> orders, CancellationToken cancellationToken)
     {
         var batch = new SqlBatch("orders.place_batch");
@@ -71,11 +75,10 @@ internal sealed class PlacementWriter : IAsyncDisposable
         }
 
         batch.End();
-        var events = new List<OutboxEntry>(orders.Count * 2);
+        var events = new List<OutboxEntry>(orders.Count);
         foreach (PlacementWork work in orders)
         {
             events.Add(work.Submitted);
-            events.Add(work.Announced);
         }
 
         _outbox.Append(batch, events);
