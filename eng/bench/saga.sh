@@ -121,7 +121,7 @@ wait_until "light-load drain" 300 settled
 read -r -a t1 <<<"$(bench_cpu_ticks "${pids[@]}")"
 latencies=$(sql orderdb "SELECT TIMESTAMPDIFF(MICROSECOND, o.created_at, h.occurred_at) / 1000 FROM orders o
   JOIN order_history h ON h.order_id = o.id AND h.status = 'Paid' WHERE o.created_at > '$first' ORDER BY 1")
-read -r lat_n lat_p50 lat_p99 < <(echo "$latencies" | awk '{ v[NR] = $1 } END { printf "%d %.1f %.1f", NR, v[int(NR * 0.5 + 0.5)], v[int(NR * 0.99 + 0.5)] }')
+read -r lat_n lat_p50 lat_p99 < <(echo "$latencies" | awk '{ v[NR] = $1 } END { printf "%d %.1f %.1f\n", NR, v[int(NR * 0.5 + 0.5)], v[int(NR * 0.99 + 0.5)] }')
 light="202 -> Paid at $rate orders/s ($lat_n of $paced Paid): P50 **$lat_p50 ms**, P99 $lat_p99 ms. CPU per order, placement included:"
 for i in "${!names[@]}"; do light+=" ${names[i]} $(per_order "${t0[i]}" "${t1[i]}" "$paced" "$(( 1000 / hz ))") ms,"; done
 light="${light%,}."

@@ -23,31 +23,42 @@ internal sealed partial class StockLedger(CatalogDatabase database, IOutbox outb
     private static readonly SqlStatement InsertLines = new("stock_reservation_items.insert",
         "INSERT INTO stock_reservation_items (reservation_id, product_id, quantity) VALUES (@ReservationId, @ProductId, @Quantity)");
 
+    // Each stock change is a conditional UPDATE followed, in the same round trip, by the product's levels after it
+    // (for the catalog.stock.changed event) and whether the UPDATE matched (ROW_COUNT() of the statement before).
+    private const string LevelsAfter = """
+        ;
+        SELECT ROW_COUNT() AS Changed, id AS ProductId, available_stock AS AvailableStock, reserved_stock AS ReservedStock
+        FROM products WHERE id = @ProductId
+        """;
+
     private static readonly SqlStatement TakeStock = new("products.reserve_stock", """
         UPDATE products
         SET available_stock = available_stock - @Quantity, reserved_stock = reserved_stock + @Quantity
         WHERE id = @ProductId AND deleted_at IS NULL AND available_stock >= @Quantity
-        """);
+        """ + LevelsAfter);
 
     private static readonly SqlStatement SellReserved = new("products.sell_reserved", """
         UPDATE products SET reserved_stock = reserved_stock - @Quantity
         WHERE id = @ProductId AND reserved_stock >= @Quantity
-        """);
+        """ + LevelsAfter);
 
     private static readonly SqlStatement ReturnReserved = new("products.return_reserved", """
         UPDATE products SET available_stock = available_stock + @Quantity, reserved_stock = reserved_stock - @Quantity
         WHERE id = @ProductId AND reserved_stock >= @Quantity
-        """);
+        """ + LevelsAfter);
 
     private static readonly SqlStatement SelectAvailable = new("products.select_available",
         "SELECT id, available_stock FROM products WHERE id IN @ids AND deleted_at IS NULL");
 
-    private static readonly SqlStatement SelectLevels = new("products.select_stock_levels",
-        "SELECT id AS ProductId, available_stock AS AvailableStock, reserved_stock AS ReservedStock FROM products WHERE id IN @ids ORDER BY id");
-
     private static readonly SqlStatement SelectReservation = new("stock_reservations.select", HeaderColumns + " WHERE id = @reservationId");
 
-    private static readonly SqlStatement LockReservation = new("stock_reservations.select_for_update", HeaderColumns + " WHERE id = @reservationId FOR UPDATE");
+    // The header and its lines in one round trip, locked until the transaction ends (a reservation with no lines has one row of NULLs).
+    private static readonly SqlStatement LockReservation = new("stock_reservations.select_with_items_for_update", """
+        SELECT r.id AS Id, r.order_id AS OrderId, r.state AS State, r.reason AS Reason, r.expires_at AS ExpiresAt,
+               i.product_id AS ProductId, i.quantity AS Quantity
+        FROM stock_reservations r LEFT JOIN stock_reservation_items i ON i.reservation_id = r.id
+        WHERE r.id = @reservationId ORDER BY i.product_id FOR UPDATE
+        """);
 
     private static readonly SqlStatement SelectLines = new("stock_reservation_items.select", """
         SELECT product_id AS ProductId, quantity AS Quantity FROM stock_reservation_items WHERE reservation_id = @reservationId ORDER BY product_id
@@ -90,22 +101,24 @@ internal sealed partial class StockLedger(CatalogDatabase database, IOutbox outb
         }
 
         // Ascending product order: two reservations of overlapping products lock rows in the same order and cannot deadlock.
+        var levels = new List<StockChanged>(request.Items.Count);
         foreach (ReservationLine line in request.Items.OrderBy(line => line.ProductId))
         {
-            int taken = await unit.Connection.ExecuteAsync(TakeStock, line, unit.Transaction, cancellationToken);
-            if (taken == 0)
+            LevelAfter? taken = await unit.Connection.QuerySingleOrDefaultAsync<LevelAfter>(TakeStock, line, unit.Transaction, cancellationToken);
+            if (taken is not { Changed: 1 })
             {
                 await unit.RollbackAsync(cancellationToken);
                 return new ReserveAttempt(null, AlreadyExists: false);
             }
+
+            levels.Add(taken.Level);
         }
 
         await InsertLinesAsync(unit, request, cancellationToken);
         StockReservation reservation = new(request.ReservationId, request.OrderId, ReservationStates.Reserved,
             AsUtc(expiresAt), ToLines(request.Items), null);
-        await outbox.AddAsync(unit.Transaction, new StockReservationMade(reservation.ReservationId, reservation.OrderId, request.Items, reservation.ExpiresAt),
-            reservation.OrderId, cancellationToken);
-        await AnnounceStockAsync(unit, request.Items, cancellationToken);
+        await AnnounceAsync(unit, new StockReservationMade(reservation.ReservationId, reservation.OrderId, request.Items, reservation.ExpiresAt),
+            reservation.OrderId, levels, cancellationToken);
         LogReserved(logger, request.ReservationId, request.OrderId, request.Items.Count);
         return new ReserveAttempt(reservation, AlreadyExists: false);
     }
@@ -140,32 +153,26 @@ internal sealed partial class StockLedger(CatalogDatabase database, IOutbox outb
     public Task<ReservationResult> CommitAsync(string reservationId, CancellationToken cancellationToken) =>
         database.InTransactionAsync(async unit =>
         {
-            Header? header = await LockHeaderAsync(unit, reservationId, cancellationToken);
-            if (header is null)
+            (Header Header, IReadOnlyList<ReservationLine> Lines)? locked = await LockAsync(unit, reservationId, cancellationToken);
+            if (locked is not var (header, lines))
             {
                 return ReservationResult.NotFound;
             }
 
             if (header.State == ReservationStates.Reserved && header.ExpiresAt <= time.GetUtcNow().UtcDateTime)
             {
-                return ReservationResult.Conflict(await ReturnUnitsAsync(unit, header, ReservationStates.Expired, cancellationToken));
+                return ReservationResult.Conflict(await ReturnUnitsAsync(unit, header, lines, ReservationStates.Expired, cancellationToken));
             }
 
             if (header.State != ReservationStates.Reserved)
             {
-                StockReservation current = await ReadAsync(unit, header, cancellationToken);
+                StockReservation current = header.ToReservation(lines);
                 return header.State == ReservationStates.Committed ? ReservationResult.Done(current) : ReservationResult.Conflict(current);
             }
 
-            IReadOnlyList<ReservationLine> lines = await ReadLinesAsync(unit, reservationId, cancellationToken);
-            foreach (ReservationLine line in lines)
-            {
-                await ChangeStockAsync(unit, SellReserved, line, cancellationToken);
-            }
-
+            IReadOnlyList<StockChanged> levels = await ChangeStockAsync(unit, SellReserved, lines, cancellationToken);
             StockReservation committed = await SetStateAsync(unit, header, ReservationStates.Committed, null, lines, cancellationToken);
-            await outbox.AddAsync(unit.Transaction, new StockReservationCommitted(committed.ReservationId, committed.OrderId, lines), committed.OrderId, cancellationToken);
-            await AnnounceStockAsync(unit, lines, cancellationToken);
+            await AnnounceAsync(unit, new StockReservationCommitted(committed.ReservationId, committed.OrderId, lines), committed.OrderId, levels, cancellationToken);
             return ReservationResult.Done(committed);
         }, cancellationToken);
 
@@ -173,18 +180,18 @@ internal sealed partial class StockLedger(CatalogDatabase database, IOutbox outb
     public Task<ReservationResult> ReleaseAsync(string reservationId, CancellationToken cancellationToken) =>
         database.InTransactionAsync(async unit =>
         {
-            Header? header = await LockHeaderAsync(unit, reservationId, cancellationToken);
-            if (header is null)
+            (Header Header, IReadOnlyList<ReservationLine> Lines)? locked = await LockAsync(unit, reservationId, cancellationToken);
+            if (locked is not var (header, lines))
             {
                 return ReservationResult.NotFound;
             }
 
             if (header.State == ReservationStates.Reserved)
             {
-                return ReservationResult.Done(await ReturnUnitsAsync(unit, header, ReservationStates.Released, cancellationToken));
+                return ReservationResult.Done(await ReturnUnitsAsync(unit, header, lines, ReservationStates.Released, cancellationToken));
             }
 
-            StockReservation current = await ReadAsync(unit, header, cancellationToken);
+            StockReservation current = header.ToReservation(lines);
             return header.State == ReservationStates.Committed ? ReservationResult.Conflict(current) : ReservationResult.Done(current);
         }, cancellationToken);
 
@@ -192,13 +199,13 @@ internal sealed partial class StockLedger(CatalogDatabase database, IOutbox outb
     public Task<bool> ExpireAsync(string reservationId, CancellationToken cancellationToken) =>
         database.InTransactionAsync(async unit =>
         {
-            Header? header = await LockHeaderAsync(unit, reservationId, cancellationToken);
-            if (header is not { State: ReservationStates.Reserved } || header.ExpiresAt > time.GetUtcNow().UtcDateTime)
+            (Header Header, IReadOnlyList<ReservationLine> Lines)? locked = await LockAsync(unit, reservationId, cancellationToken);
+            if (locked is not var (header, lines) || header.State != ReservationStates.Reserved || header.ExpiresAt > time.GetUtcNow().UtcDateTime)
             {
                 return false;
             }
 
-            await ReturnUnitsAsync(unit, header, ReservationStates.Expired, cancellationToken);
+            await ReturnUnitsAsync(unit, header, lines, ReservationStates.Expired, cancellationToken);
             LogExpired(logger, reservationId);
             return true;
         }, cancellationToken);
@@ -222,30 +229,35 @@ internal sealed partial class StockLedger(CatalogDatabase database, IOutbox outb
         return header.ToReservation(lines);
     }
 
-    private async Task<StockReservation> ReturnUnitsAsync(UnitOfWork unit, Header header, string state, CancellationToken cancellationToken)
+    private async Task<StockReservation> ReturnUnitsAsync(UnitOfWork unit, Header header, IReadOnlyList<ReservationLine> lines, string state,
+        CancellationToken cancellationToken)
     {
-        IReadOnlyList<ReservationLine> lines = await ReadLinesAsync(unit, header.Id, cancellationToken);
-        foreach (ReservationLine line in lines)
-        {
-            await ChangeStockAsync(unit, ReturnReserved, line, cancellationToken);
-        }
-
+        IReadOnlyList<StockChanged> levels = await ChangeStockAsync(unit, ReturnReserved, lines, cancellationToken);
         string? reason = state == ReservationStates.Expired ? "Not committed before its expiry." : null;
         StockReservation returned = await SetStateAsync(unit, header, state, reason, lines, cancellationToken);
-        await outbox.AddAsync(unit.Transaction, new StockReservationReleased(returned.ReservationId, returned.OrderId, lines, state), returned.OrderId, cancellationToken);
-        await AnnounceStockAsync(unit, lines, cancellationToken);
+        await AnnounceAsync(unit, new StockReservationReleased(returned.ReservationId, returned.OrderId, lines, state), returned.OrderId, levels, cancellationToken);
         return returned;
     }
 
-    private static async Task ChangeStockAsync(UnitOfWork unit, SqlStatement statement, ReservationLine line, CancellationToken cancellationToken)
+    /// <summary>Applies <paramref name="statement"/> to every line; returns each product's levels after it.</summary>
+    private static async Task<IReadOnlyList<StockChanged>> ChangeStockAsync(UnitOfWork unit, SqlStatement statement, IReadOnlyList<ReservationLine> lines,
+        CancellationToken cancellationToken)
     {
-        int changed = await unit.Connection.ExecuteAsync(statement, line, unit.Transaction, cancellationToken);
-        if (changed != 1)
+        var levels = new List<StockChanged>(lines.Count);
+        foreach (ReservationLine line in lines)
         {
-            // The reservation says these units are held; if the row disagrees, committing would corrupt the ledger.
-            throw new InvalidOperationException(FormattableString.Invariant(
-                $"Product {line.ProductId} does not hold the {line.Quantity} reserved units its reservation claims."));
+            LevelAfter? changed = await unit.Connection.QuerySingleOrDefaultAsync<LevelAfter>(statement, line, unit.Transaction, cancellationToken);
+            if (changed is not { Changed: 1 })
+            {
+                // The reservation says these units are held; if the row disagrees, committing would corrupt the ledger.
+                throw new InvalidOperationException(FormattableString.Invariant(
+                    $"Product {line.ProductId} does not hold the {line.Quantity} reserved units its reservation claims."));
+            }
+
+            levels.Add(changed.Level);
         }
+
+        return levels;
     }
 
     private async Task<StockReservation> SetStateAsync(UnitOfWork unit, Header header, string state, string? reason,
@@ -275,23 +287,29 @@ internal sealed partial class StockLedger(CatalogDatabase database, IOutbox outb
         unit.Connection.ExecuteAsync(InsertLines,
             request.Items.Select(line => new { request.ReservationId, line.ProductId, line.Quantity }).ToList(), unit.Transaction, cancellationToken);
 
-    private static Task<Header?> LockHeaderAsync(UnitOfWork unit, string reservationId, CancellationToken cancellationToken) =>
-        unit.Connection.QuerySingleOrDefaultAsync<Header>(LockReservation, new { reservationId }, unit.Transaction, cancellationToken);
-
-    private static Task<IReadOnlyList<ReservationLine>> ReadLinesAsync(UnitOfWork unit, string reservationId, CancellationToken cancellationToken) =>
-        unit.Connection.QueryAsync<ReservationLine>(SelectLines, new { reservationId }, unit.Transaction, cancellationToken);
-
-    private static async Task<StockReservation> ReadAsync(UnitOfWork unit, Header header, CancellationToken cancellationToken) =>
-        header.ToReservation(await ReadLinesAsync(unit, header.Id, cancellationToken));
-
-    private async Task AnnounceStockAsync(UnitOfWork unit, IReadOnlyList<ReservationLine> lines, CancellationToken cancellationToken)
+    /// <summary>The reservation and its lines, locked until the transaction ends; null when there is no such reservation.</summary>
+    private static async Task<(Header Header, IReadOnlyList<ReservationLine> Lines)?> LockAsync(UnitOfWork unit, string reservationId, CancellationToken cancellationToken)
     {
-        int[] ids = lines.Select(line => line.ProductId).ToArray();
-        IReadOnlyList<StockChanged> levels = await unit.Connection.QueryAsync<StockChanged>(SelectLevels, new { ids }, unit.Transaction, cancellationToken);
-        foreach (StockChanged level in levels)
+        IReadOnlyList<LockedRow> rows = await unit.Connection.QueryAsync<LockedRow>(LockReservation, new { reservationId }, unit.Transaction, cancellationToken);
+        if (rows.Count == 0)
         {
-            await outbox.AddAsync(unit.Transaction, level, cancellationToken: cancellationToken);
+            return null;
         }
+
+        LockedRow first = rows[0];
+        var header = new Header(first.Id, first.OrderId, first.State, first.Reason, first.ExpiresAt);
+        IReadOnlyList<ReservationLine> lines = rows.Where(row => row.ProductId is not null)
+            .Select(row => new ReservationLine(row.ProductId!.Value, row.Quantity!.Value)).ToList();
+        return (header, lines);
+    }
+
+    /// <summary>The reservation's event and each touched product's new levels, written to the outbox in one statement.</summary>
+    private Task AnnounceAsync<TEvent>(UnitOfWork unit, TEvent @event, string orderId, IReadOnlyList<StockChanged> levels, CancellationToken cancellationToken)
+        where TEvent : IIntegrationEvent
+    {
+        var entries = new List<OutboxEntry>(levels.Count + 1) { OutboxEntry.Capture(@event, orderId, time) };
+        entries.AddRange(levels.Select(level => OutboxEntry.Capture(level, timeProvider: time)));
+        return outbox.AddRangeAsync(unit.Transaction, entries, cancellationToken);
     }
 
     private static IReadOnlyList<StockReservationLine> ToLines(IEnumerable<ReservationLine> lines) =>
@@ -301,13 +319,20 @@ internal sealed partial class StockLedger(CatalogDatabase database, IOutbox outb
 
     private sealed record ReserveAttempt(StockReservation? Reservation, bool AlreadyExists);
 
+    private sealed record LockedRow(string Id, string OrderId, string State, string? Reason, DateTime ExpiresAt, int? ProductId, int? Quantity);
+
+    private sealed record LevelAfter(long Changed, int ProductId, int AvailableStock, int ReservedStock)
+    {
+        public StockChanged Level => new(ProductId, AvailableStock, ReservedStock);
+    }
+
     private sealed record Header(string Id, string OrderId, string State, string? Reason, DateTime ExpiresAt)
     {
         public StockReservation ToReservation(IReadOnlyList<ReservationLine> lines) =>
             new(Id, OrderId, State, AsUtc(ExpiresAt), ToLines(lines), Reason);
     }
 
-    [LoggerMessage(EventId = 100, Level = LogLevel.Information, Message = "Reserved stock {ReservationId} for order {OrderId} ({Lines} lines)")]
+    [LoggerMessage(EventId = 100, Level = LogLevel.Debug, Message = "Reserved stock {ReservationId} for order {OrderId} ({Lines} lines)")]
     private static partial void LogReserved(ILogger logger, string reservationId, string orderId, int lines);
 
     [LoggerMessage(EventId = 101, Level = LogLevel.Information, Message = "Rejected reservation {ReservationId} for order {OrderId}: {Reason}")]
