@@ -39,6 +39,14 @@ public sealed class DashboardOptions
     [Range(0, 19)]
     public int WriterNice { get; set; } = 10;
 
+    /// <summary>
+    /// The shortest time between two of the writer's transactions (0 writes whenever anything is queued). Rows
+    /// gather in between: trace ids are random, so each commit rewrites index pages all over the file, and a few
+    /// large transactions cost far less per row than many small ones. Telemetry shows up on the pages this much later.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:00:05")]
+    public TimeSpan WriteInterval { get; set; } = TimeSpan.FromMilliseconds(250);
+
     /// <summary>The browser token required when the dashboard is bound to a non-loopback address; generated when empty.</summary>
     public string? BrowserToken { get; set; }
 

@@ -98,7 +98,7 @@ public static partial class TelemetryApi
     /// <summary>Rows in SQLite now, rows written since start ("received"), and rows the receiver shed because its queue was full.</summary>
     public sealed record TelemetryStats(
         long StoredSpans, long StoredLogs, long StoredMetricPoints, long ReceivedSpans, long ReceivedLogs, long ReceivedMetricPoints, long MalformedRequests,
-        long DroppedSpans, long DroppedLogs, long DroppedMetricPoints, long QueuedRows);
+        long DroppedSpans, long DroppedLogs, long DroppedMetricPoints, long QueuedRows, long WriteTransactions);
 
     internal static async Task<Ok<TelemetryStats>> GetStatsAsync(TelemetryStore store, ReceiverStatistics statistics, TelemetryIngestor ingestor, CancellationToken cancellationToken)
     {
@@ -106,7 +106,7 @@ public static partial class TelemetryApi
         return TypedResults.Ok(new TelemetryStats(
             counts.Spans, counts.Logs, counts.MetricPoints,
             statistics.StoredSpans, statistics.StoredLogs, statistics.StoredPoints, statistics.MalformedRequests,
-            statistics.DroppedSpans, statistics.DroppedLogs, statistics.DroppedPoints, ingestor.QueuedRows));
+            statistics.DroppedSpans, statistics.DroppedLogs, statistics.DroppedPoints, ingestor.QueuedRows, statistics.WriteTransactions));
     }
 
     internal static NoContent Clear(TelemetryStore store)

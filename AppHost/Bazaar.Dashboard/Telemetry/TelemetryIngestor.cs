@@ -15,14 +15,13 @@ internal readonly record struct PendingTelemetry(TelemetrySignal Signal, int Row
 
 /// <summary>
 /// Decouples the receiver from storage: a request only decodes its body and queues it; one loop converts whatever
-/// has queued up and writes it in a single transaction, and trims the tables at most once a second while busy.
+/// has queued up and writes it in a single transaction with the trim, at most once per <see cref="DashboardOptions.WriteInterval"/>.
 /// The queue is bounded in rows. When it is full the oldest requests are dropped and counted, so an exporter is
 /// never held up by the dashboard (a held-up exporter fills its own queue and drops the newest spans instead).
 /// </summary>
 public sealed partial class TelemetryIngestor : IHostedService
 {
     private const int MaxRowsPerTransaction = 20_000;
-    private static readonly TimeSpan TrimInterval = TimeSpan.FromSeconds(1);
 
     private readonly TelemetryStore _store;
     private readonly ReceiverStatistics _statistics;
@@ -30,6 +29,8 @@ public sealed partial class TelemetryIngestor : IHostedService
     private readonly ILogger<TelemetryIngestor> _logger;
     private readonly int _maxQueuedRows;
     private readonly int _writerNice;
+    private readonly TimeSpan _writeInterval;
+    private readonly CancellationTokenSource _stopping = new();
     private readonly Channel<PendingTelemetry> _queue = Channel.CreateUnbounded<PendingTelemetry>(new UnboundedChannelOptions { SingleWriter = false, SingleReader = false });
     private long _queuedRows;
     private Task? _writer;
@@ -42,6 +43,7 @@ public sealed partial class TelemetryIngestor : IHostedService
         _logger = logger;
         _maxQueuedRows = options.Value.MaxQueuedRows;
         _writerNice = options.Value.WriterNice;
+        _writeInterval = options.Value.WriteInterval;
     }
 
     /// <summary>Rows received and not yet written.</summary>
@@ -76,6 +78,7 @@ public sealed partial class TelemetryIngestor : IHostedService
     /// <summary>Completes the queue and waits until everything received before is written.</summary>
     public async Task StopAsync(CancellationToken cancellationToken)
     {
+        await _stopping.CancelAsync();
         _queue.Writer.TryComplete();
         if (_writer is not null) await _writer.WaitAsync(cancellationToken);
     }
@@ -109,9 +112,25 @@ public sealed partial class TelemetryIngestor : IHostedService
         // Ends when the queue is completed and drained (StopAsync), so nothing received before a stop is lost.
         var converter = new OtlpConverter();
         var batches = new List<TelemetryBatch>();
-        var lastTrim = _time.GetTimestamp();
+        long? lastWrite = null;
         while (_queue.Reader.WaitToReadAsync(CancellationToken.None).AsTask().GetAwaiter().GetResult())
         {
+            // Let rows gather until the interval since the last transaction is over: each commit rewrites every
+            // index page its rows touched, and trace ids are random, so a few large transactions touch far fewer
+            // pages per row than many small ones. A stop or a full transaction's worth of rows ends the wait.
+            var wait = lastWrite is { } last ? _writeInterval - _time.GetElapsedTime(last) : TimeSpan.Zero;
+            if (wait > TimeSpan.Zero && QueuedRows < MaxRowsPerTransaction && !_stopping.IsCancellationRequested)
+            {
+                try
+                {
+                    Task.Delay(wait, _time, _stopping.Token).GetAwaiter().GetResult();
+                }
+                catch (OperationCanceledException)
+                {
+                    // Stopping: write what has queued up now.
+                }
+            }
+            lastWrite = _time.GetTimestamp();
             var rows = 0;
             while (rows < MaxRowsPerTransaction && _queue.Reader.TryRead(out var pending))
             {
@@ -131,14 +150,10 @@ public sealed partial class TelemetryIngestor : IHostedService
             }
             try
             {
-                _store.Insert(batches);
+                // The trim shares the insert's transaction: the pages both touch are written once.
+                _store.Write(batches);
                 _statistics.Stored(batches);
-                // While busy, trimming once a second is enough to stay near the limits; when idle it costs nothing.
-                if (_queue.Reader.Count == 0 || _time.GetElapsedTime(lastTrim) >= TrimInterval)
-                {
-                    _store.Trim();
-                    lastTrim = _time.GetTimestamp();
-                }
+                _statistics.Written();
             }
             catch (Exception exception)
             {
@@ -184,7 +199,7 @@ public sealed partial class TelemetryIngestor : IHostedService
 /// <summary>What the receiver has seen since start; shown on the dashboard and used by the benchmark.</summary>
 public sealed class ReceiverStatistics
 {
-    private long _spans, _logs, _points, _malformed, _droppedSpans, _droppedLogs, _droppedPoints;
+    private long _spans, _logs, _points, _malformed, _droppedSpans, _droppedLogs, _droppedPoints, _transactions;
 
     public long StoredSpans => Interlocked.Read(ref _spans);
     public long StoredLogs => Interlocked.Read(ref _logs);
@@ -196,7 +211,12 @@ public sealed class ReceiverStatistics
     public long DroppedLogs => Interlocked.Read(ref _droppedLogs);
     public long DroppedPoints => Interlocked.Read(ref _droppedPoints);
 
+    /// <summary>The writer's transactions since start: rows stored divided by these is its batch size.</summary>
+    public long WriteTransactions => Interlocked.Read(ref _transactions);
+
     internal void Malformed() => Interlocked.Increment(ref _malformed);
+
+    internal void Written() => Interlocked.Increment(ref _transactions);
 
     internal void Dropped(TelemetrySignal signal, int rows)
     {

@@ -94,31 +94,6 @@ public sealed class TelemetryStore : IDisposable
         }
     }
 
-    /// <summary>
-    /// Writes several batches in one transaction without trimming: the ingest loop trims on its own schedule
-    /// (<see cref="Trim()"/>), so a busy receiver does not pay for three range deletes per transaction.
-    /// </summary>
-    internal void Insert(IReadOnlyList<TelemetryBatch> batches)
-    {
-        lock (_writeLock)
-        {
-            using var transaction = _writer.BeginTransaction();
-            Insert(transaction, batches);
-            transaction.Commit();
-        }
-    }
-
-    /// <summary>Drops the oldest rows of every table beyond its configured limit.</summary>
-    internal void Trim()
-    {
-        lock (_writeLock)
-        {
-            using var transaction = _writer.BeginTransaction();
-            Trim(transaction);
-            transaction.Commit();
-        }
-    }
-
     private void Insert(SqliteTransaction transaction, IReadOnlyList<TelemetryBatch> batches)
     {
         var spans = batches.Count == 1 ? batches[0].Spans : [.. batches.SelectMany(b => b.Spans)];

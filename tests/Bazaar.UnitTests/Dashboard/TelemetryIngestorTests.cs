@@ -2,6 +2,7 @@ using Bazaar.Dashboard;
 using Bazaar.Dashboard.Telemetry;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
+using Bazaar.UnitTests.ServiceDefaults;
 
 namespace Bazaar.UnitTests.Dashboard;
 
@@ -78,5 +79,58 @@ public sealed class TelemetryIngestorTests : IAsyncLifetime
         Assert.Equal(500, _statistics.StoredSpans);
         Assert.Equal(0, _statistics.DroppedSpans);
         Assert.Equal(500, (await _store.GetCountsAsync(CancellationToken.None)).Spans);
+    }
+
+    [Fact]
+    public async Task Rows_that_arrive_within_the_write_interval_share_one_transaction()
+    {
+        var clock = new ManualTimeProvider();
+        var statistics = new ReceiverStatistics();
+        var options = Options.Create(new DashboardOptions { DataDirectory = _directory, MaxSpans = 10_000, WriteInterval = TimeSpan.FromSeconds(1) });
+        var ingestor = new TelemetryIngestor(_store, statistics, options, clock, NullLogger<TelemetryIngestor>.Instance);
+        await ingestor.StartAsync(CancellationToken.None);
+        try
+        {
+            ingestor.Enqueue(Request(1, 100));
+            await WaitUntilAsync(() => statistics.StoredSpans == 100);
+            ingestor.Enqueue(Request(2, 100));
+            await WaitUntilAsync(() => clock.PendingTimers.Count == 1);
+            ingestor.Enqueue(Request(3, 100));
+            ingestor.Enqueue(Request(4, 100));
+
+            Assert.Equal(100, statistics.StoredSpans);
+            clock.Advance(TimeSpan.FromSeconds(1));
+            await WaitUntilAsync(() => statistics.StoredSpans == 400);
+
+            Assert.Equal(2, statistics.WriteTransactions);
+        }
+        finally
+        {
+            await ingestor.StopAsync(CancellationToken.None);
+        }
+    }
+
+    [Fact]
+    public async Task A_stop_during_the_write_interval_writes_at_once()
+    {
+        var clock = new ManualTimeProvider();
+        var statistics = new ReceiverStatistics();
+        var options = Options.Create(new DashboardOptions { DataDirectory = _directory, MaxSpans = 10_000, WriteInterval = TimeSpan.FromSeconds(5) });
+        var ingestor = new TelemetryIngestor(_store, statistics, options, clock, NullLogger<TelemetryIngestor>.Instance);
+        await ingestor.StartAsync(CancellationToken.None);
+        ingestor.Enqueue(Request(1, 100));
+        await WaitUntilAsync(() => statistics.StoredSpans == 100);
+        ingestor.Enqueue(Request(2, 100));
+        await WaitUntilAsync(() => clock.PendingTimers.Count == 1);
+
+        await ingestor.StopAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.Equal(200, statistics.StoredSpans);
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition)
+    {
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        while (!condition()) await Task.Delay(10, deadline.Token);
     }
 }
