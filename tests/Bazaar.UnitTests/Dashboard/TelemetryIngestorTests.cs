@@ -84,17 +84,9 @@ public sealed class TelemetryIngestorTests : IAsyncLifetime
     [Fact]
     public async Task Rows_that_arrive_within_the_write_interval_share_one_transaction()
     {
-        var clock = new ManualTimeProvider();
-        var statistics = new ReceiverStatistics();
-        var options = Options.Create(new DashboardOptions { DataDirectory = _directory, MaxSpans = 10_000, WriteInterval = TimeSpan.FromSeconds(1) });
-        var ingestor = new TelemetryIngestor(_store, statistics, options, clock, NullLogger<TelemetryIngestor>.Instance);
-        await ingestor.StartAsync(CancellationToken.None);
+        var (ingestor, statistics, clock) = await WaitingForTheIntervalAsync(TimeSpan.FromSeconds(1));
         try
         {
-            ingestor.Enqueue(Request(1, 100));
-            await WaitUntilAsync(() => statistics.StoredSpans == 100);
-            ingestor.Enqueue(Request(2, 100));
-            await WaitUntilAsync(() => clock.PendingTimers.Count == 1);
             ingestor.Enqueue(Request(3, 100));
             ingestor.Enqueue(Request(4, 100));
 
@@ -113,19 +105,27 @@ public sealed class TelemetryIngestorTests : IAsyncLifetime
     [Fact]
     public async Task A_stop_during_the_write_interval_writes_at_once()
     {
+        var (ingestor, statistics, _) = await WaitingForTheIntervalAsync(TimeSpan.FromSeconds(5));
+
+        await ingestor.StopAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.Equal(200, statistics.StoredSpans);
+    }
+
+    // A started ingestor on a manual clock that has written request 1 at once and holds request 2 until the
+    // interval since that write is over.
+    private async Task<(TelemetryIngestor Ingestor, ReceiverStatistics Statistics, ManualTimeProvider Clock)> WaitingForTheIntervalAsync(TimeSpan interval)
+    {
         var clock = new ManualTimeProvider();
         var statistics = new ReceiverStatistics();
-        var options = Options.Create(new DashboardOptions { DataDirectory = _directory, MaxSpans = 10_000, WriteInterval = TimeSpan.FromSeconds(5) });
+        var options = Options.Create(new DashboardOptions { DataDirectory = _directory, MaxSpans = 10_000, WriteInterval = interval });
         var ingestor = new TelemetryIngestor(_store, statistics, options, clock, NullLogger<TelemetryIngestor>.Instance);
         await ingestor.StartAsync(CancellationToken.None);
         ingestor.Enqueue(Request(1, 100));
         await WaitUntilAsync(() => statistics.StoredSpans == 100);
         ingestor.Enqueue(Request(2, 100));
         await WaitUntilAsync(() => clock.PendingTimers.Count == 1);
-
-        await ingestor.StopAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10));
-
-        Assert.Equal(200, statistics.StoredSpans);
+        return (ingestor, statistics, clock);
     }
 
     private static async Task WaitUntilAsync(Func<bool> condition)
