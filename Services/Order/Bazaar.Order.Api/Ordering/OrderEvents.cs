@@ -25,7 +25,10 @@ public sealed record OrderCancelled(Guid OrderId, string ReservationId, OrderSta
     public static string EventType => "order.cancelled";
 }
 
-/// <summary>Every transition, for live status streams (and anyone else who wants to follow orders).</summary>
+/// <summary>
+/// A transition, as status streams used to hear of it. No longer written (moves hint the streams over Redis directly,
+/// <see cref="OrderStatusHints"/>); order-api still consumes it so events written by an older version are not dead-lettered.
+/// </summary>
 public sealed record OrderStatusChanged(Guid OrderId, string UserId, int Seq, OrderStatus Status, string? Reason, DateTimeOffset OccurredAt) : IIntegrationEvent
 {
     public static string EventType => "order.status-changed";

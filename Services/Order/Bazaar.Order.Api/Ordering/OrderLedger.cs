@@ -107,19 +107,6 @@ public sealed class OrderLedger(IOutbox outbox, OrderStatusHints hints, TimeProv
         return new TransitionResult(TransitionOutcome.Moved, moved, from);
     }
 
-    /// <summary>Announces the order's current status (its latest history entry) to status streams, through the outbox.</summary>
-    public Task AnnounceAsync(DbTransaction transaction, OrderRow order, CancellationToken cancellationToken) =>
-        outbox.AddAsync(transaction, StatusChanged(order), order.Id, cancellationToken);
-
-    /// <summary>
-    /// The same announcement as <see cref="AnnounceAsync"/>, for writers that batch (order placement's group commit):
-    /// an outbox entry carrying the current trace, to write later with <see cref="IOutbox.Append"/>.
-    /// </summary>
-    public OutboxEntry Announcement(OrderRow order) => OutboxEntry.Capture(StatusChanged(order), order.Id, time);
-
-    private static OrderStatusChanged StatusChanged(OrderRow order) =>
-        new(order.OrderId, order.UserId, order.Seq, order.CurrentStatus, order.StatusReason, OrderTime.Utc(order.StatusChangedAt));
-
     public static string Key(Guid orderId) => orderId.ToString("N");
 
     private static DbConnection Connection(DbTransaction transaction) =>

@@ -130,8 +130,8 @@ internal sealed partial class OrderStatusHub(IServiceProvider services, OrderSta
 }
 
 /// <summary>
-/// Passes an <see cref="OrderStatusChanged"/> that still arrives through the broker (placement announces an order's first
-/// status that way) on to every replica's streams as a hint. Moves made by <see cref="OrderLedger"/> hint directly.
+/// Passes on, as a hint, an <see cref="OrderStatusChanged"/> written by an older version (nothing writes them now: moves
+/// made by <see cref="OrderLedger"/> hint directly), so such events are handled rather than dead-lettered.
 /// </summary>
 internal sealed class OrderStatusChangedHandler(OrderStatusHints hints) : IIntegrationEventHandler<OrderStatusChanged>
 {
