@@ -24,7 +24,17 @@ public static class WorkerExtensions
         builder.AddMigrations(typeof(WorkerExtensions).Assembly, DatabaseName);
         builder.AddRedisClient(CacheName);
         builder.AddRabbitMQClient(MessagingName);
-        builder.AddMessaging(DatabaseName, options => options.ServiceName = string.IsNullOrEmpty(options.ServiceName) ? "worker" : options.ServiceName)
+        builder.AddMessaging(DatabaseName, options =>
+            {
+                options.ServiceName = string.IsNullOrEmpty(options.ServiceName) ? "worker" : options.ServiceName;
+                // A saga step waits on the payment provider, and a consumer transaction runs its batch's steps one after
+                // another: with the default prefetch (64) a backlog fills two batches of 32 and only two transactions
+                // run. Enough prefetch for every transaction to take a full batch keeps all of them busy.
+                if (builder.Configuration["Bazaar:Messaging:PrefetchCount"] is null)
+                {
+                    options.PrefetchCount = (ushort)Math.Min(ushort.MaxValue, options.MaxConcurrency * options.ConsumerBatchSize);
+                }
+            })
             .AddOutbox()
             .AddConsumer<OrderSubmitted, ReserveStockStep>()
             .AddConsumer<OrderStockReserved, TakePaymentStep>()

@@ -7,6 +7,7 @@ using Bazaar.Order.Api.Apis;
 using Bazaar.Order.Api.Ordering;
 using Dapper;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 using static Bazaar.IntegrationTests.Order.OrderSystem;
 
 namespace Bazaar.IntegrationTests.Order;
@@ -196,6 +197,17 @@ public sealed class OrderSagaTests(OrderSystemFixture fixture) : IClassFixture<O
         Assert.Equal([OrderStatus.Submitted, OrderStatus.StockReserved, OrderStatus.Paid], again.History.Select(entry => entry.Status));
         Assert.Equal(1, (await System.HeldChargesAsync()).GetValueOrDefault(id));
         Assert.Equal((2, 0), await System.StockAsync(product));
+    }
+
+    [Fact]
+    public void The_worker_takes_enough_messages_for_every_consumer_transaction_to_fill_its_batch()
+    {
+        MessagingOptions messaging = System.Worker.Services.GetRequiredService<IOptions<MessagingOptions>>().Value;
+
+        // Each transaction runs its batch's saga steps one after another, each waiting on the payment provider: with
+        // less prefetch a backlog would keep only some of the transactions busy.
+        Assert.True(messaging.PrefetchCount >= messaging.MaxConcurrency * messaging.ConsumerBatchSize,
+            $"Prefetch {messaging.PrefetchCount} for {messaging.MaxConcurrency} transactions of up to {messaging.ConsumerBatchSize}.");
     }
 
     private async Task WaitForStockAsync(int productId, (int Available, int Reserved) expected)
