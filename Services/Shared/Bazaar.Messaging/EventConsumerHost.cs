@@ -18,7 +18,8 @@ namespace Bazaar.Messaging;
 /// Consumes this service's queue with bounded prefetch and concurrency. Each message runs its handler in one transaction
 /// together with the inbox insert (a redelivered event hits the inbox key and becomes a no-op), and is acknowledged
 /// only after that transaction commits. Messages that wait together share one transaction (up to ConsumerBatchSize),
-/// so one commit, and its disk flush, serves them all; if any of them fails the batch rolls back and each is handled
+/// so one commit, and its disk flush, serves them all, and one ack frame (multiple) covers them once every earlier
+/// delivery is finished too (<see cref="DeliveryAcknowledger"/>); if any of them fails the batch rolls back and each is handled
 /// alone, so what follows is decided per message. A failing handler sends the message to the next retry queue, and
 /// after the last one to the dead-letter queue; a message that cannot be read goes to the dead-letter queue at once.
 /// On shutdown it stops taking messages and lets in-flight ones finish; those still running when the host's shutdown
@@ -48,6 +49,7 @@ internal sealed partial class EventConsumerHost : BackgroundService
     private readonly Channel<Delivery> _received = Channel.CreateUnbounded<Delivery>(new UnboundedChannelOptions { SingleWriter = true });
     private Task[] _workers = [];
     private IChannel? _channel;
+    private DeliveryAcknowledger _acks = new((_, _) => ValueTask.CompletedTask);
     private string? _consumerTag;
     private int _inFlight;
 
@@ -124,6 +126,7 @@ internal sealed partial class EventConsumerHost : BackgroundService
                 var consumer = new AsyncEventingBasicConsumer(channel);
                 consumer.ReceivedAsync += OnReceivedAsync;
                 _channel = channel;
+                _acks = new DeliveryAcknowledger((tag, token) => channel.BasicAckAsync(tag, multiple: true, token));
                 _consumerTag = await channel.BasicConsumeAsync(_topology.Queue, autoAck: false, consumer, stoppingToken).ConfigureAwait(false);
                 LogConsuming(_logger, _topology.Queue, string.Join(", ", _registry.EventTypes));
                 _ready.TrySetResult();
@@ -147,6 +150,7 @@ internal sealed partial class EventConsumerHost : BackgroundService
     private async Task OnReceivedAsync(object sender, BasicDeliverEventArgs delivery)
     {
         Interlocked.Increment(ref _inFlight);
+        _acks.Register(delivery.DeliveryTag);
         var settled = true;
         try
         {
@@ -176,7 +180,7 @@ internal sealed partial class EventConsumerHost : BackgroundService
             else
             {
                 // Stopping: the workers are gone; the broker gives it to the next consumer.
-                await SettleAsync(() => received.Channel.BasicNackAsync(received.DeliveryTag, multiple: false, requeue: true)).ConfigureAwait(false);
+                await ReturnAsync(received).ConfigureAwait(false);
             }
         }
         finally
@@ -192,18 +196,24 @@ internal sealed partial class EventConsumerHost : BackgroundService
     {
         var batch = new List<Delivery>(_options.ConsumerBatchSize);
         var reader = _received.Reader;
-        while (await reader.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false))
+        while (true)
         {
+            // ReadAsync hands each delivery to one idle worker. WaitToReadAsync would wake every idle worker for each
+            // delivery, all but one to find nothing: with 16 workers, most of the consumer's CPU went to thread switches.
+            try
+            {
+                batch.Add(await reader.ReadAsync(CancellationToken.None).ConfigureAwait(false));
+            }
+            catch (ChannelClosedException)
+            {
+                break;
+            }
+
             // No waiting for a batch to fill: under light load a batch is one message and costs no latency; under load
             // the queue fills while the previous transaction commits, and the next takes all of it at once.
             while (batch.Count < _options.ConsumerBatchSize && reader.TryRead(out var delivery))
             {
                 batch.Add(delivery);
-            }
-
-            if (batch.Count == 0)
-            {
-                continue;
             }
 
             try
@@ -234,7 +244,7 @@ internal sealed partial class EventConsumerHost : BackgroundService
         {
             foreach (var delivery in batch)
             {
-                await SettleAsync(() => delivery.Received.Channel.BasicNackAsync(delivery.Received.DeliveryTag, multiple: false, requeue: true)).ConfigureAwait(false);
+                await ReturnAsync(delivery.Received).ConfigureAwait(false);
             }
 
             return;
@@ -285,7 +295,7 @@ internal sealed partial class EventConsumerHost : BackgroundService
         {
             foreach (var delivery in batch)
             {
-                await SettleAsync(() => delivery.Received.Channel.BasicNackAsync(delivery.Received.DeliveryTag, multiple: false, requeue: true)).ConfigureAwait(false);
+                await ReturnAsync(delivery.Received).ConfigureAwait(false);
                 delivery.Activity?.Dispose();
             }
 
@@ -305,11 +315,17 @@ internal sealed partial class EventConsumerHost : BackgroundService
             return;
         }
 
+        var tags = new ulong[batch.Count];
         for (var i = 0; i < batch.Count; i++)
         {
-            var delivery = batch[i];
-            Consumed(delivery, firstTime[i]);
-            await SettleAsync(() => delivery.Received.Channel.BasicAckAsync(delivery.Received.DeliveryTag, multiple: false)).ConfigureAwait(false);
+            Consumed(batch[i], firstTime[i]);
+            tags[i] = batch[i].Received.DeliveryTag;
+        }
+
+        // One frame for the whole batch (and any finished run before it), once every earlier delivery is finished too.
+        await SettleAsync(() => new ValueTask(_acks.AckAsync(tags, CancellationToken.None))).ConfigureAwait(false);
+        foreach (var delivery in batch)
+        {
             delivery.Activity?.Dispose();
         }
 
@@ -341,7 +357,7 @@ internal sealed partial class EventConsumerHost : BackgroundService
         }
         catch (OperationCanceledException) when (_abortInFlight.IsCancellationRequested)
         {
-            await SettleAsync(() => delivery.Received.Channel.BasicNackAsync(delivery.Received.DeliveryTag, multiple: false, requeue: true)).ConfigureAwait(false);
+            await ReturnAsync(delivery.Received).ConfigureAwait(false);
             return;
         }
         catch (Exception exception)
@@ -353,7 +369,7 @@ internal sealed partial class EventConsumerHost : BackgroundService
         }
 
         Consumed(delivery, firstTime);
-        await SettleAsync(() => delivery.Received.Channel.BasicAckAsync(delivery.Received.DeliveryTag, multiple: false)).ConfigureAwait(false);
+        await AckAsync(delivery.Received).ConfigureAwait(false);
     }
 
     private async Task RunHandlerAsync(Delivery delivery, DbConnection connection, DbTransaction transaction, CancellationToken cancellationToken)
@@ -482,11 +498,11 @@ internal sealed partial class EventConsumerHost : BackgroundService
         if (await RepublishAsync(received, "", retryQueue, headers).ConfigureAwait(false))
         {
             _telemetry.Retried.Add(1, new KeyValuePair<string, object?>("messaging.destination.name", _topology.Queue));
-            await SettleAsync(() => received.Channel.BasicAckAsync(received.DeliveryTag, multiple: false)).ConfigureAwait(false);
+            await AckAsync(received).ConfigureAwait(false);
         }
         else
         {
-            await SettleAsync(() => received.Channel.BasicNackAsync(received.DeliveryTag, multiple: false, requeue: true)).ConfigureAwait(false);
+            await ReturnAsync(received).ConfigureAwait(false);
         }
     }
 
@@ -501,11 +517,11 @@ internal sealed partial class EventConsumerHost : BackgroundService
         {
             _telemetry.DeadLettered.Add(1, new KeyValuePair<string, object?>("messaging.destination.name", _topology.Queue));
             LogDeadLettered(_logger, received.Properties.MessageId, _topology.DeadLetterQueue, reason);
-            await SettleAsync(() => received.Channel.BasicAckAsync(received.DeliveryTag, multiple: false)).ConfigureAwait(false);
+            await AckAsync(received).ConfigureAwait(false);
         }
         else
         {
-            await SettleAsync(() => received.Channel.BasicNackAsync(received.DeliveryTag, multiple: false, requeue: true)).ConfigureAwait(false);
+            await ReturnAsync(received).ConfigureAwait(false);
         }
     }
 
@@ -523,6 +539,15 @@ internal sealed partial class EventConsumerHost : BackgroundService
             LogRepublishFailed(_logger, exception, routingKey);
             return false;
         }
+    }
+
+    private Task AckAsync(Received received) => SettleAsync(() => new ValueTask(_acks.AckAsync(received.DeliveryTag, CancellationToken.None)));
+
+    // The nack goes out on its own, before the delivery stops holding back the multiple acks of later ones.
+    private async Task ReturnAsync(Received received)
+    {
+        await SettleAsync(() => received.Channel.BasicNackAsync(received.DeliveryTag, multiple: false, requeue: true)).ConfigureAwait(false);
+        await SettleAsync(() => new ValueTask(_acks.SettledAsync(received.DeliveryTag, CancellationToken.None))).ConfigureAwait(false);
     }
 
     // The channel may be gone (broker restart): the broker then redelivers and the inbox absorbs the repeat.

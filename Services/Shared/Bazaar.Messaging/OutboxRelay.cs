@@ -8,7 +8,6 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using RabbitMQ.Client;
-using RabbitMQ.Client.Exceptions;
 
 namespace Bazaar.Messaging;
 
@@ -56,7 +55,7 @@ internal sealed partial class OutboxRelay : BackgroundService
     private static readonly TimeSpan[] QuickRepolls = [TimeSpan.FromMilliseconds(2), TimeSpan.FromMilliseconds(5), TimeSpan.FromMilliseconds(15)];
 
     private readonly MySqlDataSource _dataSource;
-    private readonly ConfirmingPublisher _publisher;
+    private readonly BatchPublisher _publisher;
     private readonly MessagingOptions _options;
     private readonly MessagingTelemetry _telemetry;
     private readonly OutboxSignal _signal;
@@ -78,7 +77,7 @@ internal sealed partial class OutboxRelay : BackgroundService
     {
         _dataSource = dataSource;
         _options = options.Value;
-        _publisher = new ConfirmingPublisher(connectionProvider, _options.ExchangeName);
+        _publisher = new BatchPublisher(connectionProvider, _options.ExchangeName);
         _telemetry = telemetry;
         _signal = signal;
         _timeProvider = timeProvider;
@@ -217,14 +216,15 @@ internal sealed partial class OutboxRelay : BackgroundService
     {
         var exchange = _publisher.Exchange;
         var destination = new KeyValuePair<string, object?>("messaging.destination.name", exchange);
-        var pending = new Task<bool>[rows.Count];
+        var messages = new OutgoingMessage[rows.Count];
         for (var i = 0; i < rows.Count; i++)
         {
-            pending[i] = Routed(PublishOneAsync(rows[i], exchange, cancellationToken));
+            messages[i] = Message(rows[i], exchange);
         }
 
+        // Sent in seq order on one channel, so the broker receives them in that order; confirmed as a batch.
         _telemetry.Published.Add(rows.Count, destination);
-        var routed = await Task.WhenAll(pending).ConfigureAwait(false);
+        var routed = await _publisher.PublishAsync(messages, cancellationToken).ConfigureAwait(false);
         _telemetry.Confirmed.Add(rows.Count, destination);
         var unroutable = routed.Count(r => !r);
         if (unroutable > 0)
@@ -235,21 +235,8 @@ internal sealed partial class OutboxRelay : BackgroundService
         return routed;
     }
 
-    private static async Task<bool> Routed(Task publish)
-    {
-        try
-        {
-            await publish.ConfigureAwait(false);
-            return true;
-        }
-        catch (PublishException exception) when (exception.IsReturn)
-        {
-            return false;
-        }
-    }
-
-    // Started one after another on one channel, so the broker receives them in seq order; confirms are awaited together.
-    private Task PublishOneAsync(OutboxRow row, string exchange, CancellationToken cancellationToken)
+    // The publish span ends when the message is handed over; its id goes in the headers, so the consumer continues the trace.
+    private static OutgoingMessage Message(OutboxRow row, string exchange)
     {
         ActivityContext.TryParse(row.TraceParent, row.TraceState, out var parent);
         using var activity = MessagingTelemetry.Source.StartActivity($"{row.EventType} publish", ActivityKind.Producer, parent);
@@ -269,7 +256,7 @@ internal sealed partial class OutboxRelay : BackgroundService
             Timestamp = new AmqpTimestamp(new DateTimeOffset(DateTime.SpecifyKind(row.CreatedAt, DateTimeKind.Utc)).ToUnixTimeSeconds()),
             Headers = headers,
         };
-        return _publisher.PublishAsync(exchange, row.EventType, properties, Encoding.UTF8.GetBytes(row.Body), cancellationToken, mandatory: true);
+        return new OutgoingMessage(row.EventType, properties, Encoding.UTF8.GetBytes(row.Body));
     }
 
     private async Task WaitForWorkAsync(CancellationToken cancellationToken)

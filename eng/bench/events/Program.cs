@@ -172,7 +172,32 @@ static async Task<PhaseResult> RunPhaseAsync(string mysqlServer, string amqp, Ph
     }
 
     var insertState = new SqlStatement("bench.state", "INSERT INTO state_changes (n) VALUES (@n)");
-    await Parallel.ForEachAsync(Enumerable.Range(0, settings.Writers), cancellationToken, async (_, token) =>
+
+    // --producer group: each writer submits its event to a group commit (Bazaar.Data's TransactionBatcher), which writes
+    // the events waiting together in one transaction as one multi-statement command (state rows + outbox rows), as a
+    // service under load would. --producer transaction (the default): one transaction per event (or per --per-transaction).
+    await using var batcher = settings.GroupCommit
+        ? new TransactionBatcher<int, EventEnvelope>(dataSource, "bench.produce", async (connection, transaction, items, token) =>
+        {
+            var batch = new SqlBatch("bench.produce_batch");
+            batch.Insert("INSERT INTO state_changes (n) VALUES");
+            foreach (var item in items)
+            {
+                batch.Row(item);
+            }
+
+            batch.End();
+            var entries = items.Select(item => OutboxEntry.Capture(new BenchEvent(item))).ToArray();
+            outbox.Append(batch, entries);
+            await batch.ExecuteAsync(connection, transaction, token);
+            return entries.Select(e => e.Envelope).ToArray();
+        }, new TransactionBatcherOptions { MaxBatchSize = settings.GroupSize, Writers = settings.GroupWriters })
+        : null;
+
+    // MaxDegreeOfParallelism: without it ForEachAsync runs Environment.ProcessorCount (2 here) writers at once, whatever
+    // --writers says; every figure before this fix had 2 concurrent writers (--writers 2 reproduces them).
+    var writers = new ParallelOptions { MaxDegreeOfParallelism = settings.Writers, CancellationToken = cancellationToken };
+    await Parallel.ForEachAsync(Enumerable.Range(0, settings.Writers), writers, async (_, token) =>
     {
         int n;
         var perTransaction = settings.PerTransaction;
@@ -186,6 +211,13 @@ static async Task<PhaseResult> RunPhaseAsync(string mysqlServer, string amqp, Ph
                 {
                     await Task.Delay(wait, token);
                 }
+            }
+
+            if (batcher is not null)
+            {
+                var envelope = await batcher.SubmitAsync(n, token);
+                commits[envelope.Id.ToString()] = Stopwatch.GetTimestamp();
+                continue;
             }
 
             var count = Math.Min(perTransaction, phase.Events - n);
@@ -263,7 +295,7 @@ static string Markdown(BenchSettings settings, List<string> rows)
         ## {DateTime.UtcNow.ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture)} UTC · integration events end to end (outbox commit -> consumer effect committed)
 
         Machine: {Environment.ProcessorCount} CPUs ({cpu}), {memory} RAM, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}, .NET {Environment.Version}; MariaDB, RabbitMQ and the benchmark share these CPUs; load average before the run {settings.LoadAverage} (other sessions' builds and tests were running).
-        Command: `eng/bench/events.sh {string.Join(' ', settings.Arguments)}` (one relay publishing up to {settings.RelayBatch} rows per transaction, one consumer with concurrency {settings.Concurrency}, batches of up to {settings.ConsumerBatch} and prefetch {settings.Prefetch}; {settings.Warmup} unmeasured warm-up events first; {settings.Writers} writers, {(settings.PerTransaction == 1 ? "one transaction per event (a state row and its outbox row)" : $"{settings.PerTransaction} events per transaction (each a state row and its outbox row)")}; persistent messages with publisher confirms; innodb_flush_log_at_trx_commit={settings.FlushAtCommit?.ToString(CultureInfo.InvariantCulture) ?? "1 (default, fsync per commit)"}; latency from the producer's commit to the end of the consumer span, after its commit and ack; thread-pool spin limit {Environment.GetEnvironmentVariable("DOTNET_ThreadPool_UnfairSemaphoreSpinLimit") ?? AppContext.GetData("System.Threading.ThreadPool.UnfairSemaphoreSpinLimit")?.ToString() ?? "70 (runtime default)"})
+        Command: `eng/bench/events.sh {string.Join(' ', settings.Arguments)}` (one relay publishing up to {settings.RelayBatch} rows per transaction, one consumer with concurrency {settings.Concurrency}, batches of up to {settings.ConsumerBatch} and prefetch {settings.Prefetch}; {settings.Warmup} unmeasured warm-up events first; {settings.Producers}; persistent messages with publisher confirms; innodb_flush_log_at_trx_commit={settings.FlushAtCommit?.ToString(CultureInfo.InvariantCulture) ?? "1 (default, fsync per commit)"}; latency from the producer's commit to the end of the consumer span, after its commit and ack; thread-pool spin limit {Environment.GetEnvironmentVariable("DOTNET_ThreadPool_UnfairSemaphoreSpinLimit") ?? AppContext.GetData("System.Threading.ThreadPool.UnfairSemaphoreSpinLimit")?.ToString() ?? "70 (runtime default)"})
 
         | phase | events | produced in (s) | all handled in (s) | events/s end to end | P50 (ms) | P99 (ms) | max (ms) | benchmark process CPU (µs/event) | MariaDB CPU (µs/event) | RabbitMQ CPU (µs/event) | all three (µs/event) |
         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|
@@ -312,6 +344,18 @@ internal sealed record PhaseResult(Phase Phase, int Handled, TimeSpan ProducedIn
 
 internal sealed record BenchSettings(IReadOnlyList<Phase> Phases, int Writers, int Concurrency, int Prefetch, int ConsumerBatch, int RelayBatch, int Warmup, int PerTransaction, int? FlushAtCommit, string? AppendTo, string[] Arguments)
 {
+    public bool GroupCommit => string.Equals(Value(Arguments, "--producer"), "group", StringComparison.OrdinalIgnoreCase);
+
+    public int GroupSize => int.TryParse(Value(Arguments, "--group-size"), CultureInfo.InvariantCulture, out var n) ? n : new TransactionBatcherOptions().MaxBatchSize;
+
+    public int GroupWriters => int.TryParse(Value(Arguments, "--group-writers"), CultureInfo.InvariantCulture, out var n) ? n : new TransactionBatcherOptions().Writers;
+
+    public string Producers => GroupCommit
+        ? $"{Writers} writers submitting one event each to a group commit (TransactionBatcher: up to {GroupSize} events per transaction, {GroupWriters} writer loops; state rows and outbox rows as one multi-statement command)"
+        : PerTransaction == 1 ? $"{Writers} writers, one transaction per event (a state row and its outbox row)" : $"{Writers} writers, {PerTransaction} events per transaction (each a state row and its outbox row)";
+
+    private static string? Value(string[] args, string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
+
     public string LoadAverage { get; } = string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3));
 
     public static BenchSettings Parse(string[] args)

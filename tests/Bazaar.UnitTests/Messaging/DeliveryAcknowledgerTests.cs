@@ -1,0 +1,73 @@
+using Bazaar.Messaging;
+
+namespace Bazaar.UnitTests.Messaging;
+
+public sealed class DeliveryAcknowledgerTests
+{
+    private readonly List<ulong> _acked = [];
+    private readonly DeliveryAcknowledger _acks;
+
+    public DeliveryAcknowledgerTests() => _acks = new DeliveryAcknowledger((tag, _) =>
+    {
+        _acked.Add(tag);
+        return ValueTask.CompletedTask;
+    });
+
+    [Fact]
+    public async Task A_batch_finished_before_an_earlier_delivery_waits_and_then_one_multiple_ack_covers_the_whole_run()
+    {
+        Register(1, 2, 3, 4, 5);
+
+        await _acks.AckAsync([3, 4], CancellationToken.None);
+        Assert.Empty(_acked);
+
+        await _acks.AckAsync([1, 2], CancellationToken.None);
+        Assert.Equal([4UL], _acked);
+        Assert.Equal(1, _acks.Outstanding);
+    }
+
+    [Fact]
+    public async Task A_delivery_still_being_handled_is_never_covered_by_a_later_multiple_ack()
+    {
+        Register(1, 2, 3);
+
+        await _acks.AckAsync(1, CancellationToken.None);
+        await _acks.AckAsync(3, CancellationToken.None);
+
+        Assert.Equal([1UL], _acked);
+        Assert.Equal(2, _acks.Outstanding);
+    }
+
+    [Fact]
+    public async Task A_nacked_delivery_releases_the_line_without_an_ack_of_its_own()
+    {
+        Register(1, 2, 3);
+        await _acks.AckAsync(3, CancellationToken.None);
+
+        await _acks.SettledAsync(1, CancellationToken.None);
+        Assert.Empty(_acked);
+
+        await _acks.AckAsync(2, CancellationToken.None);
+        Assert.Equal([3UL], _acked);
+        Assert.Equal(0, _acks.Outstanding);
+    }
+
+    [Fact]
+    public async Task A_run_ending_in_a_nacked_delivery_is_acked_up_to_its_last_acked_delivery()
+    {
+        Register(1, 2);
+        await _acks.SettledAsync(2, CancellationToken.None);
+
+        await _acks.AckAsync(1, CancellationToken.None);
+
+        Assert.Equal([1UL], _acked);
+    }
+
+    private void Register(params ulong[] tags)
+    {
+        foreach (var tag in tags)
+        {
+            _acks.Register(tag);
+        }
+    }
+}
