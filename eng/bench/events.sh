@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # End-to-end integration-event benchmark (outbox commit -> consumer effect committed), appended to eng/bench/RESULTS.md.
-# Usage: eng/bench/events.sh [--events N] [--rate R] [--seconds S] [--writers W] [--producer transaction|group] [--group-size G] [--group-writers L] [--concurrency C] [--prefetch P] [--batch B]
+# Usage: eng/bench/events.sh [--events N] [--rate R] [--seconds S] [--writers W] [--producer transaction|group] [--group-size G] [--group-writers L] [--handler execute|append] [--concurrency C] [--prefetch P] [--batch B]
 #                            [--relay-batch R] [--warmup N] [--per-transaction K] [--only backlog|saturation|fixed] [--flush-at-commit 1|2]
 # Starts its own MariaDB and RabbitMQ on free ports through the hosting engine (or uses BENCH_MYSQL / BENCH_AMQP),
 # and stops them at the end; also reports MariaDB's and RabbitMQ's CPU and MariaDB's statements per event. Bounded: every phase gives up 2 minutes after its last write. Not a test.

@@ -269,6 +269,7 @@ internal sealed partial class EventConsumerHost : BackgroundService
             firstTime = await _dataSource.InTransactionAsync(async (connection, transaction, token) =>
             {
                 var fresh = await InsertInboxRowsAsync(connection, transaction, batch, token).ConfigureAwait(false);
+                var writes = new SqlBatch("consumer.writes");
                 for (var i = 0; i < batch.Count; i++)
                 {
                     if (!fresh[i])
@@ -280,7 +281,7 @@ internal sealed partial class EventConsumerHost : BackgroundService
                     Activity.Current = delivery.Activity;
                     try
                     {
-                        await RunHandlerAsync(delivery, connection, transaction, token).ConfigureAwait(false);
+                        await RunHandlerAsync(delivery, connection, transaction, writes, token).ConfigureAwait(false);
                     }
                     finally
                     {
@@ -288,6 +289,8 @@ internal sealed partial class EventConsumerHost : BackgroundService
                     }
                 }
 
+                // Every handler's deferred writes in one round trip; a failure rolls the batch back like a handler's would.
+                await writes.ExecuteAsync(connection, transaction, token).ConfigureAwait(false);
                 return fresh;
             }, _abortInFlight.Token).ConfigureAwait(false);
         }
@@ -351,7 +354,9 @@ internal sealed partial class EventConsumerHost : BackgroundService
                     return false;
                 }
 
-                await RunHandlerAsync(delivery, connection, transaction, token).ConfigureAwait(false);
+                var writes = new SqlBatch("consumer.writes");
+                await RunHandlerAsync(delivery, connection, transaction, writes, token).ConfigureAwait(false);
+                await writes.ExecuteAsync(connection, transaction, token).ConfigureAwait(false);
                 return true;
             }, _abortInFlight.Token).ConfigureAwait(false);
         }
@@ -372,10 +377,10 @@ internal sealed partial class EventConsumerHost : BackgroundService
         await AckAsync(delivery.Received).ConfigureAwait(false);
     }
 
-    private async Task RunHandlerAsync(Delivery delivery, DbConnection connection, DbTransaction transaction, CancellationToken cancellationToken)
+    private async Task RunHandlerAsync(Delivery delivery, DbConnection connection, DbTransaction transaction, SqlBatch writes, CancellationToken cancellationToken)
     {
         await using var scope = _services.CreateAsyncScope();
-        await delivery.Registration.Handle(scope.ServiceProvider, delivery.Payload, new EventContext(delivery.Envelope, connection, transaction, delivery.Attempt), cancellationToken)
+        await delivery.Registration.Handle(scope.ServiceProvider, delivery.Payload, new EventContext(delivery.Envelope, connection, transaction, delivery.Attempt, writes), cancellationToken)
             .ConfigureAwait(false);
     }
 

@@ -107,6 +107,7 @@ static async Task<PhaseResult> RunPhaseAsync(string mysqlServer, string amqp, Ph
             ["ConnectionStrings:messaging"] = amqp,
         });
         builder.AddMySqlDataSource("benchdb");
+        builder.Services.AddSingleton(settings);
         builder.AddRabbitMQClient("messaging");
         var messaging = builder.AddMessaging("benchdb", o =>
         {
@@ -295,7 +296,7 @@ static string Markdown(BenchSettings settings, List<string> rows)
         ## {DateTime.UtcNow.ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture)} UTC · integration events end to end (outbox commit -> consumer effect committed)
 
         Machine: {Environment.ProcessorCount} CPUs ({cpu}), {memory} RAM, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}, .NET {Environment.Version}; MariaDB, RabbitMQ and the benchmark share these CPUs; load average before the run {settings.LoadAverage} (other sessions' builds and tests were running).
-        Command: `eng/bench/events.sh {string.Join(' ', settings.Arguments)}` (one relay publishing up to {settings.RelayBatch} rows per transaction, one consumer with concurrency {settings.Concurrency}, batches of up to {settings.ConsumerBatch} and prefetch {settings.Prefetch}; {settings.Warmup} unmeasured warm-up events first; {settings.Producers}; persistent messages with publisher confirms; innodb_flush_log_at_trx_commit={settings.FlushAtCommit?.ToString(CultureInfo.InvariantCulture) ?? "1 (default, fsync per commit)"}; latency from the producer's commit to the end of the consumer span, after its commit and ack; thread-pool spin limit {Environment.GetEnvironmentVariable("DOTNET_ThreadPool_UnfairSemaphoreSpinLimit") ?? AppContext.GetData("System.Threading.ThreadPool.UnfairSemaphoreSpinLimit")?.ToString() ?? "70 (runtime default)"})
+        Command: `eng/bench/events.sh {string.Join(' ', settings.Arguments)}` (one relay publishing up to {settings.RelayBatch} rows per transaction, one consumer with concurrency {settings.Concurrency}, batches of up to {settings.ConsumerBatch} and prefetch {settings.Prefetch}; {settings.Warmup} unmeasured warm-up events first; {settings.Producers}; {(settings.AppendWrites ? "the handler appends its effect row to EventContext.Writes (one round trip per consumer transaction)" : "the handler writes its effect row at once (one round trip per event)")}; persistent messages with publisher confirms; innodb_flush_log_at_trx_commit={settings.FlushAtCommit?.ToString(CultureInfo.InvariantCulture) ?? "1 (default, fsync per commit)"}; latency from the producer's commit to the end of the consumer span, after its commit and ack; thread-pool spin limit {Environment.GetEnvironmentVariable("DOTNET_ThreadPool_UnfairSemaphoreSpinLimit") ?? AppContext.GetData("System.Threading.ThreadPool.UnfairSemaphoreSpinLimit")?.ToString() ?? "70 (runtime default)"})
 
         | phase | events | produced in (s) | all handled in (s) | events/s end to end | P50 (ms) | P99 (ms) | max (ms) | benchmark process CPU (µs/event) | MariaDB CPU (µs/event) | RabbitMQ CPU (µs/event) | all three (µs/event) |
         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|
@@ -309,12 +310,23 @@ internal sealed record BenchEvent(int N) : IIntegrationEvent
     public static string EventType => "bench.happened";
 }
 
-internal sealed class BenchHandler : IIntegrationEventHandler<BenchEvent>
+// --handler execute (the default): the effect row is written at once, one round trip per event. --handler append: it is
+// appended to EventContext.Writes, which the consumer sends once per transaction (one round trip per batch). Either way
+// one effect row per event commits with its inbox row.
+internal sealed class BenchHandler(BenchSettings settings) : IIntegrationEventHandler<BenchEvent>
 {
     private static readonly SqlStatement InsertEffect = new("bench.effect", "INSERT INTO effects (n) VALUES (@n)");
 
-    public Task HandleAsync(BenchEvent @event, EventContext context, CancellationToken cancellationToken) =>
-        context.Connection.ExecuteAsync(InsertEffect, new { n = @event.N }, context.Transaction, cancellationToken);
+    public Task HandleAsync(BenchEvent @event, EventContext context, CancellationToken cancellationToken)
+    {
+        if (settings.AppendWrites)
+        {
+            context.Writes.Insert("INSERT INTO effects (n) VALUES").Row(@event.N).End();
+            return Task.CompletedTask;
+        }
+
+        return context.Connection.ExecuteAsync(InsertEffect, new { n = @event.N }, context.Transaction, cancellationToken);
+    }
 }
 
 internal sealed record Phase(string Name, int Events, int Rate);
@@ -344,6 +356,8 @@ internal sealed record PhaseResult(Phase Phase, int Handled, TimeSpan ProducedIn
 
 internal sealed record BenchSettings(IReadOnlyList<Phase> Phases, int Writers, int Concurrency, int Prefetch, int ConsumerBatch, int RelayBatch, int Warmup, int PerTransaction, int? FlushAtCommit, string? AppendTo, string[] Arguments)
 {
+    public bool AppendWrites => string.Equals(Value(Arguments, "--handler"), "append", StringComparison.OrdinalIgnoreCase);
+
     public bool GroupCommit => string.Equals(Value(Arguments, "--producer"), "group", StringComparison.OrdinalIgnoreCase);
 
     public int GroupSize => int.TryParse(Value(Arguments, "--group-size"), CultureInfo.InvariantCulture, out var n) ? n : new TransactionBatcherOptions().MaxBatchSize;

@@ -74,6 +74,41 @@ public sealed class ConsumerBatchTests
         Assert.Equal(7, await held.Scenario.CountDistinctEffectsAsync());
     }
 
+    [Fact]
+    public async Task Writes_handlers_append_to_the_context_commit_with_the_batch_and_each_effect_happens_once()
+    {
+        await using var held = await HeldConsumer.StartAsync("batchwrites", deferWrites: true);
+        await held.PublishAsync(Enumerable.Range(0, 20).Select(i => EventEnvelope.Create(new ItemAdded($"sku-{i}"))));
+        await held.QueuedAsync(20);
+
+        held.Release();
+
+        await Eventually.HoldsAsync(() => Task.FromResult(held.Consumed.Total == 21), Timeout, "every message is acknowledged");
+        Assert.Equal(21, await held.Scenario.CountEffectsAsync());
+        Assert.Equal(21, await held.Scenario.CountDistinctEffectsAsync());
+        Assert.Equal(20, await held.Scenario.DataSource.WithConnectionAsync((c, t) => c.ExecuteScalarAsync<long>(LargestCommit, cancellationToken: t)));
+    }
+
+    [Fact]
+    public async Task An_appended_write_that_fails_sends_only_its_message_down_the_retry_path_and_the_others_commit_once()
+    {
+        await using var held = await HeldConsumer.StartAsync("batchwritefail", deferWrites: true, brokenWriteSku: "sku-bad");
+        var envelopes = Enumerable.Range(0, 10).Select(i => EventEnvelope.Create(new ItemAdded(i == 5 ? "sku-bad" : $"sku-{i}"))).ToArray();
+        await held.PublishAsync(envelopes);
+        await held.QueuedAsync(10);
+
+        held.Release();
+
+        var store = held.Host.Services.GetRequiredService<DeadLetterStore>();
+        IReadOnlyList<DeadLetter> letters = [];
+        await Eventually.HoldsAsync(async () => (letters = (await store.ListAsync("consumer", 10, default))!).Count == 1, Timeout, "the message whose write fails is dead-lettered");
+        Assert.Equal(envelopes[5].Id.ToString(), Assert.Single(letters).MessageId);
+        await Eventually.HoldsAsync(() => Task.FromResult(held.Consumed.Total == 10), Timeout, "the nine others and the first are acknowledged");
+        Assert.Equal(10, await held.Scenario.CountEffectsAsync());
+        Assert.Equal(10, await held.Scenario.CountDistinctEffectsAsync());
+        Assert.Equal(0, held.Consumed.Duplicates);
+    }
+
     /// <summary>A consumer with one worker whose first handler waits until <see cref="Release"/>.</summary>
     private sealed class HeldConsumer : IAsyncDisposable
     {
@@ -90,9 +125,11 @@ public sealed class ConsumerBatchTests
 
         public CounterProbe Consumed { get; private set; } = null!;
 
-        public static async Task<HeldConsumer> StartAsync(string name, Func<string, EventContext, bool>? shouldFail = null)
+        public static async Task<HeldConsumer> StartAsync(string name, Func<string, EventContext, bool>? shouldFail = null, bool deferWrites = false, string? brokenWriteSku = null)
         {
             var held = new HeldConsumer(await MessagingScenario.CreateAsync(name));
+            held.Probe.DeferWrites = deferWrites;
+            held.Probe.BrokenWriteSku = brokenWriteSku;
             var calls = 0;
             held.Probe.BeforeWrite = ct => Interlocked.Increment(ref calls) == 1 ? held._release.Task.WaitAsync(ct) : Task.CompletedTask;
             held.Probe.ShouldFail = (e, context) => shouldFail?.Invoke(e.Sku, context) ?? false;

@@ -24,6 +24,12 @@ public sealed class HandlerProbe
 
     public ConcurrentQueue<HandlerCall> Calls { get; } = new();
 
+    /// <summary>Append the effect to <see cref="EventContext.Writes"/> (sent once for the whole transaction) instead of writing it at once.</summary>
+    public bool DeferWrites { get; set; }
+
+    /// <summary>With <see cref="DeferWrites"/>: the effect of this sku is written with a NULL sku, so the deferred statement itself fails.</summary>
+    public string? BrokenWriteSku { get; set; }
+
     /// <summary>Runs before the handler writes; lets a test hold a handler in flight.</summary>
     public Func<CancellationToken, Task> BeforeWrite { get; set; } = _ => Task.CompletedTask;
 
@@ -39,6 +45,14 @@ public sealed class RecordingHandler(HandlerProbe probe) : IIntegrationEventHand
     {
         probe.Calls.Enqueue(new HandlerProbe.HandlerCall(context.Envelope.Id, context.Attempt, Stopwatch.GetTimestamp(), Activity.Current?.TraceId, Activity.Current?.ParentSpanId));
         await probe.BeforeWrite(cancellationToken);
+        if (probe.DeferWrites)
+        {
+            context.Writes.Insert("INSERT INTO effects (event_id, sku, attempt) VALUES")
+                .Row(context.Envelope.Id.ToString(), @event.Sku == probe.BrokenWriteSku ? null : @event.Sku, context.Attempt)
+                .End();
+            return;
+        }
+
         await context.Connection.ExecuteAsync(InsertEffect, new { eventId = context.Envelope.Id.ToString(), sku = @event.Sku, attempt = context.Attempt }, context.Transaction, cancellationToken);
         if (probe.ShouldFail(@event, context))
         {
