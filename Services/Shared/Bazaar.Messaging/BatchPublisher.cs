@@ -10,8 +10,8 @@ internal readonly record struct OutgoingMessage(string RoutingKey, BasicProperti
 /// Publishes a batch of persistent, mandatory messages on a channel with publisher confirms and waits until the broker
 /// has confirmed every one; says which ones no queue took (returned). The confirms are tracked here, per batch, rather
 /// than by the client per message: the client's tracking gives every publish its own task, completed on its own
-/// thread-pool hop, adds a sequence-number header to each message, and throttles (delays of up to a second) once more
-/// than half of its 128 permits wait for confirms, all for a relay that only ever needs "the whole batch is confirmed".
+/// thread-pool hop, and adds a sequence-number header to each message, all for a relay that only ever needs "the whole
+/// batch is confirmed".
 /// The broker acks with <c>multiple</c>, often one frame for many messages; a return comes before the message's ack.
 /// A nack, or the channel closing, fails the batch (the rows stay unsent and are offered again).
 /// </summary>

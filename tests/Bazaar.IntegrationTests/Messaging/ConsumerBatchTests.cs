@@ -38,23 +38,11 @@ public sealed class ConsumerBatchTests
     public async Task One_failing_handler_in_a_batch_goes_down_the_retry_path_alone_and_the_others_commit_once()
     {
         await using var held = await HeldConsumer.StartAsync("batchfail", (sku, _) => sku == "sku-bad");
-        var envelopes = Enumerable.Range(0, 10).Select(i => EventEnvelope.Create(new ItemAdded(i == 5 ? "sku-bad" : $"sku-{i}"))).ToArray();
-        await held.PublishAsync(envelopes);
-        await held.QueuedAsync(10);
 
-        held.Release();
+        var (bad, letter) = await held.HandleNineGoodAndOneBadAsync();
 
-        var store = held.Host.Services.GetRequiredService<DeadLetterStore>();
-        IReadOnlyList<DeadLetter> letters = [];
-        await Eventually.HoldsAsync(async () => (letters = (await store.ListAsync("consumer", 10, default))!).Count == 1, Timeout, "the failing message is dead-lettered");
-        var letter = Assert.Single(letters);
-        Assert.Equal(envelopes[5].Id.ToString(), letter.MessageId);
         Assert.Contains("Handler failed 4 time(s)", letter.Reason);
-        await Eventually.HoldsAsync(() => Task.FromResult(held.Consumed.Total == 10), Timeout, "the nine others and the first are acknowledged");
-        Assert.Equal(10, await held.Scenario.CountEffectsAsync());
-        Assert.Equal(10, await held.Scenario.CountDistinctEffectsAsync());
-        Assert.Equal(0, held.Consumed.Duplicates);
-        Assert.Equal(1, held.Probe.Calls.Count(c => c.EventId == envelopes[5].Id && c.Attempt == 3));
+        Assert.Equal(1, held.Probe.Calls.Count(c => c.EventId == bad.Id && c.Attempt == 3));
     }
 
     [Fact]
@@ -93,20 +81,10 @@ public sealed class ConsumerBatchTests
     public async Task An_appended_write_that_fails_sends_only_its_message_down_the_retry_path_and_the_others_commit_once()
     {
         await using var held = await HeldConsumer.StartAsync("batchwritefail", deferWrites: true, brokenWriteSku: "sku-bad");
-        var envelopes = Enumerable.Range(0, 10).Select(i => EventEnvelope.Create(new ItemAdded(i == 5 ? "sku-bad" : $"sku-{i}"))).ToArray();
-        await held.PublishAsync(envelopes);
-        await held.QueuedAsync(10);
 
-        held.Release();
+        var (_, letter) = await held.HandleNineGoodAndOneBadAsync();
 
-        var store = held.Host.Services.GetRequiredService<DeadLetterStore>();
-        IReadOnlyList<DeadLetter> letters = [];
-        await Eventually.HoldsAsync(async () => (letters = (await store.ListAsync("consumer", 10, default))!).Count == 1, Timeout, "the message whose write fails is dead-lettered");
-        Assert.Equal(envelopes[5].Id.ToString(), Assert.Single(letters).MessageId);
-        await Eventually.HoldsAsync(() => Task.FromResult(held.Consumed.Total == 10), Timeout, "the nine others and the first are acknowledged");
-        Assert.Equal(10, await held.Scenario.CountEffectsAsync());
-        Assert.Equal(10, await held.Scenario.CountDistinctEffectsAsync());
-        Assert.Equal(0, held.Consumed.Duplicates);
+        Assert.Contains("cannot be null", letter.Reason, StringComparison.OrdinalIgnoreCase);
     }
 
     /// <summary>A consumer with one worker whose first handler waits until <see cref="Release"/>.</summary>
@@ -159,6 +137,30 @@ public sealed class ConsumerBatchTests
         }
 
         public void Release() => _release.TrySetResult();
+
+        /// <summary>
+        /// Queues nine good messages and "sku-bad" behind the held one as one batch, lets go, and checks that only the bad
+        /// one is dead-lettered while the others commit once; returns the bad envelope and its dead letter.
+        /// </summary>
+        public async Task<(EventEnvelope Bad, DeadLetter Letter)> HandleNineGoodAndOneBadAsync()
+        {
+            var envelopes = Enumerable.Range(0, 10).Select(i => EventEnvelope.Create(new ItemAdded(i == 5 ? "sku-bad" : $"sku-{i}"))).ToArray();
+            await PublishAsync(envelopes);
+            await QueuedAsync(10);
+
+            Release();
+
+            var store = Host.Services.GetRequiredService<DeadLetterStore>();
+            IReadOnlyList<DeadLetter> letters = [];
+            await Eventually.HoldsAsync(async () => (letters = (await store.ListAsync("consumer", 10, default))!).Count == 1, Timeout, "the bad message is dead-lettered");
+            var letter = Assert.Single(letters);
+            Assert.Equal(envelopes[5].Id.ToString(), letter.MessageId);
+            await Eventually.HoldsAsync(() => Task.FromResult(Consumed.Total == 10), Timeout, "the nine others and the first are acknowledged");
+            Assert.Equal(10, await Scenario.CountEffectsAsync());
+            Assert.Equal(10, await Scenario.CountDistinctEffectsAsync());
+            Assert.Equal(0, Consumed.Duplicates);
+            return (envelopes[5], letter);
+        }
 
         public async ValueTask DisposeAsync()
         {
