@@ -9,7 +9,7 @@
 #      the rounds. Placement is outside the window, so order-api's share is only what the saga makes it do.
 #   2. light load: PACED orders at RATE/s with everything running; 202 -> Paid P50/P99 from the database (the order's
 #      created_at, written just before its 202, to its Paid history entry), and CPU per order for the whole path
-#      including placement.
+#      including placement, less each process's idle CPU (measured over a quiet window of the same length just before).
 # Starts its own servers and services (eng/bench/lib.sh), in Release and Production as the AppHost wires them. The
 # catalog's Bazaar:Messaging:UnroutableGiveUpAfter is 5 s instead of 1 min so the rounds see the steady state of a shop
 # that has run for more than a minute (events no queue takes are published once). Appends to eng/bench/RESULTS.md
@@ -115,15 +115,24 @@ median_row="| **median** | **$(m rate)** | $(m worker) | $(m catalog-api) | $(m 
 # --- 2. light load: 202 -> Paid, and CPU for the whole path -------------------------------------------------------
 echo "Light load: $paced orders at $rate/s..." >&2
 first=$(sql orderdb "SELECT COALESCE(MAX(created_at), '1970-01-01') FROM orders")
-read -r -a t0 <<<"$(bench_cpu_ticks "${pids[@]}")"
+# Each process also works while idle (relay polls, health checks); that is measured over a quiet window of the same
+# length just before, and taken off, so the figure is what the orders added.
+window_s=$(awk -v n="$paced" -v r="$rate" 'BEGIN { printf "%.1f", n / r + 2 }')
+read -r -a i0 <<<"$(bench_cpu_ticks "${pids[@]}")"; idle_start_ns=$(date +%s%N)
+sleep "$window_s"
+read -r -a i1 <<<"$(bench_cpu_ticks "${pids[@]}")"; idle_ns=$(( $(date +%s%N) - idle_start_ns ))
+read -r -a t0 <<<"$(bench_cpu_ticks "${pids[@]}")"; busy_start_ns=$(date +%s%N)
 place "$paced" 8 "$rate"
 wait_until "light-load drain" 300 settled
-read -r -a t1 <<<"$(bench_cpu_ticks "${pids[@]}")"
+read -r -a t1 <<<"$(bench_cpu_ticks "${pids[@]}")"; busy_ns=$(( $(date +%s%N) - busy_start_ns ))
 latencies=$(sql orderdb "SELECT TIMESTAMPDIFF(MICROSECOND, o.created_at, h.occurred_at) / 1000 FROM orders o
   JOIN order_history h ON h.order_id = o.id AND h.status = 'Paid' WHERE o.created_at > '$first' ORDER BY 1")
 read -r lat_n lat_p50 lat_p99 < <(echo "$latencies" | awk '{ v[NR] = $1 } END { printf "%d %.1f %.1f\n", NR, v[int(NR * 0.5 + 0.5)], v[int(NR * 0.99 + 0.5)] }')
-light="202 -> Paid at $rate orders/s ($lat_n of $paced Paid): P50 **$lat_p50 ms**, P99 $lat_p99 ms. CPU per order, placement included:"
-for i in "${!names[@]}"; do light+=" ${names[i]} $(per_order "${t0[i]}" "${t1[i]}" "$paced" "$(( 1000 / hz ))") ms,"; done
+light="202 -> Paid at $rate orders/s ($lat_n of $paced Paid): P50 **$lat_p50 ms**, P99 $lat_p99 ms. CPU per order, placement included, idle work taken off:"
+for i in "${!names[@]}"; do
+  light+=" ${names[i]} $(awk -v a="${t0[i]}" -v b="${t1[i]}" -v ia="${i0[i]}" -v ib="${i1[i]}" -v bn="$busy_ns" -v in_="$idle_ns" -v n="$paced" -v f="$(( 1000 / hz ))" \
+    'BEGIN { printf "%.2f", ((b - a) - (ib - ia) * bn / in_) * f / n }') ms,"
+done
 light="${light%,}."
 
 table="| round | orders/s to final | worker | catalog-api | order-api | MariaDB | RabbitMQ | CPU ms/order | statements/order | SELECT / INSERT / UPDATE / COMMIT | events/order |
