@@ -13,55 +13,98 @@ internal readonly record struct OutgoingMessage(string RoutingKey, BasicProperti
 /// thread-pool hop, and adds a sequence-number header to each message, all for a relay that only ever needs "the whole
 /// batch is confirmed".
 /// The broker acks with <c>multiple</c>, often one frame for many messages; a return comes before the message's ack.
-/// A nack, or the channel closing, fails the batch (the rows stay unsent and are offered again).
+/// A nack, or the channel closing, fails the batch (the rows stay unsent and are offered again). Several batches may
+/// wait for their confirms at once (the relay sends the next while the previous one is confirmed and marked); their
+/// messages are sent one batch after the other, so the broker receives them in order.
 /// </summary>
 internal sealed class BatchPublisher(RabbitMQConnectionProvider provider, string exchange) : IAsyncDisposable
 {
     private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly Lock _lock = new();
+    private readonly List<PendingBatch> _pending = [];
     private IChannel? _channel;
-    private PendingBatch? _pending;
 
     public string Exchange => exchange;
 
     /// <summary>Publishes <paramref name="messages"/> in order and waits for every confirm; returns, per message, whether a queue took it.</summary>
-    public async Task<bool[]> PublishAsync(IReadOnlyList<OutgoingMessage> messages, CancellationToken cancellationToken)
+    public async Task<bool[]> PublishAsync(IReadOnlyList<OutgoingMessage> messages, CancellationToken cancellationToken) =>
+        await (await SendAsync(messages, cancellationToken).ConfigureAwait(false)).ConfigureAwait(false);
+
+    /// <summary>
+    /// Sends <paramref name="messages"/> in order; completes once they are all handed to the channel, with the task that
+    /// completes when the broker has confirmed every one (per message: whether a queue took it).
+    /// </summary>
+    public async Task<Task<bool[]>> SendAsync(IReadOnlyList<OutgoingMessage> messages, CancellationToken cancellationToken)
     {
         if (messages.Count == 0)
         {
-            return [];
+            return Task.FromResult(Array.Empty<bool>());
         }
 
-        // One batch at a time: the sequence numbers of a batch must be consecutive on the channel.
+        // One batch sent at a time: the sequence numbers of a batch must be consecutive on the channel.
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             var channel = await GetChannelAsync(cancellationToken).ConfigureAwait(false);
             var first = await channel.GetNextPublishSequenceNumberAsync(cancellationToken).ConfigureAwait(false);
             var batch = new PendingBatch(first, messages);
-            Volatile.Write(ref _pending, batch);
+            lock (_lock)
+            {
+                _pending.Add(batch);
+            }
+
             try
             {
                 foreach (var message in messages)
                 {
                     await channel.BasicPublishAsync(exchange, message.RoutingKey, mandatory: true, message.Properties, message.Body, cancellationToken).ConfigureAwait(false);
                 }
-
-                if (!channel.IsOpen)
-                {
-                    // Closed while publishing, maybe before the shutdown handler saw this batch: it will never be confirmed.
-                    batch.Fail(new InvalidOperationException("The channel closed while the batch was being published; it is offered again."));
-                }
-
-                return await batch.Confirmed.WaitAsync(cancellationToken).ConfigureAwait(false);
             }
-            finally
+            catch (Exception exception)
             {
-                Interlocked.CompareExchange(ref _pending, null, batch);
+                batch.Fail(exception);
             }
+
+            if (!channel.IsOpen)
+            {
+                // Closed while publishing, maybe before the shutdown handler saw this batch: it will never be confirmed.
+                batch.Fail(new InvalidOperationException("The channel closed while the batch was being published; it is offered again."));
+            }
+
+            return ConfirmedAsync(batch, cancellationToken);
         }
         finally
         {
             _gate.Release();
+        }
+    }
+
+    private async Task<bool[]> ConfirmedAsync(PendingBatch batch, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await batch.Confirmed.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            lock (_lock)
+            {
+                _pending.Remove(batch);
+            }
+        }
+    }
+
+    private void ForEachPending(Action<PendingBatch> action)
+    {
+        PendingBatch[] pending;
+        lock (_lock)
+        {
+            pending = [.. _pending];
+        }
+
+        foreach (var batch in pending)
+        {
+            action(batch);
         }
     }
 
@@ -84,22 +127,22 @@ internal sealed class BatchPublisher(RabbitMQConnectionProvider provider, string
             cancellationToken).ConfigureAwait(false);
         channel.BasicAcksAsync += (_, args) =>
         {
-            Volatile.Read(ref _pending)?.Confirm(args.DeliveryTag, args.Multiple);
+            ForEachPending(batch => batch.Confirm(args.DeliveryTag, args.Multiple));
             return Task.CompletedTask;
         };
         channel.BasicNacksAsync += (_, args) =>
         {
-            Volatile.Read(ref _pending)?.Refuse(args.DeliveryTag, args.Multiple);
+            ForEachPending(batch => batch.Refuse(args.DeliveryTag, args.Multiple));
             return Task.CompletedTask;
         };
         channel.BasicReturnAsync += (_, args) =>
         {
-            Volatile.Read(ref _pending)?.Return(args.BasicProperties.MessageId);
+            ForEachPending(batch => batch.Return(args.BasicProperties.MessageId));
             return Task.CompletedTask;
         };
         channel.ChannelShutdownAsync += (_, args) =>
         {
-            Volatile.Read(ref _pending)?.Fail(new InvalidOperationException($"The channel closed before every message was confirmed: {args.ReplyText}"));
+            ForEachPending(batch => batch.Fail(new InvalidOperationException($"The channel closed before every message was confirmed: {args.ReplyText}")));
             return Task.CompletedTask;
         };
         await MessagingTopology.DeclareExchangeAsync(channel, exchange, cancellationToken).ConfigureAwait(false);
@@ -188,7 +231,8 @@ internal sealed class BatchPublisher(RabbitMQConnectionProvider provider, string
 
         public void Refuse(ulong deliveryTag, bool multiple)
         {
-            if (deliveryTag >= _first)
+            // This batch's messages are among those refused: the tag is in the batch, or a multiple nack reaches into it.
+            if (deliveryTag >= _first && (multiple || deliveryTag - _first < (ulong)_confirmed.Length))
             {
                 Fail(new InvalidOperationException($"The broker refused message {deliveryTag}{(multiple ? " and earlier ones" : "")} (nack); the batch is offered again."));
             }

@@ -91,13 +91,36 @@ internal sealed partial class OutboxRelay : BackgroundService
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var backoff = TimeSpan.Zero;
+        Task<int>? older = null;
+        Task<int>? inFlight = null;
+        Task<int>? current = null;
         while (!stoppingToken.IsCancellationRequested)
         {
             try
             {
-                var published = await RelayBatchAsync(stoppingToken).ConfigureAwait(false);
-                backoff = TimeSpan.Zero;
+                if (older is not null)
+                {
+                    await older.ConfigureAwait(false);
+                    older = null;
+                }
+
+                // While a full batch waits for its confirms and its commit, the next one is claimed and sent: the broker
+                // and the database work on one while the relay prepares the other. At most two batches are in flight, the
+                // second sent only after the first is on the wire (so in order), and marked only after the first
+                // committed: if the first fails, the second is rolled back too and both are offered again, in order.
+                var sent = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+                current = RelayBatchAsync(inFlight, sent, stoppingToken);
+                var claimed = await sent.Task.ConfigureAwait(false);
                 await HousekeepAsync(stoppingToken).ConfigureAwait(false);
+                if (claimed == _options.RelayBatchSize && !current.IsCompleted)
+                {
+                    (older, inFlight) = (inFlight, current);
+                    continue;
+                }
+
+                inFlight = null;
+                var published = await current.ConfigureAwait(false);
+                backoff = TimeSpan.Zero;
                 if (published < _options.RelayBatchSize)
                 {
                     await WaitForWorkAsync(stoppingToken).ConfigureAwait(false);
@@ -105,10 +128,13 @@ internal sealed partial class OutboxRelay : BackgroundService
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
+                await ObserveAsync(current, inFlight, older).ConfigureAwait(false);
                 break;
             }
             catch (Exception exception)
             {
+                await ObserveAsync(current, inFlight, older).ConfigureAwait(false);
+                (older, inFlight) = (null, null);
                 backoff = backoff == TimeSpan.Zero
                     ? TimeSpan.FromMilliseconds(100)
                     : TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, _options.RelayMaxBackoff.Ticks));
@@ -125,79 +151,142 @@ internal sealed partial class OutboxRelay : BackgroundService
         }
     }
 
-    /// <summary>Publishes one batch; returns how many rows it handled (marked sent, or postponed when unroutable).</summary>
-    internal Task<int> RelayBatchAsync(CancellationToken cancellationToken) =>
-        _dataSource.InTransactionAsync(async (connection, transaction, token) =>
+    // Both tasks end soon after a failure (the later one waits for the earlier); their outcome is reported already.
+    private static async Task ObserveAsync(params Task<int>?[] batches)
+    {
+        foreach (var batch in batches)
         {
-            var now = _timeProvider.GetUtcNow();
-            var rows = await ClaimAsync(connection, transaction, now, token).ConfigureAwait(false);
-            if (rows.Count == 0)
+            if (batch is not null)
             {
-                return 0;
-            }
-
-            var routed = await PublishAsync(rows, token).ConfigureAwait(false);
-            if (AfterPublishBeforeMark is { } hook)
-            {
-                await hook(rows.Select(r => r.Seq).ToArray(), token).ConfigureAwait(false);
-            }
-
-            // An event no queue is bound to (yet) is kept and offered again, so a consumer that starts after its publisher
-            // still gets it. A type that has reached no queue for UnroutableGiveUpAfter has no subscriber: its rows count as
-            // published to nobody from then on, so events nobody wants (the catalog's stock levels, say) cost one publish each.
-            var done = new List<long>(rows.Count);
-            var waiting = new List<long>();
-            var retryAt = now + _options.UnroutableGiveUpAfter;
-            for (var i = 0; i < rows.Count; i++)
-            {
-                var row = rows[i];
-                if (routed[i])
+                try
                 {
-                    if (_unroutableSince.TryRemove(row.EventType, out _))
-                    {
-                        _subscriberless.TryRemove(row.EventType, out _);
-                    }
+                    await batch.ConfigureAwait(false);
+                }
+                catch (Exception)
+                {
+                    // Logged by the loop through the batch that failed first.
+                }
+            }
+        }
+    }
 
-                    done.Add(row.Seq);
-                    continue;
+    /// <summary>Publishes one batch; returns how many rows it handled (marked sent, or postponed when unroutable).</summary>
+    internal Task<int> RelayBatchAsync(CancellationToken cancellationToken) => RelayBatchAsync(previous: null, sent: null, cancellationToken);
+
+    /// <summary>
+    /// Publishes one batch; <paramref name="sent"/> gets the number of rows claimed once they are on the wire (0 when there
+    /// were none or it failed before). The rows are marked only after <paramref name="previous"/> (the batch sent before
+    /// this one) committed; if it failed, this one rolls back too, so the rows of both are offered again in seq order.
+    /// </summary>
+    private async Task<int> RelayBatchAsync(Task<int>? previous, TaskCompletionSource<int>? sent, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await _dataSource.InTransactionAsync((connection, transaction, token) => RelayBatchAsync(connection, transaction, previous, sent, token), cancellationToken, IsolationLevel.ReadCommitted)
+                .ConfigureAwait(false);
+        }
+        finally
+        {
+            sent?.TrySetResult(0);
+        }
+    }
+
+    private async Task<int> RelayBatchAsync(DbConnection connection, DbTransaction transaction, Task<int>? previous, TaskCompletionSource<int>? sent, CancellationToken token)
+    {
+        var now = _timeProvider.GetUtcNow();
+        var rows = await ClaimAsync(connection, transaction, now, token).ConfigureAwait(false);
+        if (rows.Count == 0)
+        {
+            sent?.TrySetResult(0);
+            await AfterAsync(previous).ConfigureAwait(false);
+            return 0;
+        }
+
+        var confirmed = await SendAsync(rows, token).ConfigureAwait(false);
+        sent?.TrySetResult(rows.Count);
+        var routed = await confirmed.ConfigureAwait(false);
+        if (AfterPublishBeforeMark is { } hook)
+        {
+            await hook(rows.Select(r => r.Seq).ToArray(), token).ConfigureAwait(false);
+        }
+
+        await AfterAsync(previous).ConfigureAwait(false);
+
+        // An event no queue is bound to (yet) is kept and offered again, so a consumer that starts after its publisher
+        // still gets it. A type that has reached no queue for UnroutableGiveUpAfter has no subscriber: its rows count as
+        // published to nobody from then on, so events nobody wants (the catalog's stock levels, say) cost one publish each.
+        var done = new List<long>(rows.Count);
+        var waiting = new List<long>();
+        var retryAt = now + _options.UnroutableGiveUpAfter;
+        for (var i = 0; i < rows.Count; i++)
+        {
+            var row = rows[i];
+            if (routed[i])
+            {
+                if (_unroutableSince.TryRemove(row.EventType, out _))
+                {
+                    _subscriberless.TryRemove(row.EventType, out _);
                 }
 
-                var since = _unroutableSince.GetOrAdd(row.EventType, now);
-                var unroutableFor = now - since;
-                var subscriberless = unroutableFor >= _options.UnroutableGiveUpAfter;
-                if (subscriberless || row.CreatedAt < (now - _options.UnroutableGiveUpAfter).UtcDateTime)
-                {
-                    // A row that merely aged out (its relay restarted meanwhile) says nothing yet about the type's later rows.
-                    if (subscriberless && _subscriberless.TryAdd(row.EventType, 0))
-                    {
-                        LogNoSubscriber(_logger, row.EventType, _options.UnroutableGiveUpAfter);
-                    }
+                done.Add(row.Seq);
+                continue;
+            }
 
-                    done.Add(row.Seq);
-                    continue;
+            var since = _unroutableSince.GetOrAdd(row.EventType, now);
+            var unroutableFor = now - since;
+            var subscriberless = unroutableFor >= _options.UnroutableGiveUpAfter;
+            if (subscriberless || row.CreatedAt < (now - _options.UnroutableGiveUpAfter).UtcDateTime)
+            {
+                // A row that merely aged out (its relay restarted meanwhile) says nothing yet about the type's later rows.
+                if (subscriberless && _subscriberless.TryAdd(row.EventType, 0))
+                {
+                    LogNoSubscriber(_logger, row.EventType, _options.UnroutableGiveUpAfter);
                 }
 
-                // Back off as the type stays unbound (2 s, then as long as it has been unbound), so a backlog of such rows
-                // is offered a few times in all rather than every 2 s.
-                var delay = unroutableFor > _options.UnroutableRetryDelay ? unroutableFor : _options.UnroutableRetryDelay;
-                var at = now + delay;
-                retryAt = at < retryAt ? at : retryAt;
-                waiting.Add(row.Seq);
+                done.Add(row.Seq);
+                continue;
             }
 
-            if (done.Count > 0)
-            {
-                await connection.ExecuteAsync(MarkSent, new { sentAt = now.UtcDateTime, seqs = done }, transaction, token).ConfigureAwait(false);
-            }
+            // Back off as the type stays unbound (2 s, then as long as it has been unbound), so a backlog of such rows
+            // is offered a few times in all rather than every 2 s.
+            var delay = unroutableFor > _options.UnroutableRetryDelay ? unroutableFor : _options.UnroutableRetryDelay;
+            var at = now + delay;
+            retryAt = at < retryAt ? at : retryAt;
+            waiting.Add(row.Seq);
+        }
 
-            if (waiting.Count > 0)
-            {
-                LogUnroutable(_logger, waiting.Count, retryAt - now);
-                await connection.ExecuteAsync(Postpone, new { nextAttemptAt = retryAt.UtcDateTime, seqs = waiting }, transaction, token).ConfigureAwait(false);
-            }
+        if (done.Count > 0)
+        {
+            await connection.ExecuteAsync(MarkSent, new { sentAt = now.UtcDateTime, seqs = done }, transaction, token).ConfigureAwait(false);
+        }
 
-            return rows.Count;
-        }, cancellationToken, IsolationLevel.ReadCommitted);
+        if (waiting.Count > 0)
+        {
+            LogUnroutable(_logger, waiting.Count, retryAt - now);
+            await connection.ExecuteAsync(Postpone, new { nextAttemptAt = retryAt.UtcDateTime, seqs = waiting }, transaction, token).ConfigureAwait(false);
+        }
+
+        return rows.Count;
+    }
+
+    private static async Task AfterAsync(Task<int>? previous)
+    {
+        if (previous is null)
+        {
+            return;
+        }
+
+        try
+        {
+            await previous.ConfigureAwait(false);
+        }
+        catch (Exception exception)
+        {
+            // Not the earlier failure itself (with it as inner exception): a transient one would make the data source
+            // retry this batch, and it would fail again on the same task.
+            throw new InvalidOperationException($"The batch sent before this one failed ({exception.GetType().Name}: {exception.Message}); this one is offered again after it.");
+        }
+    }
 
     private async Task<IReadOnlyList<OutboxRow>> ClaimAsync(DbConnection connection, DbTransaction transaction, DateTimeOffset now, CancellationToken cancellationToken)
     {
@@ -211,11 +300,10 @@ internal sealed partial class OutboxRelay : BackgroundService
         return due.Count == 0 ? fresh : [.. due, .. fresh];
     }
 
-    /// <summary>Publishes the rows and waits for every confirm; returns, per row, whether a queue took it.</summary>
-    private async Task<bool[]> PublishAsync(IReadOnlyList<OutboxRow> rows, CancellationToken cancellationToken)
+    /// <summary>Sends the rows; completes once they are on the wire, with the task of their confirms (per row: whether a queue took it).</summary>
+    private async Task<Task<bool[]>> SendAsync(IReadOnlyList<OutboxRow> rows, CancellationToken cancellationToken)
     {
         var exchange = _publisher.Exchange;
-        var destination = new KeyValuePair<string, object?>("messaging.destination.name", exchange);
         var messages = new OutgoingMessage[rows.Count];
         for (var i = 0; i < rows.Count; i++)
         {
@@ -223,9 +311,16 @@ internal sealed partial class OutboxRelay : BackgroundService
         }
 
         // Sent in seq order on one channel, so the broker receives them in that order; confirmed as a batch.
-        _telemetry.Published.Add(rows.Count, destination);
-        var routed = await _publisher.PublishAsync(messages, cancellationToken).ConfigureAwait(false);
-        _telemetry.Confirmed.Add(rows.Count, destination);
+        var confirmed = await _publisher.SendAsync(messages, cancellationToken).ConfigureAwait(false);
+        _telemetry.Published.Add(rows.Count, new KeyValuePair<string, object?>("messaging.destination.name", exchange));
+        return CountedAsync(confirmed, exchange);
+    }
+
+    private async Task<bool[]> CountedAsync(Task<bool[]> confirmed, string exchange)
+    {
+        var routed = await confirmed.ConfigureAwait(false);
+        var destination = new KeyValuePair<string, object?>("messaging.destination.name", exchange);
+        _telemetry.Confirmed.Add(routed.Length, destination);
         var unroutable = routed.Count(r => !r);
         if (unroutable > 0)
         {

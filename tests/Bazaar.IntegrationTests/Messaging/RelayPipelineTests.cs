@@ -1,0 +1,108 @@
+using System.Collections.Concurrent;
+using Bazaar.Messaging;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+
+namespace Bazaar.IntegrationTests.Messaging;
+
+/// <summary>
+/// The relay sends the next full batch while the previous one waits for its confirms and its commit. Each test writes
+/// two full batches (RelayBatchSize 5, ten rows) before the relay starts and watches the relay between confirm and mark.
+/// </summary>
+public sealed class RelayPipelineTests
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
+
+    [Fact]
+    public async Task While_a_full_batch_waits_to_be_marked_the_next_is_already_published_and_the_first_commits_first()
+    {
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var pipeline = await Pipeline.StartAsync("pipeline", async (calls, ct) =>
+        {
+            if (calls == 1)
+            {
+                await release.Task.WaitAsync(ct);
+            }
+        });
+
+        await Eventually.HoldsAsync(() => Task.FromResult(pipeline.Confirmed.Count == 2), Timeout, "the second batch is confirmed while the first is held");
+        Assert.Equal(10, await pipeline.Scenario.CountPendingOutboxRowsAsync());
+        var batches = pipeline.Confirmed.ToArray();
+        Assert.True(batches[0].Max() < batches[1].Min(), "the second batch holds the later rows");
+
+        release.SetResult();
+
+        await Eventually.HoldsAsync(async () => await pipeline.Scenario.CountPendingOutboxRowsAsync() == 0, Timeout, "both batches are marked sent");
+        await Eventually.HoldsAsync(async () => await pipeline.Scenario.CountEffectsAsync() == 10, Timeout, "every event is handled");
+        Assert.Equal(10, await pipeline.Scenario.CountDistinctEffectsAsync());
+        Assert.Equal(2, pipeline.Confirmed.Count);
+    }
+
+    [Fact]
+    public async Task When_the_first_batch_fails_the_second_is_rolled_back_too_and_both_are_published_again_with_each_effect_once()
+    {
+        var secondConfirmed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var pipeline = await Pipeline.StartAsync("pipelinefail", async (calls, ct) =>
+        {
+            if (calls == 2)
+            {
+                secondConfirmed.SetResult();
+            }
+            else if (calls == 1)
+            {
+                await secondConfirmed.Task.WaitAsync(ct);
+                throw new InvalidOperationException("The first batch fails after the second was published.");
+            }
+        });
+
+        await Eventually.HoldsAsync(async () => await pipeline.Scenario.CountPendingOutboxRowsAsync() == 0, Timeout, "every row is marked sent in the end");
+        await Eventually.HoldsAsync(async () => await pipeline.Scenario.CountEffectsAsync() == 10, Timeout, "every event is handled");
+        Assert.Equal(10, await pipeline.Scenario.CountDistinctEffectsAsync());
+        var secondBatch = pipeline.Confirmed.ElementAt(1);
+        Assert.True(pipeline.Confirmed.Count(batch => batch.SequenceEqual(secondBatch)) >= 2, "the second batch was rolled back and published again");
+    }
+
+    /// <summary>Ten rows written before the relay starts; <c>pause</c> runs between each batch's confirm and its mark.</summary>
+    private sealed class Pipeline : IAsyncDisposable
+    {
+        private Pipeline(MessagingScenario scenario) => Scenario = scenario;
+
+        public MessagingScenario Scenario { get; }
+
+        /// <summary>The seqs of each batch the broker confirmed, in the order the relay reached its mark.</summary>
+        public ConcurrentQueue<long[]> Confirmed { get; } = new();
+
+        public static async Task<Pipeline> StartAsync(string name, Func<int, CancellationToken, Task> pause)
+        {
+            var pipeline = new Pipeline(await MessagingScenario.CreateAsync(name));
+            var scenario = pipeline.Scenario;
+
+            // The first host creates the tables and binds the consumer's queue; the relay starts once the rows are in.
+            await scenario.StartHostAsync(m => m.AddConsumer<ItemAdded, RecordingHandler>());
+            var outbox = new Outbox(new OutboxSignal(), TimeProvider.System);
+            await scenario.DataSource.InTransactionAsync(async (_, transaction, token) =>
+            {
+                for (var i = 0; i < 10; i++)
+                {
+                    await outbox.AddAsync(transaction, new ItemAdded($"sku-{i}"), cancellationToken: token);
+                }
+            });
+
+            var calls = 0;
+            await scenario.StartHostAsync(
+                m =>
+                {
+                    m.Builder.Services.AddSingleton(new OutboxRelayTestPause((seqs, ct) =>
+                    {
+                        pipeline.Confirmed.Enqueue([.. seqs]);
+                        return pause(Interlocked.Increment(ref calls), ct);
+                    }));
+                    m.AddOutbox();
+                },
+                o => o.RelayBatchSize = 5);
+            return pipeline;
+        }
+
+        public ValueTask DisposeAsync() => Scenario.DisposeAsync();
+    }
+}
