@@ -1,5 +1,6 @@
-// End-to-end event benchmark: each event is one transaction (a state row + its outbox row); one relay publishes with
-// confirms; one consumer handles it (inbox row + effect row in one transaction) and acknowledges after commit.
+// End-to-end event benchmark: each event is a state row + its outbox row, committed in one transaction per event
+// (--producer transaction, the default) or by group commit (--producer group); one relay publishes with confirms; one
+// consumer handles it (inbox row + effect row in one transaction) and acknowledges after commit.
 // Latency = from the producer's commit returning to the consumer span ending (after its commit and ack).
 // Servers: BENCH_MYSQL (server connection string) and BENCH_AMQP if set, else a dedicated set started by the hosting engine.
 using System.Collections.Concurrent;
