@@ -47,6 +47,26 @@ internal sealed class DeliveryAcknowledger(Func<ulong, CancellationToken, ValueT
     /// <summary>The delivery was settled on its own (nacked, say), and that frame was sent already: it no longer holds the line.</summary>
     public Task SettledAsync(ulong deliveryTag, CancellationToken cancellationToken) => FinishAsync([deliveryTag], needsAck: false, cancellationToken);
 
+    /// <summary>
+    /// Nacks (requeue) those of <paramref name="deliveryTags"/> that were neither acked nor settled yet, then lets them go:
+    /// for a failure that left deliveries unsettled, which would otherwise hold back every later ack for good.
+    /// </summary>
+    public async Task ReturnUnfinishedAsync(IReadOnlyList<ulong> deliveryTags, Func<ulong, ValueTask> nack, CancellationToken cancellationToken)
+    {
+        ulong[] unfinished;
+        lock (_lock)
+        {
+            unfinished = deliveryTags.Where(tag => _outstanding.Contains(tag) && !_finished.ContainsKey(tag)).ToArray();
+        }
+
+        foreach (var tag in unfinished)
+        {
+            await nack(tag).ConfigureAwait(false);
+        }
+
+        await FinishAsync(unfinished, needsAck: false, cancellationToken).ConfigureAwait(false);
+    }
+
     private async Task FinishAsync(IReadOnlyList<ulong> deliveryTags, bool needsAck, CancellationToken cancellationToken)
     {
         await _send.WaitAsync(cancellationToken).ConfigureAwait(false);

@@ -222,8 +222,13 @@ internal sealed partial class EventConsumerHost : BackgroundService
             }
             catch (Exception exception)
             {
-                // Every path settles its messages itself; this only keeps the worker alive if one of them throws anyway.
+                // Every path settles its messages itself; this keeps the worker alive if one of them throws anyway, and
+                // returns what was left unsettled, which would otherwise hold back the acks of every later delivery.
                 LogSettleFailed(_logger, exception);
+                await SettleAsync(() => new ValueTask(_acks.ReturnUnfinishedAsync(
+                    batch.Select(d => d.Received.DeliveryTag).ToArray(),
+                    tag => batch[0].Received.Channel.BasicNackAsync(tag, multiple: false, requeue: true),
+                    CancellationToken.None))).ConfigureAwait(false);
             }
             finally
             {

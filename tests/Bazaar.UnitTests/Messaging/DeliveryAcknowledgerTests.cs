@@ -63,6 +63,25 @@ public sealed class DeliveryAcknowledgerTests
         Assert.Equal([1UL], _acked);
     }
 
+    [Fact]
+    public async Task Deliveries_a_failure_left_unsettled_are_nacked_and_no_longer_hold_back_later_acks()
+    {
+        Register(1, 2, 3);
+        await _acks.AckAsync(1, CancellationToken.None);
+        await _acks.AckAsync(3, CancellationToken.None);
+        var nacked = new List<ulong>();
+
+        await _acks.ReturnUnfinishedAsync([1, 2], tag =>
+        {
+            nacked.Add(tag);
+            return ValueTask.CompletedTask;
+        }, CancellationToken.None);
+
+        Assert.Equal([2UL], nacked);
+        Assert.Equal([1UL, 3UL], _acked);
+        Assert.Equal(0, _acks.Outstanding);
+    }
+
     private void Register(params ulong[] tags)
     {
         foreach (var tag in tags)
