@@ -1,10 +1,14 @@
+using System.Diagnostics;
 using RabbitMQ.Client;
 using RabbitMQ.Client.Events;
 
 namespace Bazaar.Messaging;
 
-/// <summary>One message of a batch: where it goes and what it carries. <see cref="BasicProperties.MessageId"/> must be unique within the batch.</summary>
-internal readonly record struct OutgoingMessage(string RoutingKey, BasicProperties Properties, ReadOnlyMemory<byte> Body);
+/// <summary>
+/// One message of a batch: where it goes, what it carries, and the span it is published in (if any).
+/// <see cref="BasicProperties.MessageId"/> must be unique within the batch.
+/// </summary>
+internal readonly record struct OutgoingMessage(string RoutingKey, BasicProperties Properties, ReadOnlyMemory<byte> Body, Activity? Span = null);
 
 /// <summary>
 /// Publishes a batch of persistent, mandatory messages on a channel with publisher confirms and waits until the broker
@@ -53,16 +57,25 @@ internal sealed class BatchPublisher(RabbitMQConnectionProvider provider, string
                 _pending.Add(batch);
             }
 
+            var outer = Activity.Current;
             try
             {
                 foreach (var message in messages)
                 {
+                    // The client's own instrumentation (RabbitMQ.Client.*, which services listen to) starts its send span
+                    // as a child of the current activity and writes that span into the traceparent header: the message's
+                    // span must be current, or the consumer would continue a trace of the relay's loop instead of the request's.
+                    Activity.Current = message.Span ?? outer;
                     await channel.BasicPublishAsync(exchange, message.RoutingKey, mandatory: true, message.Properties, message.Body, cancellationToken).ConfigureAwait(false);
                 }
             }
             catch (Exception exception)
             {
                 batch.Fail(exception);
+            }
+            finally
+            {
+                Activity.Current = outer;
             }
 
             if (!channel.IsOpen)

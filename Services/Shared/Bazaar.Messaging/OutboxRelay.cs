@@ -311,7 +311,19 @@ internal sealed partial class OutboxRelay : BackgroundService
         }
 
         // Sent in seq order on one channel, so the broker receives them in that order; confirmed as a batch.
-        var confirmed = await _publisher.SendAsync(messages, cancellationToken).ConfigureAwait(false);
+        Task<bool[]> confirmed;
+        try
+        {
+            confirmed = await _publisher.SendAsync(messages, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            foreach (var message in messages)
+            {
+                message.Span?.Dispose();
+            }
+        }
+
         _telemetry.Published.Add(rows.Count, new KeyValuePair<string, object?>("messaging.destination.name", exchange));
         return CountedAsync(confirmed, exchange);
     }
@@ -331,10 +343,13 @@ internal sealed partial class OutboxRelay : BackgroundService
     }
 
     // The publish span ends when the message is handed over; its id goes in the headers, so the consumer continues the trace.
+    // It is not made current here: the publisher makes it current around the message's own publish only.
     private static OutgoingMessage Message(OutboxRow row, string exchange)
     {
         ActivityContext.TryParse(row.TraceParent, row.TraceState, out var parent);
-        using var activity = MessagingTelemetry.Source.StartActivity($"{row.EventType} publish", ActivityKind.Producer, parent);
+        var outer = Activity.Current;
+        var activity = MessagingTelemetry.Source.StartActivity($"{row.EventType} publish", ActivityKind.Producer, parent);
+        Activity.Current = outer;
         activity?.SetTag("messaging.system", "rabbitmq");
         activity?.SetTag("messaging.operation.type", "send");
         activity?.SetTag("messaging.destination.name", exchange);
@@ -351,7 +366,7 @@ internal sealed partial class OutboxRelay : BackgroundService
             Timestamp = new AmqpTimestamp(new DateTimeOffset(DateTime.SpecifyKind(row.CreatedAt, DateTimeKind.Utc)).ToUnixTimeSeconds()),
             Headers = headers,
         };
-        return new OutgoingMessage(row.EventType, properties, Encoding.UTF8.GetBytes(row.Body));
+        return new OutgoingMessage(row.EventType, properties, Encoding.UTF8.GetBytes(row.Body), activity);
     }
 
     private async Task WaitForWorkAsync(CancellationToken cancellationToken)
