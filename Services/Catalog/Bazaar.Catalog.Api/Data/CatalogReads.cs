@@ -13,14 +13,14 @@ internal sealed class CatalogReads(TwoLevelCache cache, CatalogStore store, High
     private const string BrandsKey = "brands";
     private const string CategoriesKey = "categories";
 
-    public ValueTask<CatalogItem?> GetItemAsync(int id, CancellationToken cancellationToken)
+    public async ValueTask<CatalogItem?> GetItemAsync(int id, CancellationToken cancellationToken)
     {
-        if (id <= 0 || id > highestId.Value)
+        if (id <= 0 || !await highestId.MayExistAsync(id, store.GetHighestProductIdAsync, cancellationToken))
         {
-            return ValueTask.FromResult<CatalogItem?>(null);
+            return null;
         }
 
-        return cache.GetOrCreateAsync(ItemKey(id), ct => store.GetItemAsync(id, ct), cancellationToken);
+        return await cache.GetOrCreateAsync(ItemKey(id), ct => store.GetItemAsync(id, ct), cancellationToken);
     }
 
     public async Task<PaginatedItems<CatalogItem>> ListItemsAsync(CatalogItemsFilter filter, Paging paging, CancellationToken cancellationToken)
