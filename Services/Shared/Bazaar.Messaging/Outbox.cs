@@ -48,11 +48,6 @@ public sealed record OutboxEntry(EventEnvelope Envelope, string? TraceParent, st
 
 internal sealed class Outbox(OutboxSignal signal, TimeProvider timeProvider) : IOutbox
 {
-    internal static readonly SqlStatement Insert = new("outbox.insert", """
-        INSERT INTO outbox (event_id, event_type, body, trace_parent, trace_state, created_at)
-        VALUES (@eventId, @eventType, @body, @traceParent, @traceState, @createdAt)
-        """);
-
     public async Task<EventEnvelope> AddAsync<TEvent>(DbTransaction transaction, TEvent @event, string? correlationId = null, CancellationToken cancellationToken = default)
         where TEvent : IIntegrationEvent
     {
@@ -61,31 +56,14 @@ internal sealed class Outbox(OutboxSignal signal, TimeProvider timeProvider) : I
         return envelope;
     }
 
-    public async Task AddAsync(DbTransaction transaction, EventEnvelope envelope, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(transaction);
-        ArgumentNullException.ThrowIfNull(envelope);
-        var connection = transaction.Connection ?? throw new InvalidOperationException("The transaction has no connection (was it committed already?).");
-        var current = Activity.Current;
-        await connection.ExecuteAsync(Insert, new
-        {
-            eventId = envelope.Id.ToString(),
-            eventType = envelope.Type,
-            body = Encoding.UTF8.GetString(envelope.ToUtf8Bytes()),
-            traceParent = current?.Id,
-            traceState = current?.TraceStateString,
-            createdAt = timeProvider.GetUtcNow().UtcDateTime,
-        }, transaction, cancellationToken).ConfigureAwait(false);
-
-        // Before commit, so the relay may find nothing yet; it looks again shortly after (see OutboxRelay).
-        signal.Notify();
-    }
+    public Task AddAsync(DbTransaction transaction, EventEnvelope envelope, CancellationToken cancellationToken = default) =>
+        AddRangeAsync(transaction, [OutboxEntry.Capture(envelope)], cancellationToken);
 
     public async Task AddRangeAsync(DbTransaction transaction, IReadOnlyCollection<OutboxEntry> entries, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(transaction);
         var connection = transaction.Connection ?? throw new InvalidOperationException("The transaction has no connection (was it committed already?).");
-        var batch = new SqlBatch("outbox.insert_many");
+        var batch = new SqlBatch("outbox.insert");
         Append(batch, entries);
         await batch.ExecuteAsync(connection, transaction, cancellationToken).ConfigureAwait(false);
     }
@@ -108,7 +86,7 @@ internal sealed class Outbox(OutboxSignal signal, TimeProvider timeProvider) : I
         }
 
         batch.End();
-        // As AddAsync: the relay may look before the commit and find nothing; it looks again shortly after.
+        // Before commit, so the relay may find nothing yet; it looks again shortly after (see OutboxRelay).
         signal.Notify();
     }
 }
