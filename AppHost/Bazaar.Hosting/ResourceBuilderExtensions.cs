@@ -127,6 +127,24 @@ public static class ResourceBuilderExtensions
         return builder.WithAnnotation(new ReplicaAnnotation(replicas));
     }
 
+    /// <summary>
+    /// Starts the resource's processes with nice value <paramref name="niceness"/> (1..19; 0 is the default priority):
+    /// background work that must yield the CPU to request serving during a peak, and catch up afterwards. Only
+    /// lowering is offered, since raising a priority needs privileges the engine should not ask for.
+    /// </summary>
+    public static IResourceBuilder<T> WithCpuPriority<T>(this IResourceBuilder<T> builder, int niceness)
+        where T : IResourceWithEnvironment
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(niceness, 0);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(niceness, 19);
+        foreach (CpuPriorityAnnotation existing in builder.Resource.Annotations.OfType<CpuPriorityAnnotation>().ToList())
+        {
+            builder.Resource.Annotations.Remove(existing);
+        }
+
+        return builder.WithAnnotation(new CpuPriorityAnnotation(niceness));
+    }
+
     /// <summary>The resource is healthy when GET {endpoint}{path} answers 2xx.</summary>
     public static IResourceBuilder<T> WithHttpHealthCheck<T>(this IResourceBuilder<T> builder, string path = "/health", string endpointName = "http")
         where T : IResourceWithEndpoints =>
@@ -152,4 +170,8 @@ public static class ResourceBuilderExtensions
 
     public static int ReplicaCount(this IResource resource) =>
         resource.Annotations.OfType<ReplicaAnnotation>().LastOrDefault()?.Replicas ?? 1;
+
+    /// <summary>The nice value the resource's processes start with (0 unless <see cref="WithCpuPriority{T}"/> was called).</summary>
+    public static int Niceness(this IResource resource) =>
+        resource.Annotations.OfType<CpuPriorityAnnotation>().LastOrDefault()?.Niceness ?? 0;
 }

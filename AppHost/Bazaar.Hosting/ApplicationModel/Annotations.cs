@@ -48,6 +48,12 @@ public sealed record ResourceReferenceAnnotation(IResource Resource) : IResource
 /// <summary>How many processes of the resource run side by side.</summary>
 public sealed record ReplicaAnnotation(int Replicas) : IResourceAnnotation;
 
+/// <summary>
+/// Runs the resource's processes at this nice value (1..19, lower priority than the default 0), so that under a CPU
+/// shortage the kernel serves every other process first; with idle CPU the resource runs as fast as ever.
+/// </summary>
+public sealed record CpuPriorityAnnotation(int Niceness) : IResourceAnnotation;
+
 /// <summary>Extra command-line arguments.</summary>
 public sealed record CommandLineArgsAnnotation(IReadOnlyList<string> Arguments) : IResourceAnnotation;
 

@@ -51,6 +51,7 @@ internal sealed class ProcessLauncher(DistributedApplicationOptions options, str
                 {
                     WorkingDirectory = Path.GetDirectoryName(ProjectFile(project)),
                     Environment = ProcessEnvironment.For(project, replica, options),
+                    Niceness = project.Niceness(),
                 };
 
             case ExecutableResource executable:
@@ -59,6 +60,7 @@ internal sealed class ProcessLauncher(DistributedApplicationOptions options, str
                 {
                     WorkingDirectory = Path.GetFullPath(executable.WorkingDirectory, projectRoot),
                     Environment = ProcessEnvironment.For(executable, replica, options),
+                    Niceness = executable.Niceness(),
                 };
 
             default:

@@ -47,6 +47,14 @@ public sealed class ManagedProcess : IAsyncDisposable
             StandardErrorEncoding = Encoding.UTF8,
             WorkingDirectory = spec.WorkingDirectory ?? Environment.CurrentDirectory,
         };
+        if (spec.Niceness != 0)
+        {
+            startInfo.ArgumentList.Add(ExecutableLocator.Find("nice")
+                ?? throw new FileNotFoundException("The program 'nice' (package coreutils) was not found.", "nice"));
+            startInfo.ArgumentList.Add("-n");
+            startInfo.ArgumentList.Add(spec.Niceness.ToString(CultureInfo.InvariantCulture));
+        }
+
         startInfo.ArgumentList.Add(program);
         foreach (string argument in spec.Arguments)
         {

@@ -9,8 +9,15 @@ public sealed record ProcessSpec(string FileName, IReadOnlyList<string> Argument
 
     public string? WorkingDirectory { get; init; }
 
+    /// <summary>The nice value to start with (0..19); above 0 the program is started through nice(1).</summary>
+    public int Niceness { get; init; }
+
     /// <summary>The command line as a person would type it in a POSIX shell.</summary>
-    public string CommandLine => string.Join(' ', new[] { FileName }.Concat(Arguments).Select(Quote));
+    public string CommandLine => string.Join(' ', NicePrefix.Concat([FileName]).Concat(Arguments).Select(Quote));
+
+    // nice(1) sets the value before it executes the program, so every thread the program ever makes inherits it;
+    // renicing a running .NET process would reach only its main thread (Linux priorities are per thread).
+    internal IEnumerable<string> NicePrefix => Niceness == 0 ? [] : ["nice", "-n", Niceness.ToString(System.Globalization.CultureInfo.InvariantCulture)];
 
     public static string Quote(string argument)
     {

@@ -112,6 +112,55 @@ public sealed class OrchestrationTests : IDisposable
         await first.StopAsync(deadline.Token);
     }
 
+    [Fact]
+    public async Task A_resource_given_a_lower_cpu_priority_runs_at_that_nice_value_and_the_others_at_the_default()
+    {
+        IDistributedApplicationBuilder builder = NewBuilder();
+        builder.AddExecutable("background", "sleep", ".", "600").WithCpuPriority(10);
+        builder.AddExecutable("foreground", "sleep", ".", "600");
+        await using DistributedApplication app = builder.Build();
+        using var deadline = new CancellationTokenSource(Deadline);
+
+        await app.StartAsync(deadline.Token);
+        int background = (await Notifications(app).WaitForResourceHealthyAsync("background", deadline.Token)).Pid!.Value;
+        int foreground = (await Notifications(app).WaitForResourceHealthyAsync("foreground", deadline.Token)).Pid!.Value;
+        // The pid is setsid's until setsid (and nice) have executed the program itself.
+        await RunsAsync(background, "sleep", deadline.Token);
+        await RunsAsync(foreground, "sleep", deadline.Token);
+
+        // nice(1) adds to the nice value it inherits, and a runner may itself run niced.
+        int own = NiceValueOf("self");
+        Assert.Equal(Math.Min(own + 10, 19), NiceValueOf(background.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        Assert.Equal(own, NiceValueOf(foreground.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        await app.StopAsync(deadline.Token);
+    }
+
+    [Fact]
+    public void A_cpu_priority_outside_what_nice_offers_without_privileges_is_refused()
+    {
+        IDistributedApplicationBuilder builder = NewBuilder();
+        IResourceBuilder<ExecutableResource> sleeper = builder.AddExecutable("sleeper", "sleep", ".", "600");
+
+        Assert.Throws<ArgumentOutOfRangeException>(() => sleeper.WithCpuPriority(-5));
+        Assert.Throws<ArgumentOutOfRangeException>(() => sleeper.WithCpuPriority(20));
+    }
+
+    private static async Task RunsAsync(int pid, string program, CancellationToken cancellationToken)
+    {
+        while (File.ReadAllText($"/proc/{pid}/comm").Trim() != program)
+        {
+            await Task.Delay(10, cancellationToken);
+        }
+    }
+
+    // Field 19 of /proc/<pid>/stat, counted after the ")" that closes the command name (which may hold spaces).
+    private static int NiceValueOf(string pid)
+    {
+        string stat = File.ReadAllText($"/proc/{pid}/stat");
+        string[] fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        return int.Parse(fields[16], System.Globalization.CultureInfo.InvariantCulture);
+    }
+
     private static ResourceNotificationService Notifications(DistributedApplication app) => app.Services.GetRequiredService<ResourceNotificationService>();
 
     private static ResourceLoggerService Logs(DistributedApplication app) => app.Services.GetRequiredService<ResourceLoggerService>();
