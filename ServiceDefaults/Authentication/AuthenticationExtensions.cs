@@ -128,7 +128,7 @@ public static partial class AuthenticationExtensions
 
         try
         {
-            if (await denyList.IsDeniedAsync(tokenId))
+            if (await denyList.IsDeniedAsync(tokenId, options.DenyListWait, context.HttpContext.RequestAborted))
             {
                 context.Fail("The token was revoked.");
             }

@@ -40,6 +40,13 @@ public sealed class BazaarAuthenticationOptions
     /// </summary>
     public string? TestSigningKey { get; set; }
 
+    /// <summary>
+    /// How long a request waits for the deny list while Redis cannot be reached (retrying), before
+    /// <see cref="RejectWhenDenyListUnavailable"/> decides. Covers a reconnect or a slow first connection after start.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:00:30")]
+    public TimeSpan DenyListWait { get; set; } = TimeSpan.FromSeconds(2);
+
     /// <summary>When the deny list cannot be read, refuse the token (true) rather than accept a possibly revoked one.</summary>
     public bool RejectWhenDenyListUnavailable { get; set; } = true;
 }
