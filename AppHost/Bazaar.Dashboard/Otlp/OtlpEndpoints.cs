@@ -15,6 +15,9 @@ public static class OtlpEndpoints
 {
     private const string ProtobufContentType = "application/x-protobuf";
 
+    /// <summary>The most a gzip body may inflate to: Kestrel's default request body limit.</summary>
+    public const int MaxInflatedBytes = 30_000_000;
+
     // The empty response messages encode to zero bytes; computed once instead of per request.
     private static readonly byte[] TraceResponse = new ExportTraceServiceResponse().ToByteArray();
     private static readonly byte[] LogsResponse = new ExportLogsServiceResponse().ToByteArray();
@@ -140,12 +143,30 @@ public static class OtlpEndpoints
         }
     }
 
+    // Kestrel bounds the compressed body; the inflated one is bounded here, so a small gzip bomb cannot make the
+    // AppHost allocate gigabytes (it is refused as malformed, like any body that is not an export request).
     private static async Task<PendingTelemetry> ParseGzipAsync(HttpRequest request, BodyParser parser, CancellationToken cancellationToken)
     {
         using var body = new MemoryStream();
         await using (var source = new GZipStream(request.Body, CompressionMode.Decompress))
         {
-            await source.CopyToAsync(body, cancellationToken);
+            var chunk = ArrayPool<byte>.Shared.Rent(81_920);
+            try
+            {
+                int read;
+                while ((read = await source.ReadAsync(chunk, cancellationToken)) > 0)
+                {
+                    if (body.Length + read > MaxInflatedBytes)
+                    {
+                        throw new InvalidDataException($"The body inflates to more than {MaxInflatedBytes} bytes.");
+                    }
+                    body.Write(chunk, 0, read);
+                }
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(chunk);
+            }
         }
         return parser(body.GetBuffer().AsSpan(0, (int)body.Length));
     }

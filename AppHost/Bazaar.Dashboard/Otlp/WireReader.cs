@@ -13,6 +13,7 @@ public sealed class MalformedOtlpException(string message, Exception? inner = nu
 internal ref struct WireReader(ReadOnlySpan<byte> data)
 {
     public const int VarintType = 0, Fixed64Type = 1, LengthDelimitedType = 2, StartGroupType = 3, EndGroupType = 4, Fixed32Type = 5;
+    public const int MaxGroupDepth = 100;
 
     private readonly ReadOnlySpan<byte> _data = data;
     private int _position;
@@ -66,7 +67,11 @@ internal ref struct WireReader(ReadOnlySpan<byte> data)
 
     /// <summary>Passes over a field this reader does not keep (or one whose wire type is not the expected one, as
     /// Google.Protobuf treats it: an unknown field).</summary>
-    public void Skip(int field, int wireType)
+    public void Skip(int field, int wireType) => Skip(field, wireType, depth: 0);
+
+    // Groups nest by recursion, so their depth is bounded as Google.Protobuf bounds it (100): a body of nothing but
+    // group starts would otherwise overflow the stack, which no catch survives.
+    private void Skip(int field, int wireType, int depth)
     {
         switch (wireType)
         {
@@ -75,6 +80,7 @@ internal ref struct WireReader(ReadOnlySpan<byte> data)
             case LengthDelimitedType: LengthDelimited(); break;
             case Fixed32Type: Advance(4); break;
             case StartGroupType:
+                if (depth >= MaxGroupDepth) throw new MalformedOtlpException($"Groups nested deeper than {MaxGroupDepth}.");
                 while (true)
                 {
                     if (!Next(out var inner, out var innerType)) throw new MalformedOtlpException("Unterminated group.");
@@ -83,7 +89,7 @@ internal ref struct WireReader(ReadOnlySpan<byte> data)
                         if (inner != field) throw new MalformedOtlpException("Mismatched end of group.");
                         return;
                     }
-                    Skip(inner, innerType);
+                    Skip(inner, innerType, depth + 1);
                 }
             default: throw new MalformedOtlpException($"Invalid wire type {wireType}.");
         }

@@ -1,10 +1,12 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using System.IO.Compression;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Bazaar.Dashboard.Api;
+using Bazaar.Dashboard.Otlp;
 using Microsoft.Extensions.Logging;
 using OpenTelemetry;
 using OpenTelemetry.Exporter;
@@ -175,6 +177,29 @@ public sealed class OtlpReceiverTests : IAsyncLifetime
         empty.Headers.ContentType = new MediaTypeHeaderValue("application/x-protobuf");
         using var valid = await client.PostAsync("v1/logs", empty);
         Assert.Equal(HttpStatusCode.OK, valid.StatusCode);
+    }
+
+    [Fact]
+    public async Task A_gzip_body_that_inflates_beyond_the_limit_gets_400_even_when_it_is_valid_protobuf()
+    {
+        // Unknown varint fields (15 = 0) only: a valid export request, of 32 MB once inflated, a few dozen KB sent.
+        var inflated = new byte[32_000_000];
+        for (var i = 0; i < inflated.Length; i += 2) inflated[i] = 0x78;
+        using var compressed = new MemoryStream();
+        await using (var gzip = new GZipStream(compressed, CompressionLevel.Optimal, leaveOpen: true))
+        {
+            await gzip.WriteAsync(inflated);
+        }
+        using var client = new HttpClient { BaseAddress = _host.OtlpEndpoint };
+        using var bomb = new ByteArrayContent(compressed.ToArray());
+        bomb.Headers.ContentType = new MediaTypeHeaderValue("application/x-protobuf");
+        bomb.Headers.ContentEncoding.Add("gzip");
+
+        using var response = await client.PostAsync("v1/traces", bomb);
+
+        Assert.True(inflated.Length > OtlpEndpoints.MaxInflatedBytes);
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains("inflates to more than", await response.Content.ReadAsStringAsync());
     }
 
     [Fact]

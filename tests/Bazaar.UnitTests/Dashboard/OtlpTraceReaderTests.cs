@@ -167,6 +167,7 @@ public sealed class OtlpTraceReaderTests
             { "field number 0", [0x02, 0x00] },
             { "a varint of 11 bytes", [0x08, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01] },
             { "text, not protobuf", "this is not protobuf"u8.ToArray() },
+            { "groups nested 1,000 deep", [.. Enumerable.Repeat((byte)0x0B, 1_000), .. Enumerable.Repeat((byte)0x0C, 1_000)] },
         };
     }
 
