@@ -23,11 +23,22 @@ public sealed class SqlBatch(string name)
 
     public int ParameterCount => _values.Count;
 
-    /// <summary>Appends a whole statement of the caller's (with no values of its own).</summary>
+    /// <summary>Appends a whole statement of the caller's; its values, if any, go through <see cref="Value"/>.</summary>
     public SqlBatch Statement(string sql)
     {
         _text.Append(sql).Append(";\n");
         return this;
+    }
+
+    /// <summary>
+    /// Adds <paramref name="value"/> as the batch's next parameter and returns its name, for a statement of the caller's
+    /// (<c>batch.Statement($"UPDATE t SET x = {batch.Value(x)} WHERE id = {batch.Value(id)}")</c>): the text holds only the name.
+    /// </summary>
+    public string Value(object? value)
+    {
+        string name = "@b" + _values.Count.ToString(CultureInfo.InvariantCulture);
+        _values.Add(value);
+        return name;
     }
 
     /// <summary>Starts a multi-row insert: <paramref name="head"/> is everything up to and including <c>VALUES</c>.</summary>
@@ -50,8 +61,7 @@ public sealed class SqlBatch(string name)
                 _text.Append(", ");
             }
 
-            _text.Append("@b").Append(_values.Count.ToString(CultureInfo.InvariantCulture));
-            _values.Add(values[i]);
+            _text.Append(Value(values[i]));
         }
 
         _text.Append(')');

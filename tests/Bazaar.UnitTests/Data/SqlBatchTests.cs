@@ -20,6 +20,16 @@ public sealed class SqlBatchTests
     }
 
     [Fact]
+    public void A_statement_of_the_callers_takes_its_values_as_parameters_numbered_after_the_rows_before_it()
+    {
+        var batch = new SqlBatch("test.values").Insert("INSERT INTO a (x) VALUES").Row("secret-one").End();
+        batch.Statement($"UPDATE b SET y = {batch.Value("secret-two")} WHERE id = {batch.Value(7)}");
+
+        Assert.Equal("INSERT INTO a (x) VALUES (@b0);\nUPDATE b SET y = @b1 WHERE id = @b2;\n", batch.ToString());
+        Assert.Equal(3, batch.ParameterCount);
+    }
+
+    [Fact]
     public void An_empty_batch_says_so()
     {
         Assert.True(new SqlBatch("test.empty").IsEmpty);

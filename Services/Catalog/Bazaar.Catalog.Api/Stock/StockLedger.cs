@@ -15,13 +15,12 @@ internal sealed partial class StockLedger(CatalogDatabase database, IOutbox outb
     private const string HeaderColumns =
         "SELECT id AS Id, order_id AS OrderId, state AS State, reason AS Reason, expires_at AS ExpiresAt FROM stock_reservations";
 
-    private static readonly SqlStatement InsertReservation = new("stock_reservations.insert", """
+    private const string InsertReservationSql = """
         INSERT INTO stock_reservations (id, order_id, state, reason, expires_at, created_at, updated_at)
         VALUES (@ReservationId, @OrderId, @state, @reason, @expiresAt, @now, @now)
-        """);
+        """;
 
-    private static readonly SqlStatement InsertLines = new("stock_reservation_items.insert",
-        "INSERT INTO stock_reservation_items (reservation_id, product_id, quantity) VALUES (@ReservationId, @ProductId, @Quantity)");
+    private static readonly SqlStatement InsertReservation = new("stock_reservations.insert", InsertReservationSql);
 
     // Each stock change is a conditional UPDATE followed, in the same round trip, by the product's levels after it
     // (for the catalog.stock.changed event) and whether the UPDATE matched (ROW_COUNT() of the statement before).
@@ -31,11 +30,18 @@ internal sealed partial class StockLedger(CatalogDatabase database, IOutbox outb
         FROM products WHERE id = @ProductId
         """;
 
-    private static readonly SqlStatement TakeStock = new("products.reserve_stock", """
+    private const string TakeStockSql = """
         UPDATE products
         SET available_stock = available_stock - @Quantity, reserved_stock = reserved_stock + @Quantity
         WHERE id = @ProductId AND deleted_at IS NULL AND available_stock >= @Quantity
-        """ + LevelsAfter);
+        """ + LevelsAfter;
+
+    private static readonly SqlStatement TakeStock = new("products.reserve_stock", TakeStockSql);
+
+    // A new reservation's header and its first line's stock in one round trip. A repeated id fails the INSERT on its key
+    // (a concurrent duplicate waits on that key, then fails), and the server runs nothing of a command after an error.
+    private static readonly SqlStatement InsertReservationAndTakeStock = new("stock_reservations.insert_and_reserve_stock",
+        InsertReservationSql + ";\n" + TakeStockSql);
 
     private static readonly SqlStatement SellReserved = new("products.sell_reserved", """
         UPDATE products SET reserved_stock = reserved_stock - @Quantity
@@ -64,9 +70,6 @@ internal sealed partial class StockLedger(CatalogDatabase database, IOutbox outb
         SELECT product_id AS ProductId, quantity AS Quantity FROM stock_reservation_items WHERE reservation_id = @reservationId ORDER BY product_id
         """);
 
-    private static readonly SqlStatement SetState = new("stock_reservations.set_state",
-        "UPDATE stock_reservations SET state = @state, reason = @reason, updated_at = @now WHERE id = @id");
-
     private static readonly SqlStatement SelectExpired = new("stock_reservations.select_expired", """
         SELECT id FROM stock_reservations WHERE state = 'Reserved' AND expires_at <= @now ORDER BY expires_at LIMIT @limit
         """);
@@ -93,18 +96,34 @@ internal sealed partial class StockLedger(CatalogDatabase database, IOutbox outb
     {
         DateTime now = time.GetUtcNow().UtcDateTime;
         DateTime expiresAt = now + request.Ttl;
-        // Inserting the header first makes a concurrent duplicate wait on its key, then see it and answer from it.
-        if (!await InsertHeaderAsync(unit, request, ReservationStates.Reserved, null, expiresAt, now, cancellationToken))
-        {
-            await unit.RollbackAsync(cancellationToken);
-            return new ReserveAttempt(null, AlreadyExists: true);
-        }
-
         // Ascending product order: two reservations of overlapping products lock rows in the same order and cannot deadlock.
-        var levels = new List<StockChanged>(request.Items.Count);
-        foreach (ReservationLine line in request.Items.OrderBy(line => line.ProductId))
+        ReservationLine[] lines = [.. request.Items.OrderBy(line => line.ProductId)];
+        var levels = new List<StockChanged>(lines.Length);
+        for (int i = 0; i < lines.Length; i++)
         {
-            LevelAfter? taken = await unit.Connection.QuerySingleOrDefaultAsync<LevelAfter>(TakeStock, line, unit.Transaction, cancellationToken);
+            LevelAfter? taken;
+            if (i == 0)
+            {
+                // The header goes first, with the first line: a concurrent duplicate waits on its key, then sees it and answers from it.
+                try
+                {
+                    taken = await unit.Connection.QuerySingleOrDefaultAsync<LevelAfter>(InsertReservationAndTakeStock, new
+                    {
+                        request.ReservationId, request.OrderId, state = ReservationStates.Reserved, reason = (string?)null, expiresAt, now,
+                        lines[0].ProductId, lines[0].Quantity,
+                    }, unit.Transaction, cancellationToken);
+                }
+                catch (DbException exception) when (TransientErrors.IsUniqueViolation(exception))
+                {
+                    await unit.RollbackAsync(cancellationToken);
+                    return new ReserveAttempt(null, AlreadyExists: true);
+                }
+            }
+            else
+            {
+                taken = await unit.Connection.QuerySingleOrDefaultAsync<LevelAfter>(TakeStock, lines[i], unit.Transaction, cancellationToken);
+            }
+
             if (taken is not { Changed: 1 })
             {
                 await unit.RollbackAsync(cancellationToken);
@@ -114,11 +133,12 @@ internal sealed partial class StockLedger(CatalogDatabase database, IOutbox outb
             levels.Add(taken.Level);
         }
 
-        await InsertLinesAsync(unit, request, cancellationToken);
         StockReservation reservation = new(request.ReservationId, request.OrderId, ReservationStates.Reserved,
             AsUtc(expiresAt), ToLines(request.Items), null);
-        await AnnounceAsync(unit, new StockReservationMade(reservation.ReservationId, reservation.OrderId, request.Items, reservation.ExpiresAt),
-            reservation.OrderId, levels, cancellationToken);
+        SqlBatch batch = WithLines(new SqlBatch("stock_reservations.record_reserved"), request);
+        Announce(batch, new StockReservationMade(reservation.ReservationId, reservation.OrderId, request.Items, reservation.ExpiresAt),
+            reservation.OrderId, levels);
+        await batch.ExecuteAsync(unit.Connection, unit.Transaction, cancellationToken);
         LogReserved(logger, request.ReservationId, request.OrderId, request.Items.Count);
         return new ReserveAttempt(reservation, AlreadyExists: false);
     }
@@ -141,10 +161,10 @@ internal sealed partial class StockLedger(CatalogDatabase database, IOutbox outb
             return null;
         }
 
-        await InsertLinesAsync(unit, request, cancellationToken);
         StockReservation reservation = new(request.ReservationId, request.OrderId, ReservationStates.Rejected, AsUtc(now), ToLines(request.Items), reason);
-        await outbox.AddAsync(unit.Transaction, new StockReservationRejected(reservation.ReservationId, reservation.OrderId, request.Items, reason),
-            reservation.OrderId, cancellationToken);
+        SqlBatch batch = WithLines(new SqlBatch("stock_reservations.record_rejected"), request);
+        Announce(batch, new StockReservationRejected(reservation.ReservationId, reservation.OrderId, request.Items, reason), reservation.OrderId, []);
+        await batch.ExecuteAsync(unit.Connection, unit.Transaction, cancellationToken);
         LogRejected(logger, request.ReservationId, request.OrderId, reason);
         return reservation;
     }
@@ -171,8 +191,10 @@ internal sealed partial class StockLedger(CatalogDatabase database, IOutbox outb
             }
 
             IReadOnlyList<StockChanged> levels = await ChangeStockAsync(unit, SellReserved, lines, cancellationToken);
-            StockReservation committed = await SetStateAsync(unit, header, ReservationStates.Committed, null, lines, cancellationToken);
-            await AnnounceAsync(unit, new StockReservationCommitted(committed.ReservationId, committed.OrderId, lines), committed.OrderId, levels, cancellationToken);
+            var batch = new SqlBatch("stock_reservations.record_committed");
+            StockReservation committed = SetState(batch, header, ReservationStates.Committed, null, lines);
+            Announce(batch, new StockReservationCommitted(committed.ReservationId, committed.OrderId, lines), committed.OrderId, levels);
+            await batch.ExecuteAsync(unit.Connection, unit.Transaction, cancellationToken);
             return ReservationResult.Done(committed);
         }, cancellationToken);
 
@@ -234,8 +256,10 @@ internal sealed partial class StockLedger(CatalogDatabase database, IOutbox outb
     {
         IReadOnlyList<StockChanged> levels = await ChangeStockAsync(unit, ReturnReserved, lines, cancellationToken);
         string? reason = state == ReservationStates.Expired ? "Not committed before its expiry." : null;
-        StockReservation returned = await SetStateAsync(unit, header, state, reason, lines, cancellationToken);
-        await AnnounceAsync(unit, new StockReservationReleased(returned.ReservationId, returned.OrderId, lines, state), returned.OrderId, levels, cancellationToken);
+        var batch = new SqlBatch("stock_reservations.record_returned");
+        StockReservation returned = SetState(batch, header, state, reason, lines);
+        Announce(batch, new StockReservationReleased(returned.ReservationId, returned.OrderId, lines, state), returned.OrderId, levels);
+        await batch.ExecuteAsync(unit.Connection, unit.Transaction, cancellationToken);
         return returned;
     }
 
@@ -260,10 +284,11 @@ internal sealed partial class StockLedger(CatalogDatabase database, IOutbox outb
         return levels;
     }
 
-    private async Task<StockReservation> SetStateAsync(UnitOfWork unit, Header header, string state, string? reason,
-        IReadOnlyList<ReservationLine> lines, CancellationToken cancellationToken)
+    /// <summary>Adds the reservation's move to <paramref name="state"/> to <paramref name="batch"/>; returns the reservation as it will be.</summary>
+    private StockReservation SetState(SqlBatch batch, Header header, string state, string? reason, IReadOnlyList<ReservationLine> lines)
     {
-        await unit.Connection.ExecuteAsync(SetState, new { id = header.Id, state, reason, now = time.GetUtcNow().UtcDateTime }, unit.Transaction, cancellationToken);
+        batch.Statement($"UPDATE stock_reservations SET state = {batch.Value(state)}, reason = {batch.Value(reason)}, " +
+                        $"updated_at = {batch.Value(time.GetUtcNow().UtcDateTime)} WHERE id = {batch.Value(header.Id)}");
         return (header with { State = state, Reason = reason }).ToReservation(lines);
     }
 
@@ -283,9 +308,17 @@ internal sealed partial class StockLedger(CatalogDatabase database, IOutbox outb
         }
     }
 
-    private static Task InsertLinesAsync(UnitOfWork unit, ValidReservation request, CancellationToken cancellationToken) =>
-        unit.Connection.ExecuteAsync(InsertLines,
-            request.Items.Select(line => new { request.ReservationId, line.ProductId, line.Quantity }).ToList(), unit.Transaction, cancellationToken);
+    /// <summary>Adds the reservation's lines to <paramref name="batch"/> as one multi-row INSERT.</summary>
+    private static SqlBatch WithLines(SqlBatch batch, ValidReservation request)
+    {
+        batch.Insert("INSERT INTO stock_reservation_items (reservation_id, product_id, quantity) VALUES");
+        foreach (ReservationLine line in request.Items)
+        {
+            batch.Row(request.ReservationId, line.ProductId, line.Quantity);
+        }
+
+        return batch.End();
+    }
 
     /// <summary>The reservation and its lines, locked until the transaction ends; null when there is no such reservation.</summary>
     private static async Task<(Header Header, IReadOnlyList<ReservationLine> Lines)?> LockAsync(UnitOfWork unit, string reservationId, CancellationToken cancellationToken)
@@ -303,13 +336,13 @@ internal sealed partial class StockLedger(CatalogDatabase database, IOutbox outb
         return (header, lines);
     }
 
-    /// <summary>The reservation's event and each touched product's new levels, written to the outbox in one statement.</summary>
-    private Task AnnounceAsync<TEvent>(UnitOfWork unit, TEvent @event, string orderId, IReadOnlyList<StockChanged> levels, CancellationToken cancellationToken)
+    /// <summary>Adds the reservation's event and each touched product's new levels to <paramref name="batch"/>: one outbox insert.</summary>
+    private void Announce<TEvent>(SqlBatch batch, TEvent @event, string orderId, IReadOnlyList<StockChanged> levels)
         where TEvent : IIntegrationEvent
     {
         var entries = new List<OutboxEntry>(levels.Count + 1) { OutboxEntry.Capture(@event, orderId, time) };
         entries.AddRange(levels.Select(level => OutboxEntry.Capture(level, timeProvider: time)));
-        return outbox.AddRangeAsync(unit.Transaction, entries, cancellationToken);
+        outbox.Append(batch, entries);
     }
 
     private static IReadOnlyList<StockReservationLine> ToLines(IEnumerable<ReservationLine> lines) =>
