@@ -33,19 +33,8 @@ public sealed class OrderLedger(IOutbox outbox, OrderStatusHints hints, TimeProv
         FROM order_history WHERE order_id = @id AND seq > @after ORDER BY seq
         """);
 
-    // The move and its history entry in one round trip: the driver sends both statements as one command.
-    private static readonly SqlStatement UpdateStatusAndRecord = new("orders.update_status_and_history", """
-        UPDATE orders SET status = @status, status_reason = @reason, seq = @seq, status_changed_at = @now WHERE id = @id;
-        INSERT INTO order_history (order_id, seq, status, reason, occurred_at) VALUES (@id, @seq, @status, @reason, @now)
-        """);
-
     internal static readonly SqlStatement InsertHistory = new("order_history.insert", """
         INSERT INTO order_history (order_id, seq, status, reason, occurred_at) VALUES (@id, @seq, @status, @reason, @now)
-        """);
-
-    private static readonly SqlStatement InsertCallback = new("order_callbacks.insert", """
-        INSERT INTO order_callbacks (order_id, seq, url, body, state, attempts, next_attempt_at, created_at)
-        VALUES (@id, @seq, @url, @body, 'Pending', 0, @now, @now)
         """);
 
     /// <summary>Locks the order row until the transaction ends, so saga steps and customer actions on one order take turns.</summary>
@@ -68,12 +57,15 @@ public sealed class OrderLedger(IOutbox outbox, OrderStatusHints hints, TimeProv
     /// <summary>
     /// <see cref="MoveAsync"/> for an order the caller locked in this same transaction (<see cref="LockAsync"/>) and has not
     /// changed since, as a saga step does: the row lock is still held, so locking and reading it again would only cost a round trip.
+    /// The move's writes (status, history entry, any outbox event and callback) go as one command; given
+    /// <paramref name="deferTo"/> (a consumer's <c>EventContext.Writes</c>), they are added to it instead and sent with
+    /// every other write of that transaction in one round trip before its commit.
     /// </summary>
     public async Task<TransitionResult> MoveLockedAsync(
-        DbTransaction transaction, OrderRow order, OrderStatus to, string? reason, CancellationToken cancellationToken, Func<OrderRow, bool>? onlyIf = null)
+        DbTransaction transaction, OrderRow order, OrderStatus to, string? reason, CancellationToken cancellationToken, Func<OrderRow, bool>? onlyIf = null,
+        SqlBatch? deferTo = null)
     {
         ArgumentNullException.ThrowIfNull(order);
-        DbConnection connection = Connection(transaction);
         Guid orderId = order.OrderId;
         OrderStatus from = order.CurrentStatus;
         if (!OrderStateMachine.CanMove(from, to) || (onlyIf is not null && !onlyIf(order)))
@@ -84,8 +76,10 @@ public sealed class OrderLedger(IOutbox outbox, OrderStatusHints hints, TimeProv
         reason = Shorten(reason);
         DateTime now = time.GetUtcNow().UtcDateTime;
         int seq = order.Seq + 1;
-        var values = new { id = order.Id, status = to.ToString(), reason, seq, now };
-        await connection.ExecuteAsync(UpdateStatusAndRecord, values, transaction, cancellationToken).ConfigureAwait(false);
+        SqlBatch writes = deferTo ?? new SqlBatch("orders.move");
+        string id = writes.Value(order.Id), status = writes.Value(to.ToString()), because = writes.Value(reason), number = writes.Value(seq), at = writes.Value(now);
+        writes.Statement($"UPDATE orders SET status = {status}, status_reason = {because}, seq = {number}, status_changed_at = {at} WHERE id = {id}");
+        writes.Statement($"INSERT INTO order_history (order_id, seq, status, reason, occurred_at) VALUES ({id}, {number}, {status}, {because}, {at})");
         OrderRow moved = order with { Status = to.ToString(), StatusReason = reason, Seq = seq, StatusChangedAt = now };
         // Status streams hear of the move straight from here, over Redis, once it has committed (not through the outbox).
         hints.AfterCommit(transaction, orderId, seq);
@@ -94,14 +88,19 @@ public sealed class OrderLedger(IOutbox outbox, OrderStatusHints hints, TimeProv
         // and takes payment in one step, in one transaction.
         if (to == OrderStatus.Cancelled)
         {
-            await outbox.AddAsync(transaction, new OrderCancelled(orderId, OrderStateMachine.ReservationIdOf(orderId), from, reason ?? "cancelled"),
-                order.Id, cancellationToken).ConfigureAwait(false);
+            outbox.Append(writes, [OutboxEntry.Capture(new OrderCancelled(orderId, OrderStateMachine.ReservationIdOf(orderId), from, reason ?? "cancelled"), order.Id, time)]);
         }
 
         if (OrderStateMachine.EndsSaga(to) && moved.CallbackUrl is { Length: > 0 } url)
         {
             string body = JsonSerializer.Serialize(new OrderCallback(orderId, to, reason, seq, moved.Total, OrderTime.Utc(now)), EventJson.Options);
-            await connection.ExecuteAsync(InsertCallback, new { id = order.Id, seq, url, body, now }, transaction, cancellationToken).ConfigureAwait(false);
+            writes.Statement("INSERT INTO order_callbacks (order_id, seq, url, body, state, attempts, next_attempt_at, created_at) " +
+                             $"VALUES ({id}, {number}, {writes.Value(url)}, {writes.Value(body)}, 'Pending', 0, {at}, {at})");
+        }
+
+        if (deferTo is null)
+        {
+            await writes.ExecuteAsync(Connection(transaction), transaction, cancellationToken).ConfigureAwait(false);
         }
 
         return new TransitionResult(TransitionOutcome.Moved, moved, from);

@@ -1,4 +1,3 @@
-using System.Data.Common;
 using Bazaar.Messaging;
 using Bazaar.Order.Api.Ordering;
 using Bazaar.Worker.Catalog;
@@ -35,14 +34,15 @@ internal sealed partial class ReserveStockStep(OrderLedger ledger, StockClient s
         {
             // Committed: a run of this step before a crash got as far as committing the stock; the payment below answers
             // that run's charge again, so the order ends as that run would have ended it.
-            TransitionResult reserved = await ledger.MoveLockedAsync(context.Transaction, order, OrderStatus.StockReserved, "stock reserved", cancellationToken);
+            TransitionResult reserved = await ledger.MoveLockedAsync(
+                context.Transaction, order, OrderStatus.StockReserved, "stock reserved", cancellationToken, deferTo: context.Writes);
             LogReserved(logger, @event.OrderId);
-            await payment.TakeAsync(context.Transaction, reserved.Order!, cancellationToken);
+            await payment.TakeAsync(context, reserved.Order!, cancellationToken);
         }
         else if (reservation.State == "Rejected")
         {
             string reason = reservation.Reason ?? "the stock reservation was rejected";
-            await ledger.MoveLockedAsync(context.Transaction, order, OrderStatus.Rejected, reason, cancellationToken);
+            await ledger.MoveLockedAsync(context.Transaction, order, OrderStatus.Rejected, reason, cancellationToken, deferTo: context.Writes);
             LogRejected(logger, @event.OrderId, reason);
         }
         else
@@ -50,7 +50,7 @@ internal sealed partial class ReserveStockStep(OrderLedger ledger, StockClient s
             // Released or expired: only a redelivery long after a crash meets this. Cancelling runs the compensation,
             // which refunds whatever that earlier run charged.
             string reason = $"the stock reservation was {reservation.State.ToLowerInvariant()} before payment completed";
-            await ledger.MoveLockedAsync(context.Transaction, order, OrderStatus.Cancelled, reason, cancellationToken);
+            await ledger.MoveLockedAsync(context.Transaction, order, OrderStatus.Cancelled, reason, cancellationToken, deferTo: context.Writes);
             LogRejected(logger, @event.OrderId, reason);
         }
     }
@@ -63,16 +63,16 @@ internal sealed partial class ReserveStockStep(OrderLedger ledger, StockClient s
 }
 
 /// <summary>
-/// Takes payment for an order in StockReserved, locked by the caller in its transaction: charge the buyer (idempotent by
+/// Takes payment for an order in StockReserved, locked by the caller in the consumer's transaction: charge the buyer (idempotent by
 /// order id at the provider), then commit the reservation and mark the order Paid. A decline cancels (the cancellation
 /// releases the stock). No answer within the call timeout leaves the order waiting in StockReserved: the payment timeout
 /// sweeper cancels it. If the reservation is gone by the time the charge succeeds (it expired), the charge is refunded
-/// and the order cancelled.
+/// and the order cancelled. The moves join the transaction's deferred writes (<see cref="EventContext.Writes"/>).
 /// </summary>
 internal sealed partial class Payment(
     OrderLedger ledger, StockClient stock, SimulatedPaymentProvider payments, IOptions<PaymentOptions> options, TimeProvider time, ILogger<Payment> logger)
 {
-    public async Task TakeAsync(DbTransaction transaction, OrderRow order, CancellationToken cancellationToken)
+    public async Task TakeAsync(EventContext context, OrderRow order, CancellationToken cancellationToken)
     {
         PaymentAnswer answer;
         using (var callTimeout = new CancellationTokenSource(options.Value.CallTimeout, time))
@@ -91,7 +91,7 @@ internal sealed partial class Payment(
 
         if (answer is PaymentAnswer.Declined declined)
         {
-            await ledger.MoveLockedAsync(transaction, order, OrderStatus.Cancelled, "payment declined: " + declined.Reason, cancellationToken);
+            await ledger.MoveLockedAsync(context.Transaction, order, OrderStatus.Cancelled, "payment declined: " + declined.Reason, cancellationToken, deferTo: context.Writes);
             return;
         }
 
@@ -99,13 +99,13 @@ internal sealed partial class Payment(
         ReservationAnswer? committed = await stock.CommitAsync(order.OrderId, cancellationToken);
         if (committed is { IsCommitted: true })
         {
-            await ledger.MoveLockedAsync(transaction, order, OrderStatus.Paid, $"payment {reference} approved", cancellationToken);
+            await ledger.MoveLockedAsync(context.Transaction, order, OrderStatus.Paid, $"payment {reference} approved", cancellationToken, deferTo: context.Writes);
             return;
         }
 
         await payments.RefundAsync(order.Id, cancellationToken);
         string reason = $"the stock reservation was {committed?.State.ToLowerInvariant() ?? "gone"} before payment completed; payment refunded";
-        await ledger.MoveLockedAsync(transaction, order, OrderStatus.Cancelled, reason, cancellationToken);
+        await ledger.MoveLockedAsync(context.Transaction, order, OrderStatus.Cancelled, reason, cancellationToken, deferTo: context.Writes);
         LogLostReservation(logger, order.OrderId, reason);
     }
 
@@ -127,7 +127,7 @@ internal sealed class TakePaymentStep(OrderLedger ledger, Payment payment) : IIn
         OrderRow? order = await ledger.LockAsync(context.Transaction, @event.OrderId, cancellationToken);
         if (order?.CurrentStatus == OrderStatus.StockReserved)
         {
-            await payment.TakeAsync(context.Transaction, order, cancellationToken);
+            await payment.TakeAsync(context, order, cancellationToken);
         }
     }
 }
