@@ -78,13 +78,23 @@ public sealed class MySqlDataSource
         WithRetryAsync(async token =>
         {
             await using var connection = await OpenConnectionAsync(token).ConfigureAwait(false);
-            await using var transaction = isolationLevel == IsolationLevel.Unspecified
-                ? await connection.BeginTransactionAsync(token).ConfigureAwait(false)
-                : await connection.BeginTransactionAsync(isolationLevel, token).ConfigureAwait(false);
-            var result = await work(connection, transaction, token).ConfigureAwait(false);
-            await transaction.CommitAsync(token).ConfigureAwait(false);
-            return result;
+            return await RunTransactionAsync(connection, work, isolationLevel, token).ConfigureAwait(false);
         }, cancellationToken);
+
+    /// <summary>Runs <paramref name="work"/> in one transaction on <paramref name="connection"/> and commits it (no retry).</summary>
+    internal static async Task<T> RunTransactionAsync<T>(
+        DbConnection connection,
+        Func<DbConnection, DbTransaction, CancellationToken, Task<T>> work,
+        IsolationLevel isolationLevel,
+        CancellationToken cancellationToken)
+    {
+        await using var transaction = isolationLevel == IsolationLevel.Unspecified
+            ? await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false)
+            : await connection.BeginTransactionAsync(isolationLevel, cancellationToken).ConfigureAwait(false);
+        var result = await work(connection, transaction, cancellationToken).ConfigureAwait(false);
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return result;
+    }
 
     /// <inheritdoc cref="InTransactionAsync{T}"/>
     public Task InTransactionAsync(
@@ -96,6 +106,12 @@ public sealed class MySqlDataSource
             await work(connection, transaction, token).ConfigureAwait(false);
             return true;
         }, cancellationToken, isolationLevel);
+
+    /// <summary>
+    /// Open connections kept between units of work, for a component that runs transactions back to back (see
+    /// <see cref="HeldConnections"/>); the caller disposes them when it stops.
+    /// </summary>
+    public HeldConnections HoldConnections(int capacity, TimeProvider? timeProvider = null) => new(this, capacity, timeProvider ?? TimeProvider.System);
 
     /// <summary>Runs <paramref name="work"/> on a fresh open connection, retrying it on transient failures.</summary>
     public Task<T> WithConnectionAsync<T>(Func<DbConnection, CancellationToken, Task<T>> work, CancellationToken cancellationToken = default) =>

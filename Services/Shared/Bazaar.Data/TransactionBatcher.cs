@@ -30,8 +30,8 @@ public sealed class TransactionBatcherOptions
 /// Group commit. Concurrent callers submit one unit of work each and await its result; a writer loop takes everything
 /// waiting (up to <see cref="TransactionBatcherOptions.MaxBatchSize"/>, never waiting for more when the queue is
 /// empty, so a lone caller pays no delay) and writes it in ONE transaction with one <see cref="BatchWrite{TItem,TResult}"/>
-/// call, which should send it as one multi-statement command (<see cref="SqlBatch"/>). A pooled open, BEGIN and
-/// COMMIT are then paid once per group instead of once per item.
+/// call, which should send it as one multi-statement command (<see cref="SqlBatch"/>). BEGIN and COMMIT are then
+/// paid once per group instead of once per item, on a connection each writer loop keeps open (<see cref="HeldConnections"/>).
 /// <para>
 /// Failures stay with the item that caused them. A transient failure (deadlock, lost connection) reruns the whole group
 /// through the data source's retry. Any other failure (a unique violation from one item, a bad value) rolls the group
@@ -48,7 +48,7 @@ public sealed class TransactionBatcherOptions
 /// </summary>
 public sealed partial class TransactionBatcher<TItem, TResult> : IAsyncDisposable
 {
-    private readonly MySqlDataSource _database;
+    private readonly HeldConnections _connections;
     private readonly BatchWrite<TItem, TResult> _write;
     private readonly string _name;
     private readonly int _maxBatchSize;
@@ -65,7 +65,8 @@ public sealed partial class TransactionBatcher<TItem, TResult> : IAsyncDisposabl
         options ??= new TransactionBatcherOptions();
         ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxBatchSize, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(options.Writers, 1);
-        _database = database;
+        // One connection per writer loop, kept open: a group pays its BEGIN, its command and its COMMIT, not a pooled open too.
+        _connections = database.HoldConnections(options.Writers);
         _name = name;
         _write = write;
         _maxBatchSize = options.MaxBatchSize;
@@ -106,6 +107,7 @@ public sealed partial class TransactionBatcher<TItem, TResult> : IAsyncDisposabl
     {
         _queue.Writer.TryComplete();
         await Task.WhenAll(_writers).ConfigureAwait(false);
+        await _connections.DisposeAsync().ConfigureAwait(false);
     }
 
     private async Task WriteLoopAsync()
@@ -177,7 +179,7 @@ public sealed partial class TransactionBatcher<TItem, TResult> : IAsyncDisposabl
 
     // Not the callers' tokens: once taken, the group is written whoever stops waiting, so the others are not failed.
     private Task<IReadOnlyList<TResult>> WriteAsync(IReadOnlyList<TItem> items) =>
-        _database.InTransactionAsync(async (connection, transaction, token) =>
+        _connections.InTransactionAsync(async (connection, transaction, token) =>
         {
             IReadOnlyList<TResult> results = await _write(connection, transaction, items, token).ConfigureAwait(false);
             if (results.Count != items.Count)

@@ -37,6 +37,7 @@ internal sealed partial class EventConsumerHost : BackgroundService
 
     private readonly IServiceProvider _services;
     private readonly MySqlDataSource _dataSource;
+    private readonly HeldConnections _connections;
     private readonly RabbitMQConnectionProvider _connectionProvider;
     private readonly HandlerRegistry _registry;
     private readonly MessagingOptions _options;
@@ -68,6 +69,9 @@ internal sealed partial class EventConsumerHost : BackgroundService
         _connectionProvider = connectionProvider;
         _registry = registry;
         _options = options.Value;
+        // One per worker, kept open: a pooled open per transaction cost three round trips (ping, default database,
+        // session SET) beside the transaction's own.
+        _connections = dataSource.HoldConnections(_options.MaxConcurrency, timeProvider);
         _topology = MessagingTopology.From(_options);
         _telemetry = telemetry;
         _timeProvider = timeProvider;
@@ -271,7 +275,7 @@ internal sealed partial class EventConsumerHost : BackgroundService
         bool[] firstTime;
         try
         {
-            firstTime = await _dataSource.InTransactionAsync(async (connection, transaction, token) =>
+            firstTime = await _connections.InTransactionAsync(async (connection, transaction, token) =>
             {
                 var fresh = await InsertInboxRowsAsync(connection, transaction, batch, token).ConfigureAwait(false);
                 var writes = new SqlBatch("consumer.writes");
@@ -352,7 +356,7 @@ internal sealed partial class EventConsumerHost : BackgroundService
         bool firstTime;
         try
         {
-            firstTime = await _dataSource.InTransactionAsync(async (connection, transaction, token) =>
+            firstTime = await _connections.InTransactionAsync(async (connection, transaction, token) =>
             {
                 if (!(await InsertInboxRowsAsync(connection, transaction, [delivery], token).ConfigureAwait(false))[0])
                 {
@@ -636,6 +640,7 @@ internal sealed partial class EventConsumerHost : BackgroundService
         }
 
         await _publisher.DisposeAsync().ConfigureAwait(false);
+        await _connections.DisposeAsync().ConfigureAwait(false);
     }
 
     private async Task WaitForIdleAsync(CancellationToken cancellationToken)

@@ -55,6 +55,7 @@ internal sealed partial class OutboxRelay : BackgroundService
     private static readonly TimeSpan[] QuickRepolls = [TimeSpan.FromMilliseconds(2), TimeSpan.FromMilliseconds(5), TimeSpan.FromMilliseconds(15)];
 
     private readonly MySqlDataSource _dataSource;
+    private readonly HeldConnections _connections;
     private readonly BatchPublisher _publisher;
     private readonly MessagingOptions _options;
     private readonly MessagingTelemetry _telemetry;
@@ -76,6 +77,9 @@ internal sealed partial class OutboxRelay : BackgroundService
         ILogger<OutboxRelay> logger)
     {
         _dataSource = dataSource;
+        // Two, one per batch in flight: the relay runs one transaction after another, and a pooled open per batch cost
+        // three round trips (ping, default database, session SET) beside the batch's own.
+        _connections = dataSource.HoldConnections(capacity: 2, timeProvider);
         _options = options.Value;
         _publisher = new BatchPublisher(connectionProvider, _options.ExchangeName);
         _telemetry = telemetry;
@@ -182,7 +186,7 @@ internal sealed partial class OutboxRelay : BackgroundService
     {
         try
         {
-            return await _dataSource.InTransactionAsync((connection, transaction, token) => RelayBatchAsync(connection, transaction, previous, sent, token), cancellationToken, IsolationLevel.ReadCommitted)
+            return await _connections.InTransactionAsync((connection, transaction, token) => RelayBatchAsync(connection, transaction, previous, sent, token), cancellationToken, IsolationLevel.ReadCommitted)
                 .ConfigureAwait(false);
         }
         finally
@@ -427,6 +431,7 @@ internal sealed partial class OutboxRelay : BackgroundService
     {
         await base.StopAsync(cancellationToken).ConfigureAwait(false);
         await _publisher.DisposeAsync().ConfigureAwait(false);
+        await _connections.DisposeAsync().ConfigureAwait(false);
     }
 
     internal sealed record OutboxRow(long Seq, string EventId, string EventType, string Body, string? TraceParent, string? TraceState, DateTime CreatedAt);

@@ -1,0 +1,156 @@
+using System.Data;
+using System.Data.Common;
+
+namespace Bazaar.Data;
+
+/// <summary>
+/// Open connections kept between units of work, for a component that runs transactions back to back (the outbox relay,
+/// the event consumer's workers, a group-commit writer). Each pooled open through MySql.Data costs three round trips
+/// before any work (a ping, <c>COM_INIT_DB</c> for the default database, and the data source's session <c>SET</c>), as
+/// many as a small transaction's own work; a held connection pays them once.
+/// <para>
+/// A connection is kept only after its unit of work succeeded (committed). Any failure drops it, since its state is
+/// unknown (a socket the server closed, a transaction half done), so the data source's retry of the unit, and every later
+/// unit, gets a fresh one; a connection the failure left closed drops the idle ones too. The work must leave no
+/// transaction open (InTransactionAsync commits its own). One idle for longer than <see cref="MaxIdle"/> is closed rather than reused: the server or
+/// something in between may have dropped it. At most <c>capacity</c> stay open while idle; more units at once open
+/// ordinary pooled connections for themselves. Safe for concurrent use.
+/// </para>
+/// </summary>
+public sealed class HeldConnections : IAsyncDisposable
+{
+    /// <summary>How long a connection may sit idle and still be reused.</summary>
+    public static readonly TimeSpan MaxIdle = TimeSpan.FromSeconds(30);
+
+    private readonly MySqlDataSource _dataSource;
+    private readonly int _capacity;
+    private readonly TimeProvider _timeProvider;
+    private readonly Lock _lock = new();
+    private readonly Stack<(DbConnection Connection, long IdleSince)> _idle = new();
+    private bool _disposed;
+    private int _opened;
+
+    internal HeldConnections(MySqlDataSource dataSource, int capacity, TimeProvider timeProvider)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
+        _dataSource = dataSource;
+        _capacity = capacity;
+        _timeProvider = timeProvider;
+    }
+
+    /// <summary>Connections opened so far (for tests: a held connection is opened once, not once per unit).</summary>
+    internal int Opened => Volatile.Read(ref _opened);
+
+    /// <summary>
+    /// As <see cref="MySqlDataSource.InTransactionAsync{T}"/>: runs <paramref name="work"/> in one transaction and commits
+    /// it, retrying the whole unit on transient failures; on a held connection when one is idle.
+    /// </summary>
+    public Task<T> InTransactionAsync<T>(
+        Func<DbConnection, DbTransaction, CancellationToken, Task<T>> work,
+        CancellationToken cancellationToken = default,
+        IsolationLevel isolationLevel = IsolationLevel.Unspecified) =>
+        WithConnectionAsync((connection, token) => MySqlDataSource.RunTransactionAsync(connection, work, isolationLevel, token), cancellationToken);
+
+    /// <summary>As <see cref="MySqlDataSource.WithConnectionAsync{T}"/>, on a held connection when one is idle.</summary>
+    public Task<T> WithConnectionAsync<T>(Func<DbConnection, CancellationToken, Task<T>> work, CancellationToken cancellationToken = default) =>
+        _dataSource.WithRetryAsync(async token =>
+        {
+            var connection = await TakeAsync(token).ConfigureAwait(false);
+            T result;
+            try
+            {
+                result = await work(connection, token).ConfigureAwait(false);
+            }
+            catch
+            {
+                // A connection the driver closed on the way is broken (the server restarted or dropped it): the idle
+                // ones most likely are too, and a retry that took them would only fail again.
+                var broken = connection.State != ConnectionState.Open;
+                await connection.DisposeAsync().ConfigureAwait(false);
+                if (broken)
+                {
+                    await CloseIdleAsync().ConfigureAwait(false);
+                }
+
+                throw;
+            }
+
+            await GiveBackAsync(connection).ConfigureAwait(false);
+            return result;
+        }, cancellationToken);
+
+    private async Task<DbConnection> TakeAsync(CancellationToken cancellationToken)
+    {
+        var now = _timeProvider.GetTimestamp();
+        List<DbConnection>? stale = null;
+        DbConnection? taken = null;
+        lock (_lock)
+        {
+            while (_idle.TryPop(out var idle))
+            {
+                if (_timeProvider.GetElapsedTime(idle.IdleSince, now) <= MaxIdle && idle.Connection.State == ConnectionState.Open)
+                {
+                    taken = idle.Connection;
+                    break;
+                }
+
+                (stale ??= []).Add(idle.Connection);
+            }
+        }
+
+        foreach (var connection in stale ?? [])
+        {
+            // Back to the driver's pool, which pings it before anyone gets it again.
+            await connection.DisposeAsync().ConfigureAwait(false);
+        }
+
+        if (taken is not null)
+        {
+            return taken;
+        }
+
+        var opened = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        Interlocked.Increment(ref _opened);
+        return opened;
+    }
+
+    private async ValueTask GiveBackAsync(DbConnection connection)
+    {
+        lock (_lock)
+        {
+            if (!_disposed && _idle.Count < _capacity && connection.State == ConnectionState.Open)
+            {
+                _idle.Push((connection, _timeProvider.GetTimestamp()));
+                return;
+            }
+        }
+
+        await connection.DisposeAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>Closes the idle connections; units still running close theirs when they end.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        lock (_lock)
+        {
+            _disposed = true;
+        }
+
+        await CloseIdleAsync().ConfigureAwait(false);
+    }
+
+    private async Task CloseIdleAsync()
+    {
+        DbConnection[] idle;
+        lock (_lock)
+        {
+            idle = [.. _idle.Select(i => i.Connection)];
+            _idle.Clear();
+        }
+
+        foreach (var connection in idle)
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+}
