@@ -66,6 +66,19 @@ public static class Extensions
 
         IConfiguration configuration = builder.Configuration;
         IHostEnvironment environment = builder.Environment;
+        if (TelemetrySetup.IsExported(configuration, TelemetrySetup.LogsExporterKey))
+        {
+            builder.AddOpenTelemetryLogs(configuration, environment, endpoint);
+        }
+
+        builder.Services.AddHostedService(_ => new TelemetryProviders(
+            TelemetrySetup.IsExported(configuration, TelemetrySetup.TracesExporterKey) ? TelemetrySetup.BuildTracerProvider(configuration, environment, endpoint) : null,
+            TelemetrySetup.IsExported(configuration, TelemetrySetup.MetricsExporterKey) ? TelemetrySetup.BuildMeterProvider(configuration, environment, endpoint) : null));
+        return builder;
+    }
+
+    private static void AddOpenTelemetryLogs(this IHostApplicationBuilder builder, IConfiguration configuration, IHostEnvironment environment, Uri endpoint)
+    {
         builder.Logging.AddOpenTelemetry(logging =>
         {
             logging.IncludeFormattedMessage = true;
@@ -80,11 +93,6 @@ public static class Extensions
                 }
             });
         });
-
-        builder.Services.AddHostedService(_ => new TelemetryProviders(
-            TelemetrySetup.BuildTracerProvider(configuration, environment, endpoint),
-            TelemetrySetup.BuildMeterProvider(configuration, environment, endpoint)));
-        return builder;
     }
 
     public static TBuilder AddDefaultHealthChecks<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder

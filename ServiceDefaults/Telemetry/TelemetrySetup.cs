@@ -21,6 +21,27 @@ public static class TelemetrySetup
     public static readonly IReadOnlyList<string> Meters =
         ["Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel", "System.Net.Http", "System.Runtime", "Bazaar.*"];
 
+    public const string TracesExporterKey = "OTEL_TRACES_EXPORTER";
+    public const string MetricsExporterKey = "OTEL_METRICS_EXPORTER";
+    public const string LogsExporterKey = "OTEL_LOGS_EXPORTER";
+
+    /// <summary>
+    /// Whether one signal is exported: OTEL_TRACES_EXPORTER / OTEL_METRICS_EXPORTER / OTEL_LOGS_EXPORTER as the
+    /// specification defines them, a comma-separated list where "none" alone turns the signal off (and "otlp", the
+    /// default, keeps it). A signal turned off costs its service nothing: no listener, so no spans or measurements.
+    /// </summary>
+    public static bool IsExported(IConfiguration configuration, string key)
+    {
+        string? value = configuration[key];
+        if (string.IsNullOrWhiteSpace(value))
+        {
+            return true;
+        }
+
+        return value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Any(exporter => !string.Equals(exporter, "none", StringComparison.OrdinalIgnoreCase));
+    }
+
     /// <summary>The OTLP base endpoint, or null when telemetry is not to be exported.</summary>
     public static Uri? OtlpEndpoint(IConfiguration configuration)
     {
@@ -159,20 +180,20 @@ internal sealed class HealthProbeTraceFilter : BaseProcessor<Activity>
 }
 
 /// <summary>Owns the tracer and meter providers: built when the host is, flushed and disposed when it stops.</summary>
-internal sealed class TelemetryProviders(TracerProvider tracerProvider, MeterProvider meterProvider) : IHostedService, IDisposable
+internal sealed class TelemetryProviders(TracerProvider? tracerProvider, MeterProvider? meterProvider) : IHostedService, IDisposable
 {
     public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     public Task StopAsync(CancellationToken cancellationToken)
     {
-        tracerProvider.ForceFlush(timeoutMilliseconds: 2000);
-        meterProvider.ForceFlush(timeoutMilliseconds: 2000);
+        tracerProvider?.ForceFlush(timeoutMilliseconds: 2000);
+        meterProvider?.ForceFlush(timeoutMilliseconds: 2000);
         return Task.CompletedTask;
     }
 
     public void Dispose()
     {
-        tracerProvider.Dispose();
-        meterProvider.Dispose();
+        tracerProvider?.Dispose();
+        meterProvider?.Dispose();
     }
 }

@@ -63,10 +63,61 @@ public sealed class TelemetryTests
     public async Task With_an_OTLP_endpoint_set_traces_metrics_and_logs_are_exported_over_http_protobuf_at_the_configured_pace()
     {
         var received = new ConcurrentQueue<(string Path, string? ContentType, long Length)>();
+        await using WebApplication collector = await StartCollectorAsync(received);
+        using IHost host = await StartExportingHostAsync(collector, []);
+
+        PlaceAnOrder(host);
+
+        await Eventually.HoldsAsync(
+            () => new[] { "/v1/traces", "/v1/logs", "/v1/metrics" }.All(path => received.Any(r => r.Path == path)),
+            "the collector has received traces, logs and metrics",
+            TimeSpan.FromSeconds(3));
+        await host.StopAsync();
+        Assert.All(received, r => Assert.Equal("application/x-protobuf", r.ContentType));
+        Assert.All(received, r => Assert.True(r.Length > 0));
+    }
+
+    [Theory]
+    [InlineData("OTEL_TRACES_EXPORTER", "/v1/traces")]
+    [InlineData("OTEL_METRICS_EXPORTER", "/v1/metrics")]
+    [InlineData("OTEL_LOGS_EXPORTER", "/v1/logs")]
+    public async Task A_signal_whose_exporter_is_none_is_not_exported_while_the_others_are(string key, string path)
+    {
+        var received = new ConcurrentQueue<(string Path, string? ContentType, long Length)>();
+        await using WebApplication collector = await StartCollectorAsync(received);
+        using IHost host = await StartExportingHostAsync(collector, new() { [key] = "none" });
+
+        PlaceAnOrder(host);
+
+        string[] others = [.. new[] { "/v1/traces", "/v1/logs", "/v1/metrics" }.Where(other => other != path)];
+        await Eventually.HoldsAsync(() => others.All(other => received.Any(r => r.Path == other)), "the other two signals are received", TimeSpan.FromSeconds(3));
+        // Stopping flushes every provider there is, so a signal still exported would have arrived by now.
+        await host.StopAsync();
+        Assert.DoesNotContain(received, r => r.Path == path);
+    }
+
+    [Theory]
+    [InlineData(null, true)]
+    [InlineData("otlp", true)]
+    [InlineData("none", false)]
+    [InlineData(" None ", false)]
+    [InlineData("none,otlp", true)]
+    public void An_exporter_setting_turns_its_signal_off_only_when_it_names_none_alone(string? value, bool exported)
+    {
+        IConfiguration configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            [TelemetrySetup.TracesExporterKey] = value,
+        }).Build();
+
+        Assert.Equal(exported, TelemetrySetup.IsExported(configuration, TelemetrySetup.TracesExporterKey));
+    }
+
+    private static async Task<WebApplication> StartCollectorAsync(ConcurrentQueue<(string Path, string? ContentType, long Length)> received)
+    {
         WebApplicationBuilder collectorBuilder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = "Production" });
         collectorBuilder.WebHost.UseUrls("http://127.0.0.1:0");
         collectorBuilder.Logging.ClearProviders();
-        await using WebApplication collector = collectorBuilder.Build();
+        WebApplication collector = collectorBuilder.Build();
         collector.MapPost("/v1/{signal}", async (HttpRequest request) =>
         {
             using var body = new MemoryStream();
@@ -75,7 +126,11 @@ public sealed class TelemetryTests
             return TypedResults.Ok();
         });
         await collector.StartAsync();
+        return collector;
+    }
 
+    private static async Task<IHost> StartExportingHostAsync(WebApplication collector, Dictionary<string, string?> settings)
+    {
         HostApplicationBuilder builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { EnvironmentName = "Production" });
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
         {
@@ -86,22 +141,20 @@ public sealed class TelemetryTests
             ["OTEL_BLRP_SCHEDULE_DELAY"] = "100",
             ["OTEL_METRIC_EXPORT_INTERVAL"] = "200",
         });
+        builder.Configuration.AddInMemoryCollection(settings);
         builder.AddServiceDefaults();
-        using IHost host = builder.Build();
+        IHost host = builder.Build();
         await host.StartAsync();
+        return host;
+    }
+
+    private static void PlaceAnOrder(IHost host)
+    {
         using var source = new ActivitySource("Bazaar.UnitTests.Telemetry");
         using (source.StartActivity("placing an order"))
         {
             host.Services.GetRequiredService<ILogger<TelemetryTests>>().LogWarning("An order was placed");
         }
-
-        await Eventually.HoldsAsync(
-            () => new[] { "/v1/traces", "/v1/logs", "/v1/metrics" }.All(path => received.Any(r => r.Path == path)),
-            "the collector has received traces, logs and metrics",
-            TimeSpan.FromSeconds(3));
-        await host.StopAsync();
-        Assert.All(received, r => Assert.Equal("application/x-protobuf", r.ContentType));
-        Assert.All(received, r => Assert.True(r.Length > 0));
     }
 
     /// <summary>
@@ -125,6 +178,7 @@ public sealed class TelemetryTests
         app.MapDefaultEndpoints();
         app.MapGet("/api/items/{id:int}", (int id) => TypedResults.Ok(id));
         app.MapGet("/boom", string () => throw new InvalidOperationException("failed"));
+        app.MapMethods("/api/things", ["GET", "DELETE"], () => TypedResults.NoContent());
         await app.StartAsync();
         exporter.Port = new Uri(app.Urls.Single()).Port;
         return (app, new HttpClient { BaseAddress = new Uri(app.Urls.Single()) }, tracing, exported);
@@ -163,9 +217,31 @@ public sealed class TelemetryTests
         Assert.Equal("/api/items/{id:int}", item.GetTagItem("http.route"));
         Assert.Equal(200, item.GetTagItem("http.response.status_code"));
         Assert.Equal(ActivityStatusCode.Unset, item.Status);
+        Assert.Equal("1.1", item.GetTagItem("network.protocol.version"));
+        Assert.Equal("127.0.0.1", item.GetTagItem("server.address"));
+        Assert.Equal(new Uri(app.Urls.Single()).Port, item.GetTagItem("server.port"));
         Activity boom = exported.Single(a => Equals(a.GetTagItem("url.path"), "/boom"));
         Assert.Equal(500, boom.GetTagItem("http.response.status_code"));
         Assert.Equal(ActivityStatusCode.Error, boom.Status);
+    }
+
+    [Fact]
+    public async Task One_endpoint_called_with_two_methods_names_each_span_by_its_own_method()
+    {
+        var (app, client, tracing, exported) = await StartTracedAsync();
+        await using WebApplication _ = app;
+        using TracerProvider __ = tracing;
+
+        foreach (HttpMethod method in new[] { HttpMethod.Get, HttpMethod.Delete, HttpMethod.Get, HttpMethod.Delete })
+        {
+            using var request = new HttpRequestMessage(method, "/api/things");
+            (await client.SendAsync(request)).Dispose();
+        }
+
+        await Eventually.HoldsAsync(() => exported.Count(span => span.Kind == ActivityKind.Server) >= 4, "the four server spans are exported");
+        Activity[] served = [.. exported.Where(span => span.Kind == ActivityKind.Server)];
+        Assert.All(served, span => Assert.Equal($"{span.GetTagItem("http.request.method")} /api/things", span.DisplayName));
+        Assert.Equal(2, served.Count(span => span.DisplayName == "DELETE /api/things"));
     }
 
     [Fact]
