@@ -88,12 +88,21 @@ public sealed class MySqlDataSource
         IsolationLevel isolationLevel,
         CancellationToken cancellationToken)
     {
-        await using var transaction = isolationLevel == IsolationLevel.Unspecified
+        var transaction = isolationLevel == IsolationLevel.Unspecified
             ? await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false)
             : await connection.BeginTransactionAsync(isolationLevel, cancellationToken).ConfigureAwait(false);
-        var result = await work(connection, transaction, cancellationToken).ConfigureAwait(false);
-        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-        return result;
+        try
+        {
+            var result = await work(connection, transaction, cancellationToken).ConfigureAwait(false);
+            await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+            return result;
+        }
+        finally
+        {
+            // Disposing rolls back what was not committed; only then has the transaction ended.
+            await transaction.DisposeAsync().ConfigureAwait(false);
+            TransactionEnd.Ended(transaction);
+        }
     }
 
     /// <inheritdoc cref="InTransactionAsync{T}"/>

@@ -17,15 +17,8 @@ public sealed class OrderStatusHintsTests
     [Fact]
     public async Task A_hint_goes_out_only_after_the_transaction_that_moved_the_order_has_ended()
     {
-        TestServers servers = await TestServers.SharedAsync();
-        using ConnectionMultiplexer redis = await ConnectionMultiplexer.ConnectAsync(servers.RedisConnectionString);
-        string channel = TestServers.UniqueName("hints");
-        var heard = new ConcurrentQueue<string>();
-        ISubscriber subscriber = redis.GetSubscriber();
-        await subscriber.SubscribeAsync(channel, (_, message) => heard.Enqueue(message.ToString()));
-        await using ServiceProvider services = new ServiceCollection().AddSingleton<IConnectionMultiplexer>(redis).BuildServiceProvider();
-        var hints = new OrderStatusHints(services, Options.Create(new OrderStreamOptions { Channel = channel }), NullLogger<OrderStatusHints>.Instance);
-        var database = new MySqlDataSource(await servers.CreateDatabaseAsync("hints"));
+        await using Listener listener = await Listener.StartAsync();
+        (ConcurrentQueue<string> heard, OrderStatusHints hints, MySqlDataSource database) = (listener.Heard, listener.Hints, listener.Database);
         Guid orderId = Guid.NewGuid();
 
         await using (DbConnection connection = await database.OpenConnectionAsync())
@@ -33,7 +26,7 @@ public sealed class OrderStatusHintsTests
         {
             hints.AfterCommit(transaction, orderId, seq: 2);
             // Published after the hint was asked for, over the same connection: a hint sent at once would arrive first.
-            await subscriber.PublishAsync(channel, "marker");
+            await listener.PublishAsync("marker");
             await Poll.UntilAsync(() => Task.FromResult(heard.Contains("marker")), TimeSpan.FromSeconds(10), "the marker arrives");
             Assert.Equal(["marker"], heard);
             await transaction.CommitAsync();
@@ -41,5 +34,65 @@ public sealed class OrderStatusHintsTests
 
         await Poll.UntilAsync(() => Task.FromResult(heard.Contains($"{orderId:N}:2")), TimeSpan.FromSeconds(10),
             () => $"the hint arrives once the connection is closed; heard: {string.Join(", ", heard)}");
+    }
+
+    [Fact]
+    public async Task A_hint_goes_out_after_the_commit_even_when_the_connection_stays_open_for_the_next_transaction()
+    {
+        await using Listener listener = await Listener.StartAsync();
+        (ConcurrentQueue<string> heard, OrderStatusHints hints, MySqlDataSource database) = (listener.Heard, listener.Hints, listener.Database);
+        Guid committed = Guid.NewGuid();
+        Guid rolledBack = Guid.NewGuid();
+        // As the worker's consumer runs its transactions: one connection held open from one to the next.
+        await using HeldConnections held = database.HoldConnections(1);
+
+        await held.InTransactionAsync((_, transaction, _) =>
+        {
+            hints.AfterCommit(transaction, committed, seq: 3);
+            return Task.FromResult(true);
+        });
+        await Assert.ThrowsAsync<InvalidOperationException>(() => held.InTransactionAsync<bool>((_, transaction, _) =>
+        {
+            hints.AfterCommit(transaction, rolledBack, seq: 2);
+            throw new InvalidOperationException("the unit of work fails");
+        }));
+
+        await Poll.UntilAsync(() => Task.FromResult(heard.Contains($"{committed:N}:3") && heard.Contains($"{rolledBack:N}:2")), TimeSpan.FromSeconds(10),
+            () => $"a hint arrives after each transaction while the connection stays open; heard: {string.Join(", ", heard)}");
+        Assert.Equal(1, held.Opened);
+        Assert.Single(heard, $"{committed:N}:3");
+    }
+
+    /// <summary>A subscriber to a fresh hint channel, the hints publishing on it, and a fresh database.</summary>
+    private sealed class Listener : IAsyncDisposable
+    {
+        private ConnectionMultiplexer _redis = null!;
+        private ServiceProvider _services = null!;
+        private string _channel = "";
+
+        public ConcurrentQueue<string> Heard { get; } = new();
+
+        public OrderStatusHints Hints { get; private set; } = null!;
+
+        public MySqlDataSource Database { get; private set; } = null!;
+
+        public static async Task<Listener> StartAsync()
+        {
+            TestServers servers = await TestServers.SharedAsync();
+            var listener = new Listener { _redis = await ConnectionMultiplexer.ConnectAsync(servers.RedisConnectionString), _channel = TestServers.UniqueName("hints") };
+            await listener._redis.GetSubscriber().SubscribeAsync(listener._channel, (_, message) => listener.Heard.Enqueue(message.ToString()));
+            listener._services = new ServiceCollection().AddSingleton<IConnectionMultiplexer>(listener._redis).BuildServiceProvider();
+            listener.Hints = new OrderStatusHints(listener._services, Options.Create(new OrderStreamOptions { Channel = listener._channel }), NullLogger<OrderStatusHints>.Instance);
+            listener.Database = new MySqlDataSource(await servers.CreateDatabaseAsync("hints"));
+            return listener;
+        }
+
+        public Task PublishAsync(string message) => _redis.GetSubscriber().PublishAsync(_channel, message);
+
+        public async ValueTask DisposeAsync()
+        {
+            await _services.DisposeAsync();
+            _redis.Dispose();
+        }
     }
 }

@@ -1,6 +1,7 @@
 using System.Data;
 using System.Data.Common;
 using System.Globalization;
+using Bazaar.Data;
 using Bazaar.Order.Api.Streaming;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -24,36 +25,51 @@ public sealed partial class OrderStatusHints(IServiceProvider services, IOptions
     internal event Action<Guid>? NotPublished;
 
     /// <summary>
-    /// Publishes the hint once <paramref name="transaction"/>'s connection closes, which is after its commit (or rollback):
-    /// a hint sent before the commit would wake streams that then find nothing new and wait for their next poll.
+    /// Publishes the hint once <paramref name="transaction"/> has ended (commit or rollback): a hint sent before the commit
+    /// would wake streams that then find nothing new and wait for their next poll. The end is reported by the data source's
+    /// transaction runner (<see cref="TransactionEnd"/>), whose connection may stay open for the next transaction (the
+    /// worker's consumer holds its connections); a transaction begun elsewhere ends, at the latest, when its connection
+    /// closes. Whichever comes first publishes, once.
     /// </summary>
     public void AfterCommit(DbTransaction transaction, Guid orderId, int seq)
     {
         DbConnection connection = transaction.Connection
             ?? throw new InvalidOperationException("The transaction has no connection (was it committed already?).");
+        int published = 0;
         StateChangeEventHandler? onClose = null;
+        void PublishOnce()
+        {
+            connection.StateChange -= onClose;
+            if (Interlocked.Exchange(ref published, 1) == 0)
+            {
+                Publish(orderId, seq);
+            }
+        }
+
         onClose = (_, change) =>
         {
             if (change.CurrentState == ConnectionState.Closed)
             {
-                connection.StateChange -= onClose;
-                Publish(orderId, seq);
+                PublishOnce();
             }
         };
         connection.StateChange += onClose;
+        TransactionEnd.Register(transaction, PublishOnce);
     }
 
     /// <summary>Publishes the hint now (fire and forget: nothing waits for Redis).</summary>
     public void Publish(Guid orderId, int seq)
     {
-        if (_redis.Value is not { } redis)
-        {
-            NotPublished?.Invoke(orderId);
-            return;
-        }
-
         try
         {
+            // Resolved here, inside the try: a connection that is only closed by its finalizer, after the host has
+            // stopped, closes on the finalizer thread, where an exception from a disposed container ends the process.
+            if (_redis.Value is not { } redis)
+            {
+                NotPublished?.Invoke(orderId);
+                return;
+            }
+
             redis.Publish(options.Value.Channel, $"{orderId:N}:{seq.ToString(CultureInfo.InvariantCulture)}", CommandFlags.FireAndForget);
         }
         catch (Exception exception) when (exception is RedisException or TimeoutException or ObjectDisposedException)
