@@ -68,8 +68,11 @@ public static class BazaarModel
             .WithReference(authApi).WaitFor(authApi)
             .WithHttpHealthCheck("/health");
 
+        // The saga yields to placement during a promotion-day peak (500 orders in 1-2 s: more than it can follow anyway) and
+        // catches up after it (Services/Worker/README.md, "Yielding to a placement peak").
         IResourceBuilder<ProjectResource> worker = builder.AddProject("worker", "Services/Worker/Bazaar.Worker/Bazaar.Worker.csproj")
             .WithHttpEndpoint(Ports.Worker)
+            .WithEnvironment("Saga__Yield__PeakPlacements", "500")
             .WithEnvironment("ServiceAuth__ClientId", "worker")
             .WithEnvironment("ServiceAuth__ClientSecret", workerClientSecret)
             .WithEnvironment("Callbacks__SigningSecret", callbackSigningSecret)

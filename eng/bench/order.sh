@@ -12,6 +12,9 @@
 # RabbitMQ. BENCH_SAGA=0 is another mode: the worker is not started, so the orders stay Submitted and nothing but
 # placement (and the outbox relay publishing its events) runs; it measures placement alone, and skips 202 -> Paid and
 # the flash sale. The default (BENCH_SAGA=1) is the mode whose figures RESULTS.md compares.
+# The worker gets the AppHost's Saga:Yield:PeakPlacements (lib.sh's bench_saga_yield, 500 since session 4: the saga takes
+# one step at a time while placement is at its peak and catches up after it); BENCH_SAGA_YIELD=0 runs the saga flat out
+# throughout, as before session 4. BENCH_WORKER_NICE=N starts the worker at nice N (default 0).
 set -euo pipefail
 BENCH_OUT="${BENCH_OUT:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/.out/order}"
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -21,6 +24,8 @@ duration="${1:-10s}"
 buyers="${2:-2000}"
 warmup="${BENCH_WARMUP:-15s}"
 saga="${BENCH_SAGA:-1}"
+worker_nice="${BENCH_WORKER_NICE:-0}"
+saga_yield="${BENCH_SAGA_YIELD:-$bench_saga_yield}"
 bench_require wrk wrk
 bench_require python3 python3
 bench_start_servers authdb catalogdb orderdb
@@ -42,8 +47,10 @@ discovery=("services__auth-api__http__0=$auth_api_url" "services__catalog-api__h
 bench_start_service order-api order/Bazaar.Order.Api.dll /alive ConnectionStrings__orderdb="$(bench_db orderdb)" "${discovery[@]}"
 worker_pid=""
 if [[ "$saga" == 1 ]]; then
-  bench_start_service worker worker/Bazaar.Worker.dll /alive ConnectionStrings__orderdb="$(bench_db orderdb)" "${discovery[@]}" \
-    ServiceAuth__ClientId=worker ServiceAuth__ClientSecret="$worker_secret" Callbacks__SigningSecret="bench-callback-secret-0123456789"
+  bench_service_nice="$worker_nice" \
+    bench_start_service worker worker/Bazaar.Worker.dll /alive ConnectionStrings__orderdb="$(bench_db orderdb)" "${discovery[@]}" \
+    ServiceAuth__ClientId=worker ServiceAuth__ClientSecret="$worker_secret" Callbacks__SigningSecret="bench-callback-secret-0123456789" \
+    Saga__Yield__PeakPlacements="$saga_yield"
   bench_wait_for "worker health" curl -fsS "$worker_url/health"
 fi
 bench_wait_for "order-api health" curl -fsS "$order_api_url/health"
@@ -75,7 +82,7 @@ rabbit_pid=$(cat "$bench_work/rabbit/pid" 2>/dev/null || echo "")
 cpu_names=(order-api mariadb worker catalog-api rabbitmq)
 cpu_pids=("$order_api_pid" "$mariadb_pid" "$worker_pid" "$catalog_api_pid" "$rabbit_pid")
 ticks() { local pid t; for pid in "${cpu_pids[@]}"; do t=0; [[ -n "$pid" && -r /proc/$pid/stat ]] && t=$(sed 's/.*) //' "/proc/$pid/stat" | awk '{ print $12 + $13 }'); printf '%s ' "$t"; done; echo; }
-place_label="order-api POST /api/orders (202, saga running behind it)"
+place_label="order-api POST /api/orders (202, saga running behind it, yield at $saga_yield, worker nice $worker_nice)"
 [[ "$saga" == 1 ]] || place_label="order-api POST /api/orders (202, placement only: no worker, BENCH_SAGA=0)"
 # bench_wrk first sends 2 s of plain GETs to the URL (its own warm-up), which must not count: the window opens when the
 # first order of the measured run exists (polled every 50 ms) and closes when wrk has finished.
@@ -126,10 +133,10 @@ verdict="FAILED"
 flash_rps=$(awk -v n="$buyers" -v s="$FLASH_ACCEPT_S" 'BEGIN { printf "%.0f", n / s }')
 
 summary="Placement: **$rps_place orders/s** (202), P50 $p50_place ms, P99 $p99_place ms at 64 connections, $errors_place errors, $new_orders new orders in the measured run (goal: 3,000/s, P99 < 50 ms); the saga then took about $drain_s s to finish the backlog.
-$cpu_line
+$cpu_line (Saga:Yield:PeakPlacements $saga_yield, worker nice $worker_nice)
 202 -> Paid at light load ($LAT_N orders one at a time, seen on the SSE stream): median **$LAT_P50 ms**, P90 $LAT_P90 ms, max $LAT_MAX ms (goal: median < 100 ms).
 Flash sale, $buyers buyers (each its own account) for 100 units: all $FLASH_ACCEPTED orders accepted in $FLASH_ACCEPT_S s ($flash_rps orders/s, clients retrying 429/503 after Retry-After), every order final after **$FLASH_TOTAL_S s**: $FLASH_PAID Paid, $FLASH_REJECTED Rejected, $FLASH_CANCELLED Cancelled, $FLASH_PENDING pending; stock available $FLASH_AVAILABLE + reserved $FLASH_RESERVED, sold $sold; charges held $FLASH_CHARGED, on orders not Paid $FLASH_CHARGED_NOT_PAID. Exactly-100-sold check: **$verdict**."
 echo; echo "$table"; echo; echo "$summary"
-bench_record "order: placement, 202 -> Paid, flash sale (Release, Production)" "eng/bench/order.sh $duration $buyers" "$table
+bench_record "order: placement, 202 -> Paid, flash sale (Release, Production)" "BENCH_SAGA_YIELD=$saga_yield BENCH_WORKER_NICE=$worker_nice eng/bench/order.sh $duration $buyers" "$table
 
 $summary"

@@ -36,6 +36,8 @@ public static class OrderApiExtensions
                 "Orders:Stream needs a channel and positive intervals.")
             .ValidateOnStart();
 
+        builder.Services.AddOptions<PlacementPaceOptions>().BindConfiguration(PlacementPaceOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<OrderLedger>();
         builder.Services.AddSingleton<OrderStatusHints>();
@@ -45,6 +47,8 @@ public static class OrderApiExtensions
         builder.Services.AddSingleton<OrderStatusHub>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<OrderStatusHub>());
         builder.Services.AddSingleton<PlacementWriter>();
+        builder.Services.AddSingleton<PlacementPace>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<PlacementPace>());
         builder.Services.AddTransient<OrderPlacement>();
         builder.Services.AddHttpClient<CatalogPrices>().RemoveStandardResilienceHandler();
         return builder;

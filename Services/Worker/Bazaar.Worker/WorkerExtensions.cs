@@ -1,4 +1,5 @@
 using Bazaar.Order.Api.Ordering;
+using Bazaar.Order.Api.Placement;
 using Bazaar.Order.Api.Streaming;
 using Bazaar.Worker.Callbacks;
 using Bazaar.Worker.Catalog;
@@ -44,6 +45,8 @@ public static class WorkerExtensions
         builder.Services.AddOptions<SagaOptions>().BindConfiguration(SagaOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddOptions<PaymentOptions>().BindConfiguration(PaymentOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddOptions<CallbackOptions>().BindConfiguration(CallbackOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddOptions<SagaYieldOptions>().BindConfiguration(SagaYieldOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddOptions<PlacementPaceOptions>().BindConfiguration(PlacementPaceOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddOptions<ServiceAuthOptions>().BindConfiguration(ServiceAuthOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         // The saga's moves hint order-api's status streams over Redis on this channel (the same setting as order-api's).
         builder.Services.AddOptions<OrderStreamOptions>().BindConfiguration(OrderStreamOptions.SectionName)
@@ -61,6 +64,8 @@ public static class WorkerExtensions
             .AddHttpMessageHandler<ServiceTokenHandler>();
         // The dispatcher retries on its own schedule and records each attempt, so the standard retries would only hide them.
         builder.Services.AddHttpClient(CallbackDispatcher.HttpClientName).RemoveStandardResilienceHandler();
+        builder.Services.AddSingleton<SagaYield>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<SagaYield>());
         builder.Services.AddHostedService<PaymentTimeoutSweeper>();
         builder.Services.AddHostedService<CallbackDispatcher>();
         return builder;

@@ -117,6 +117,9 @@ public sealed class OrderSystem : IAsyncDisposable
         string statusChannel = TestServers.UniqueName("orders-status");
         orderSettings["Orders:Stream:Channel"] = statusChannel;
         orderSettings["Orders:Stream:PollInterval"] = "00:00:05";
+        // The placement pace counters are read by this system's worker only (the Redis server is shared).
+        string paceKeyPrefix = TestServers.UniqueName("orders-pace") + ":";
+        orderSettings["Orders:Pace:KeyPrefix"] = paceKeyPrefix;
         adjustOrders?.Invoke(orderSettings);
 
         var workerSettings = Common(servers, messagingPrefix);
@@ -133,6 +136,7 @@ public sealed class OrderSystem : IAsyncDisposable
         workerSettings["Callbacks:FirstRetryDelay"] = "00:00:00.200";
         workerSettings["Callbacks:PollInterval"] = "00:00:00.050";
         workerSettings["Orders:Stream:Channel"] = statusChannel;
+        workerSettings["Orders:Pace:KeyPrefix"] = paceKeyPrefix;
         adjustWorker?.Invoke(workerSettings);
 
         var system = new OrderSystem(auth, catalog, orderSettings, workerSettings);

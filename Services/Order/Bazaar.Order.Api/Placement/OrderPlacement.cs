@@ -23,7 +23,8 @@ internal abstract record PlacementResult
 /// concurrent inserts waits on the first's key and then fails with a duplicate (in a group, the group is split and only
 /// that order fails), and is answered from the first row, so no check-then-insert window exists.
 /// </summary>
-internal sealed partial class OrderPlacement(MySqlDataSource database, CatalogPrices catalog, PlacementWriter writer, TimeProvider time, ILogger<OrderPlacement> logger)
+internal sealed partial class OrderPlacement(
+    MySqlDataSource database, CatalogPrices catalog, PlacementWriter writer, PlacementPace pace, TimeProvider time, ILogger<OrderPlacement> logger)
 {
     private static readonly SqlStatement SelectByKey = new("orders.select_by_key", """
         SELECT id AS Id, status AS Status, request_hash AS RequestHash FROM orders WHERE user_id = @userId AND idempotency_key = @key
@@ -74,6 +75,7 @@ internal sealed partial class OrderPlacement(MySqlDataSource database, CatalogPr
             return await AnswerRepeatAsync(userId, idempotencyKey, hash, cancellationToken);
         }
 
+        pace.Placed();
         LogPlaced(logger, orderId, lines.Count, order.Total);
         return new PlacementResult.Accepted(orderId, OrderStatus.Submitted, Repeat: false);
     }
