@@ -88,9 +88,7 @@ public sealed class MySqlDataSource
         IsolationLevel isolationLevel,
         CancellationToken cancellationToken)
     {
-        var transaction = isolationLevel == IsolationLevel.Unspecified
-            ? await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false)
-            : await connection.BeginTransactionAsync(isolationLevel, cancellationToken).ConfigureAwait(false);
+        var transaction = await TransactionStart.BeginAsync(connection, isolationLevel, cancellationToken).ConfigureAwait(false);
         try
         {
             var result = await work(connection, transaction, cancellationToken).ConfigureAwait(false);

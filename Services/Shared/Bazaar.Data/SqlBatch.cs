@@ -15,6 +15,9 @@ public sealed class SqlBatch(string name)
     private readonly StringBuilder _text = new(1024);
     private readonly List<object?> _values = [];
     private bool _firstRow;
+    private string? _head;
+    private string? _endedHead;
+    private int _endedAt = -1;
 
     /// <summary>The span name (for example <c>orders.place_batch</c>).</summary>
     public string Name { get; } = name;
@@ -41,9 +44,22 @@ public sealed class SqlBatch(string name)
         return name;
     }
 
-    /// <summary>Starts a multi-row insert: <paramref name="head"/> is everything up to and including <c>VALUES</c>.</summary>
+    /// <summary>
+    /// Starts a multi-row insert: <paramref name="head"/> is everything up to and including <c>VALUES</c>. An insert with
+    /// the same head as the one ended just before continues that one, so writers that each append their own row (the
+    /// handlers of one consumer batch, say) still send one statement: the server parses and runs one INSERT, not one
+    /// per row. The outcome is the same: the batch's statements succeed or fail, and roll back, together.
+    /// </summary>
     public SqlBatch Insert(string head)
     {
+        _head = head;
+        if (_endedAt == _text.Length && string.Equals(_endedHead, head, StringComparison.Ordinal))
+        {
+            _text.Length -= EndOfStatement.Length;
+            _firstRow = false;
+            return this;
+        }
+
         _text.Append(head).Append(' ');
         _firstRow = true;
         return this;
@@ -71,9 +87,12 @@ public sealed class SqlBatch(string name)
     /// <summary>Ends the insert begun by <see cref="Insert"/>.</summary>
     public SqlBatch End()
     {
-        _text.Append(";\n");
+        _text.Append(EndOfStatement);
+        (_endedHead, _endedAt) = (_head, _text.Length);
         return this;
     }
+
+    private const string EndOfStatement = ";\n";
 
     public override string ToString() => _text.ToString();
 

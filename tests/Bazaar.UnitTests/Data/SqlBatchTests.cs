@@ -30,6 +30,22 @@ public sealed class SqlBatchTests
     }
 
     [Fact]
+    public void Inserts_with_the_same_head_appended_one_after_the_other_become_one_multi_row_insert()
+    {
+        var batch = new SqlBatch("test.merge");
+        batch.Insert("INSERT INTO a (x) VALUES").Row(1).End();
+        batch.Insert("INSERT INTO a (x) VALUES").Row(2).Row(3).End();
+        batch.Insert("INSERT INTO b (x) VALUES").Row(4).End();
+        batch.Statement("DELETE FROM c");
+        batch.Insert("INSERT INTO b (x) VALUES").Row(5).End();
+
+        Assert.Equal(
+            "INSERT INTO a (x) VALUES (@b0),\n(@b1),\n(@b2);\nINSERT INTO b (x) VALUES (@b3);\nDELETE FROM c;\nINSERT INTO b (x) VALUES (@b4);\n",
+            batch.ToString());
+        Assert.Equal(5, batch.ParameterCount);
+    }
+
+    [Fact]
     public void An_empty_batch_says_so()
     {
         Assert.True(new SqlBatch("test.empty").IsEmpty);
