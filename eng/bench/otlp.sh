@@ -7,15 +7,20 @@
 #     request's issue), without OTLP and with it (traces, metrics and logs exported to the receiver, storage on);
 #     P50, P90, P99.
 #  3. saturation: the same services under wrk; requests/s, P50, P99.
-# Steps 2 and 3 also run a copy exporting to a sink that stores nothing (the exporter's own cost, apart from the
+# Every side is warmed first: 5 s under wrk, then WARM_SECONDS (default 60) at 200 requests/s each.
+#  4. paired: every side at once, requests taking turns (PAIRED_RATE per side, default 1000, PAIRED_SECONDS long,
+#     default 20), so the machine's other load meets every side alike; with each service's CPU per request.
+# Steps 2 and 4 also read each service's CPU time (user + system, /proc) per request: the exporter's cost inside the
+# service, which a latency at a moderate rate cannot resolve on a shared 2-CPU machine.
+# Steps 2-4 also run a copy exporting to a sink that stores nothing (the exporter's own cost, apart from the
 # receiver's, which shares these CPUs) and a second identical copy without OTLP (the noise between identical
 # services). They run in ROUNDS interleaved rounds, each side once per round in a rotating order; the summary gives
 # medians over rounds and each side's per-round change against that round's two "without" runs.
 # Usage: eng/bench/otlp.sh [wrk args]   (default -t2 -c64 -d10s --latency). Environment: RATE (fixed-rate step,
 # default 2000 requests/s, LOAD_SECONDS long, default 10), ROUNDS (default 5; the session-2 version ran 2), INGEST_RATES (default "25000 50000 0";
 # 0 = as fast as it answers), BASELINE (a directory holding another build of Bazaar.Bench.Otlp, e.g. built from an
-# earlier commit: its receiver runs beside this one, in the ingest step and with a service of its own, so a change
-# to the receiver is measured against the old one in the same run).
+# earlier commit: its receiver runs beside this one, in the ingest step and with a service of its own built from the
+# same commit, so a change to the receiver or to ServiceDefaults is measured against the old one in the same run).
 # Appends to eng/bench/RESULTS.md (BENCH_NO_RECORD=1 to skip).
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -26,6 +31,8 @@ wrk_args=("$@")
 rate="${RATE:-2000}"
 rounds="${ROUNDS:-5}"
 load_seconds="${LOAD_SECONDS:-10}"
+paired_rate="${PAIRED_RATE:-1000}"
+paired_seconds="${PAIRED_SECONDS:-20}"
 read -r -a ingest_rates <<<"${INGEST_RATES:-25000 50000 0}"
 bench_require wrk wrk
 bench_require curl curl
@@ -35,24 +42,40 @@ bench_build "$BENCH_DIR/otlp/Bazaar.Bench.Otlp.csproj" otlp
 bench=(dotnet "$BENCH_OUT/otlp/Bazaar.Bench.Otlp.dll")
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 
-# The receiver as the AppHost runs it: workstation GC (the AppHost is not a web-SDK project), default limits.
-# Started again on other ports if one was taken meanwhile. Sets otlp_port and api_port.
-start_receiver() { # name dll
-  local name="$1" dll="$2" attempt pid deadline
+# Starts a process on freshly chosen ports, again on others (3 tries) if one was taken between the choice and the bind,
+# and waits up to 60 s for it to answer. choose (given the attempt) picks the ports and sets cmd; ready tests it. Sets
+# started_pid.
+start_on_free_ports() { # name choose ready
+  local name="$1" choose="$2" ready="$3" attempt deadline
   for attempt in 1 2 3; do
-    otlp_port=$(bench_free_port); api_port=$(bench_free_port)
-    DOTNET_gcServer=0 ASPNETCORE_ENVIRONMENT=Production dotnet "$dll" receiver --otlp "http://127.0.0.1:$otlp_port" --api "http://127.0.0.1:$api_port" --data "$bench_work/$name-$attempt" >"$BENCH_OUT/otlp-$name.log" 2>&1 &
-    pid=$!
-    bench_pids+=("$pid")
+    "$choose" "$attempt"
+    "${cmd[@]}" >"$BENCH_OUT/otlp-$name.log" 2>&1 &
+    started_pid=$!
+    bench_pids+=("$started_pid")
     deadline=$(( SECONDS + 60 ))
-    until curl -fsS -o /dev/null "http://127.0.0.1:$api_port/api/telemetry/stats" 2>/dev/null && curl -sS -o /dev/null -X POST "http://127.0.0.1:$otlp_port/v1/traces" 2>/dev/null; do
-      kill -0 "$pid" 2>/dev/null || continue 2
-      (( SECONDS < deadline )) || { echo "the receiver ($name) did not come up within 60 s" >&2; exit 1; }
+    until "$ready" 2>/dev/null; do
+      kill -0 "$started_pid" 2>/dev/null || continue 2
+      (( SECONDS < deadline )) || { echo "$name did not come up within 60 s" >&2; exit 1; }
       sleep 0.2
     done
     return 0
   done
-  echo "the receiver ($name) could not start:" >&2; tail -5 "$BENCH_OUT/otlp-$name.log" >&2; exit 1
+  echo "$name could not start:" >&2; tail -5 "$BENCH_OUT/otlp-$name.log" >&2; exit 1
+}
+
+# The receiver as the AppHost runs it: workstation GC (the AppHost is not a web-SDK project), default limits.
+# Sets otlp_port and api_port.
+start_receiver() { # name dll
+  receiver_name="$1" receiver_dll="$2"
+  start_on_free_ports "$1" choose_receiver_ports receiver_ready
+}
+choose_receiver_ports() { # attempt
+  otlp_port=$(bench_free_port); api_port=$(bench_free_port)
+  cmd=(env DOTNET_gcServer=0 ASPNETCORE_ENVIRONMENT=Production dotnet "$receiver_dll" receiver --otlp "http://127.0.0.1:$otlp_port"
+    --api "http://127.0.0.1:$api_port" --data "$bench_work/$receiver_name-$1")
+}
+receiver_ready() {
+  curl -fsS -o /dev/null "http://127.0.0.1:$api_port/api/telemetry/stats" && curl -sS -o /dev/null -X POST "http://127.0.0.1:$otlp_port/v1/traces"
 }
 baseline_port=""; baseline_api_port=""; baseline_note=""
 if [[ -n "${BASELINE:-}" ]]; then
@@ -79,55 +102,85 @@ for offered in "${ingest_rates[@]}"; do
   [[ -n "$baseline_port" ]] && ingest baseline "$baseline_port" "$baseline_api_port" "$offered" " (baseline receiver)"
 done
 
-# Starts the service on a free port, again on another one if that port was taken meanwhile; sets service_port.
+# Starts the service (from this build, or the dll given) on a free port; sets service_port and service_pid.
 start_service() { # name [env...]
-  local name="$1" attempt pid; shift
-  for attempt in 1 2 3; do
-    service_port=$(bench_free_port)
-    env ASPNETCORE_ENVIRONMENT=Production ASPNETCORE_URLS="http://127.0.0.1:$service_port" "$@" "${bench[@]}" service >"$BENCH_OUT/otlp-$name.log" 2>&1 &
-    pid=$!
-    bench_pids+=("$pid")
-    local deadline=$(( SECONDS + 60 ))
-    until curl -fsS -o /dev/null "http://127.0.0.1:$service_port/json" 2>/dev/null; do
-      kill -0 "$pid" 2>/dev/null || continue 2
-      (( SECONDS < deadline )) || { echo "the service ($name) did not come up within 60 s" >&2; exit 1; }
-      sleep 0.2
-    done
-    return 0
-  done
-  echo "the service ($name) could not start:" >&2; tail -5 "$BENCH_OUT/otlp-$name.log" >&2; exit 1
+  local name="$1"; shift
+  service_env=("$@")
+  service_run_dll="${service_dll:-$BENCH_OUT/otlp/Bazaar.Bench.Otlp.dll}"
+  start_on_free_ports "$name" choose_service_port service_ready
+  service_pid=$started_pid
 }
+choose_service_port() {
+  service_port=$(bench_free_port)
+  cmd=(env ASPNETCORE_ENVIRONMENT=Production ASPNETCORE_URLS="http://127.0.0.1:$service_port" "${service_env[@]}" dotnet "$service_run_dll" service)
+}
+service_ready() { curl -fsS -o /dev/null "http://127.0.0.1:$service_port/json"; }
 # What the AppHost gives every project (Bazaar.Hosting's ProcessEnvironment).
 exporting=(OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf OTEL_SERVICE_NAME=bench-service OTEL_RESOURCE_ATTRIBUTES=service.instance.id=bench-service-0
   OTEL_BSP_SCHEDULE_DELAY=1000 OTEL_BLRP_SCHEDULE_DELAY=1000 OTEL_METRIC_EXPORT_INTERVAL=1000 OTEL_TRACES_SAMPLER=always_on)
-start_service plain; plain_port=$service_port
-start_service plain2; plain2_port=$service_port
-start_service exported OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$otlp_port" "${exporting[@]}"; exported_port=$service_port
-start_service sink OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$sink_port" "${exporting[@]}"; sink_service_port=$service_port
+start_service plain; plain_port=$service_port; plain_pid=$service_pid
+start_service plain2; plain2_port=$service_port; plain2_pid=$service_pid
+start_service exported OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$otlp_port" "${exporting[@]}"; exported_port=$service_port; exported_pid=$service_pid
+start_service sink OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$sink_port" "${exporting[@]}"; sink_service_port=$service_port; sink_service_pid=$service_pid
 # Two identical services without OTLP: the difference between them is the noise every other figure is read against.
 labels=("without OTLP" "with OTLP to the receiver" "with OTLP to a sink" "without OTLP, second copy")
 ports=("$plain_port" "$exported_port" "$sink_service_port" "$plain2_port")
+service_pids=("$plain_pid" "$exported_pid" "$sink_service_pid" "$plain2_pid")
 if [[ -n "$baseline_port" ]]; then
-  start_service baseline OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$baseline_port" "${exporting[@]}"
-  labels+=("with OTLP to the baseline receiver"); ports+=("$service_port")
+  # The baseline's own service, so its ServiceDefaults (the exporter's setup inside the service) is measured too.
+  service_dll="$BASELINE/Bazaar.Bench.Otlp.dll" start_service baseline OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$baseline_port" "${exporting[@]}"
+  labels+=("with OTLP to the baseline receiver"); ports+=("$service_port"); service_pids+=("$service_pid")
 fi
 sides=${#ports[@]}
 
 # A first load warms more than the JIT: the exporter's batches, the receiver's queue and a growing SQLite file.
 for port in "${ports[@]}"; do timeout 30 wrk -t2 -c64 -d5s "http://127.0.0.1:$port/json" >/dev/null 2>&1 || true; done
+# Then every side at a low rate for WARM_SECONDS (default 60): the exporter's own code runs about once a second (a
+# metric collection and export, a span batch), so .NET's tiered JIT recompiles it only after some 30 calls each; until
+# then the tiering thread's compiling shows up as the exporting services' CPU (measured: 8-10 ms per second, idle).
+all_urls=""; for port in "${ports[@]}"; do all_urls+="${all_urls:+,}http://127.0.0.1:$port/json"; done
+echo "Warming every side at 200/s for ${WARM_SECONDS:-60} s (the exporters' once-a-second paths)" >&2
+timeout $(( ${WARM_SECONDS:-60} + 60 )) "${bench[@]}" paired --urls "$all_urls" --rate 200 --seconds "${WARM_SECONDS:-60}" --connections 4 >/dev/null
 
 # Interleaved: each round runs every side once, starting one side later than the round before, so neither a drift
 # in the machine's other load nor a position in the round favours one side.
 order() { local round=$1 k; for (( k = 0; k < sides; k++ )); do echo $(( (k + round - 1) % sides )); done; }
 latency_rows=()
-declare -A p50s p99s
+declare -A p50s p99s cpus
+clk_tck=$(getconf CLK_TCK)
 for (( round = 1; round <= rounds; round++ )); do
   for i in $(order "$round"); do
     echo "Fixed rate $rate/s for $load_seconds s: ${labels[i]} ($round/$rounds)" >&2
+    ticks_before=$(bench_cpu_ticks "${service_pids[i]}")
     line=$(timeout 60 "${bench[@]}" load --url "http://127.0.0.1:${ports[i]}/json" --rate "$rate" --seconds "$load_seconds" --connections 16)
+    ticks_after=$(bench_cpu_ticks "${service_pids[i]}")
     field() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" <<<"$line"; }
-    latency_rows+=("| ${labels[i]} ($round) | $(field requests) | $(field errors) | $(field p50_ms) | $(field p90_ms) | $(field p99_ms) |")
-    p50s[$i]+="$(field p50_ms) "; p99s[$i]+="$(field p99_ms) "
+    # The service's own CPU (user + system) per request: what the exporter costs inside it, read from the kernel's
+    # count rather than from a latency that every other process on the machine moves. 1 tick = 1/clk_tck s.
+    cpu_us=$(awk -v t=$(( ticks_after - ticks_before )) -v hz="$clk_tck" -v n="$(field requests)" 'BEGIN { printf "%.1f", t * 1e6 / hz / n }')
+    latency_rows+=("| ${labels[i]} ($round) | $(field requests) | $(field errors) | $(field p50_ms) | $(field p90_ms) | $(field p99_ms) | $cpu_us |")
+    p50s[$i]+="$(field p50_ms) "; p99s[$i]+="$(field p99_ms) "; cpus[$i]+="$cpu_us "
+  done
+done
+# Paired: every side at once, requests taking turns (PAIRED_RATE per side), so a burst of other work on the machine
+# lands on every side alike; each service's CPU per request from the kernel's count. The exporting services' background
+# work (serializing, posting) shares the CPUs with the other sides here, so the paired latency shows the per-request
+# cost inside a service more than that background work; the sequential step above shows both.
+declare -A pp50s pp99s pcpus
+paired_rows=()
+for (( round = 1; round <= rounds; round++ )); do
+  mapfile -t turn < <(order "$round")
+  urls=""; for i in "${turn[@]}"; do urls+="${urls:+,}http://127.0.0.1:${ports[i]}/json"; done
+  echo "Paired, $paired_rate/s per side for $paired_seconds s, all $sides sides at once ($round/$rounds)" >&2
+  before=($(bench_cpu_ticks "${service_pids[@]}"))
+  mapfile -t lines < <(timeout 120 "${bench[@]}" paired --urls "$urls" --rate "$paired_rate" --seconds "$paired_seconds" --connections 8)
+  after=($(bench_cpu_ticks "${service_pids[@]}"))
+  for k in "${!turn[@]}"; do
+    i=${turn[k]}; line=${lines[k]}
+    field() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" <<<"$line"; }
+    cpu_us=$(awk -v t=$(( after[i] - before[i] )) -v hz="$clk_tck" -v n="$(field requests)" 'BEGIN { printf "%.1f", t * 1e6 / hz / n }')
+    paired_rows+=("| ${labels[i]} ($round) | $(field requests) | $(field errors) | $(field p50_ms) | $(field p90_ms) | $(field p99_ms) | $cpu_us |")
+    pp50s[$i]+="$(field p50_ms) "; pp99s[$i]+="$(field p99_ms) "; pcpus[$i]+="$cpu_us "
   done
 done
 declare -A rpss wp50s wp99s
@@ -190,15 +243,25 @@ $headers
 $rules
 $(figure "P50 at $rate requests/s (ms)" p50s)
 $(figure "P99 at $rate requests/s (ms)" p99s)
+$(figure "service CPU per request at $rate requests/s (µs)" cpus)
+$(figure "paired: P50 at $paired_rate requests/s per side (ms)" pp50s)
+$(figure "paired: P99 at $paired_rate requests/s per side (ms)" pp99s)
+$(figure "paired: service CPU per request (µs)" pcpus)
 $(figure "requests/s at saturation" rpss)
 $(figure "P50 at saturation (ms)" wp50s)
 $(figure "P99 at saturation (ms)" wp99s)
 
 Fixed rate (open loop at $rate requests/s for $load_seconds s, latency from each request's issue, driver: HttpClient with 16 connections), every round:
 
-| ServiceDefaults GET /json | requests | errors | P50 (ms) | P90 (ms) | P99 (ms) |
-|---|---:|---:|---:|---:|---:|
+| ServiceDefaults GET /json | requests | errors | P50 (ms) | P90 (ms) | P99 (ms) | service CPU per request (µs) |
+|---|---:|---:|---:|---:|---:|---:|
 $(printf '%s\n' "${latency_rows[@]}")
+
+Paired (every side at once, requests taking turns, $paired_rate requests/s per side for $paired_seconds s), every round:
+
+| ServiceDefaults GET /json | requests | errors | P50 (ms) | P90 (ms) | P99 (ms) | service CPU per request (µs) |
+|---|---:|---:|---:|---:|---:|---:|
+$(printf '%s\n' "${paired_rows[@]}")
 
 Saturation, every round:
 

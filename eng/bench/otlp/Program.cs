@@ -14,7 +14,10 @@ using Google.Protobuf;
 //                                                              posts span batches to a receiver (rate 0: as fast as it answers); prints spans/s stored
 //   service                                                    a ServiceDefaults service with GET /json (exports when OTEL_EXPORTER_OTLP_ENDPOINT is set)
 //   sink     --url URL                                         answers every OTLP POST with 200 after reading the body: the exporter's cost alone
-//   load     --url URL --rate N --seconds N --connections N    open-loop GETs at a fixed rate; latency from each request's scheduled start
+//   load     --url URL --rate N --seconds N --connections N    open-loop GETs at a fixed rate; latency from each request's issue
+//   paired   --urls URL,URL,... --rate N --seconds N --connections N
+//                                                              the same open loop against every URL at once, requests taking turns
+//                                                              (N per second each), so every side meets the same moment's machine
 var mode = args.FirstOrDefault() ?? "";
 string Option(string name, string fallback)
 {
@@ -45,8 +48,11 @@ switch (mode)
     case "sink":
         await SinkAsync(Option("url", "http://127.0.0.1:4318"));
         break;
+    case "paired":
+        await PairedLoadAsync([.. Option("urls", "").Split(',', StringSplitOptions.RemoveEmptyEntries).Select(u => new Uri(u))], int.Parse(Option("rate", "1000"), CultureInfo.InvariantCulture), int.Parse(Option("seconds", "20"), CultureInfo.InvariantCulture), int.Parse(Option("connections", "8"), CultureInfo.InvariantCulture));
+        break;
     case "load":
-        await LoadAsync(new Uri(Option("url", "http://127.0.0.1:5000/json")), int.Parse(Option("rate", "2000"), CultureInfo.InvariantCulture), int.Parse(Option("seconds", "10"), CultureInfo.InvariantCulture), int.Parse(Option("connections", "16"), CultureInfo.InvariantCulture));
+        await PairedLoadAsync([new Uri(Option("url", "http://127.0.0.1:5000/json"))], int.Parse(Option("rate", "2000"), CultureInfo.InvariantCulture), int.Parse(Option("seconds", "10"), CultureInfo.InvariantCulture), int.Parse(Option("connections", "16"), CultureInfo.InvariantCulture));
         break;
     default:
         Console.Error.WriteLine("usage: Bazaar.Bench.Otlp ingest|receiver|service [options]");
@@ -254,18 +260,22 @@ static async Task SinkAsync(string url)
 // the offered load, as it would in a closed loop such as wrk). Latency counts from the moment the request is issued:
 // the driver wakes on a timer of about 1 ms granularity, and counting from the due time would add that timer's
 // lateness, the same on both sides, to every figure.
-static async Task LoadAsync(Uri url, int rate, int seconds, int connections)
+// Every side in one stream: request i goes to side i mod n, each side at the given rate, so a burst of other work on
+// the machine lands on every side alike instead of on whichever ran in that second. Each side has its own connections.
+// Prints one line per side, in the order given.
+static async Task PairedLoadAsync(Uri[] urls, int rate, int seconds, int connections)
 {
-    using var handler = new SocketsHttpHandler { MaxConnectionsPerServer = connections, PooledConnectionLifetime = Timeout.InfiniteTimeSpan };
-    using var http = new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(30) };
-    var total = rate * seconds;
+    var handlers = urls.Select(_ => new SocketsHttpHandler { MaxConnectionsPerServer = connections, PooledConnectionLifetime = Timeout.InfiniteTimeSpan }).ToArray();
+    var clients = handlers.Select(h => new HttpClient(h) { Timeout = TimeSpan.FromSeconds(30) }).ToArray();
+    var sides = urls.Length;
+    var total = rate * seconds * sides;
     var latencies = new double[total];
-    var errors = 0;
+    var failed = new bool[total];
     var pending = new List<Task>(total);
     var clock = Stopwatch.StartNew();
     for (var i = 0; i < total; i++)
     {
-        var due = TimeSpan.FromSeconds((double)i / rate);
+        var due = TimeSpan.FromSeconds((double)i / (rate * sides));
         var wait = due - clock.Elapsed;
         if (wait > TimeSpan.FromMilliseconds(1)) await Task.Delay(wait);
         var index = i;
@@ -274,22 +284,28 @@ static async Task LoadAsync(Uri url, int rate, int seconds, int connections)
             var issued = clock.Elapsed;
             try
             {
-                using var response = await http.GetAsync(url, HttpCompletionOption.ResponseContentRead);
-                if (!response.IsSuccessStatusCode) Interlocked.Increment(ref errors);
+                using var response = await clients[index % sides].GetAsync(urls[index % sides], HttpCompletionOption.ResponseContentRead);
+                failed[index] = !response.IsSuccessStatusCode;
             }
             catch (HttpRequestException)
             {
-                Interlocked.Increment(ref errors);
+                failed[index] = true;
             }
             latencies[index] = (clock.Elapsed - issued).TotalMilliseconds;
         }));
     }
     await Task.WhenAll(pending);
     var elapsed = clock.Elapsed.TotalSeconds;
-    Array.Sort(latencies);
-    double At(double q) => latencies[Math.Min(total - 1, (int)(q * total))];
-    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-        $"requests={total} rate={rate} seconds={elapsed:F2} errors={errors} p50_ms={At(0.50):F3} p90_ms={At(0.90):F3} p99_ms={At(0.99):F3} max_ms={latencies[^1]:F3}"));
+    for (var side = 0; side < sides; side++)
+    {
+        var mine = Enumerable.Range(0, total).Where(i => i % sides == side).Select(i => latencies[i]).Order().ToArray();
+        var errors = Enumerable.Range(0, total).Count(i => i % sides == side && failed[i]);
+        double At(double q) => mine[Math.Min(mine.Length - 1, (int)(q * mine.Length))];
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"url={urls[side]} requests={mine.Length} rate={rate} seconds={elapsed:F2} errors={errors} p50_ms={At(0.50):F3} p90_ms={At(0.90):F3} p99_ms={At(0.99):F3} max_ms={mine[^1]:F3}"));
+    }
+    foreach (var client in clients) client.Dispose();
+    foreach (var handler in handlers) handler.Dispose();
 }
 
 // Where a received span's CPU goes, one thread, no HTTP: protobuf decode, conversion to rows, the SQLite insert.
