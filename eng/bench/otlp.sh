@@ -6,12 +6,12 @@
 #  2. added latency: a ServiceDefaults service's GET /json at a fixed moderate rate (open loop, latency from each
 #     request's issue), without OTLP and with it (traces, metrics and logs exported to the receiver, storage on);
 #     P50, P90, P99.
-#  3. saturation: the same services under wrk; requests/s, P50, P99.
-# Every side is warmed first: 5 s under wrk, then WARM_SECONDS (default 120) at 200 requests/s each.
-#  4. paired: every side at once, requests taking turns (PAIRED_RATE per side, default 1000, PAIRED_SECONDS long,
-#     default 20), so the machine's other load meets every side alike; with each service's CPU per request.
-# Steps 2 and 4 also read each service's CPU time (user + system, /proc) per request: the exporter's cost inside the
+#  3. paired: every side at once, requests taking turns (PAIRED_RATE per side, default 1000, PAIRED_SECONDS long,
+#     default 20), so the machine's other load meets every side alike.
+#  4. saturation: the same services under wrk; requests/s, P50, P99.
+# Steps 2 and 3 also read each service's CPU time (user + system, /proc) per request: the exporter's cost inside the
 # service, which a latency at a moderate rate cannot resolve on a shared 2-CPU machine.
+# Every side is warmed first: 5 s under wrk, then WARM_SECONDS (default 120) at 200 requests/s each.
 # Steps 2-4 also run a copy exporting to a sink that stores nothing (the exporter's own cost, apart from the
 # receiver's, which shares these CPUs) and a second identical copy without OTLP (the noise between identical
 # services). They run in ROUNDS interleaved rounds, each side once per round in a rotating order; the summary gives
