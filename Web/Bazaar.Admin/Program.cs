@@ -8,14 +8,15 @@ builder.AddServiceDefaults();
 // for published assets only and serve the compressed CSS empty. When published, there is no manifest and this does nothing.
 builder.WebHost.UseStaticWebAssets();
 
-builder.Services.AddRazorComponents();
+builder.Services.AddRazorComponents().AddInteractiveServerComponents();
+builder.Services.AddSingleton(TimeProvider.System);
 builder.AddServiceHealthProbe();
 
 var app = builder.Build();
 app.MapDefaultEndpoints();
 app.UseAntiforgery();
 app.MapStaticAssets();
-app.MapRazorComponents<App>();
+app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
 app.Run();
 
 /// <summary>The entry point, public so tests can host it with WebApplicationFactory&lt;Program&gt;.</summary>
