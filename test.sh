@@ -5,5 +5,12 @@ set -euo pipefail
 cd "$(dirname "$0")"
 ./eng/bootstrap.sh
 dotnet build Aspire.sln -c Release -nologo -clp:ErrorsOnly
-# A test that hangs fails its run after 10 minutes instead of holding CI to its limit.
-dotnet test Aspire.sln -c Release --no-build -nologo --blame-hang-timeout 10m --blame-hang-dump-type none "$@"
+# A test that hangs fails its run after 10 minutes instead of holding CI to its limit; the hung test host is
+# dumped first, and the dump's async call stacks are printed below (eng/print-hang-dumps.sh).
+results="$(mktemp -d "${TMPDIR:-/tmp}/bazaar-test-results.XXXXXX")"
+status=0
+dotnet test Aspire.sln -c Release --no-build -nologo --results-directory "$results" \
+  --blame-hang-timeout 10m --blame-hang-dump-type full "$@" || status=$?
+if (( status != 0 )); then ./eng/print-hang-dumps.sh "$results" || true; fi
+rm -rf "$results"
+exit "$status"
