@@ -1,3 +1,4 @@
+using Bazaar.Admin.Auth;
 using Bazaar.Admin.Components;
 using Bazaar.Admin.Health;
 
@@ -5,17 +6,22 @@ var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();
 
 // The AppHost runs projects from their build output, in any environment; outside Development ASP.NET Core would look
-// for published assets only and serve the compressed CSS empty. When published, there is no manifest and this does nothing.
+// for published assets only and serve the compressed CSS (and blazor.web.js) empty. When published, there is no
+// manifest and this does nothing.
 builder.WebHost.UseStaticWebAssets();
 
 builder.Services.AddRazorComponents().AddInteractiveServerComponents();
 builder.Services.AddSingleton(TimeProvider.System);
 builder.AddServiceHealthProbe();
+builder.AddAdminAuthentication();
 
 var app = builder.Build();
 app.MapDefaultEndpoints();
+app.UseAuthentication();
+app.UseAuthorization();
 app.UseAntiforgery();
 app.MapStaticAssets();
+app.MapAdminSignOut();
 app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
 app.Run();
 
