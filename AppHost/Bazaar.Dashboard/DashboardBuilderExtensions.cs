@@ -3,6 +3,7 @@ using Bazaar.Dashboard.Api;
 using Bazaar.Dashboard.Components;
 using Bazaar.Hosting;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -31,7 +32,10 @@ public static class DashboardBuilderExtensions
                     options.DataDirectory = engine.DataDirectory ?? Path.Combine(engine.ProjectRoot ?? FindSolutionRoot() ?? Directory.GetCurrentDirectory(), ".bazaar");
                     configure?.Invoke(options);
                 });
-                web.Services.AddRazorComponents();
+                web.Services.AddRazorComponents().AddInteractiveServerComponents();
+                // Circuits and antiforgery tokens live as long as this process; in-memory keys also keep the AppHost
+                // from writing a key ring to ~/.aspnet (which may not be writable where it runs).
+                web.Services.AddDataProtection().UseEphemeralDataProtectionProvider();
                 web.Services.AddSingleton<ResourceActions>();
                 web.Services.AddSingleton<ShopFigures>();
                 var urls = web.WebHost.GetSetting(WebHostDefaults.ServerUrlsKey) ?? "";
@@ -54,7 +58,7 @@ public static class DashboardBuilderExtensions
                 app.UseAntiforgery();
                 app.MapDashboardEndpoints();
                 app.MapTelemetryApi();
-                app.MapRazorComponents<App>();
+                app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
             });
     }
 

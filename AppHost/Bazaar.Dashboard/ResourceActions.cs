@@ -14,21 +14,15 @@ public sealed partial class ResourceActions(ResourceCommandService commands, ILo
     /// <summary>The last command that failed, shown on the resources page until the next command.</summary>
     public string? LastError => _lastError;
 
-    public void Run(string action, string resourceName)
+    public void Run(ResourceAction action, string resourceName)
     {
         _lastError = null;
-        Func<CancellationToken, Task>? command = action switch
+        Func<CancellationToken, Task> command = action switch
         {
-            "start" => ct => commands.StartAsync(resourceName, ct),
-            "stop" => ct => commands.StopAsync(resourceName, ct),
-            "restart" => ct => commands.RestartAsync(resourceName, ct),
-            _ => null,
+            ResourceAction.Start => ct => commands.StartAsync(resourceName, ct),
+            ResourceAction.Stop => ct => commands.StopAsync(resourceName, ct),
+            _ => ct => commands.RestartAsync(resourceName, ct),
         };
-        if (command is null)
-        {
-            _lastError = $"Unknown command '{action}'.";
-            return;
-        }
         LogCommand(logger, action, resourceName);
         _ = Task.Run(async () =>
         {
@@ -46,8 +40,10 @@ public sealed partial class ResourceActions(ResourceCommandService commands, ILo
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Dashboard command: {Action} {Resource}")]
-    private static partial void LogCommand(ILogger logger, string action, string resource);
+    private static partial void LogCommand(ILogger logger, ResourceAction action, string resource);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Dashboard command {Action} {Resource} failed")]
-    private static partial void LogCommandFailed(ILogger logger, Exception exception, string action, string resource);
+    private static partial void LogCommandFailed(ILogger logger, Exception exception, ResourceAction action, string resource);
 }
+
+public enum ResourceAction { Start, Stop, Restart }

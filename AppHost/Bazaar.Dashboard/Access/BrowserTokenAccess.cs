@@ -9,7 +9,8 @@ namespace Bazaar.Dashboard.Access;
 /// <summary>
 /// Like Aspire's login link: on loopback the dashboard is open, as only this machine's users reach it; bound to
 /// any other address, every request needs the token printed at start, given once as /login?t=TOKEN (which sets
-/// a cookie) or as "Authorization: Bearer TOKEN" by scripts.
+/// a cookie) or as "Authorization: Bearer TOKEN" by scripts. It runs before routing, so the Blazor circuit's hub
+/// (/_blazor: negotiate, WebSocket, long polling) and its script are guarded like the pages.
 /// </summary>
 public sealed class BrowserTokenAccess
 {
@@ -60,7 +61,9 @@ public sealed class BrowserTokenAccess
                 await next(context);
                 return;
             }
-            if (context.Request.Path.StartsWithSegments("/api"))
+            // Scripts, and the Blazor circuit (its negotiate and WebSocket requests carry the cookie like any page
+            // request): they get a 401 they can read, not the login page.
+            if (context.Request.Path.StartsWithSegments("/api") || context.Request.Path.StartsWithSegments("/_blazor") || context.Request.Path.StartsWithSegments("/_framework"))
             {
                 await Results.Problem(title: "Dashboard token required", detail: "Open the login link printed by the AppHost, or send Authorization: Bearer TOKEN.", statusCode: StatusCodes.Status401Unauthorized).ExecuteAsync(context);
                 return;

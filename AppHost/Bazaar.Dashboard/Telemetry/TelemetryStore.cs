@@ -21,6 +21,7 @@ public sealed class TelemetryStore : IDisposable
     private readonly PreparedInsert _spanInserter;
     private readonly PreparedInsert _logInserter;
     private readonly PreparedInsert _pointInserter;
+    private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public TelemetryStore(IOptions<DashboardOptions> options)
     {
@@ -39,6 +40,14 @@ public sealed class TelemetryStore : IDisposable
     }
 
     public string DatabasePath { get; }
+
+    /// <summary>
+    /// Completes at the next write or clear: the pages wait on it to refresh when there is something new instead of
+    /// querying on a timer. Take it before querying, so that a write during the query is not missed.
+    /// </summary>
+    public Task NextChange => Volatile.Read(ref _changed).Task;
+
+    private void Changed() => Interlocked.Exchange(ref _changed, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
 
     private const int SchemaVersion = 3;
 
@@ -92,6 +101,7 @@ public sealed class TelemetryStore : IDisposable
             Trim(transaction);
             transaction.Commit();
         }
+        Changed();
     }
 
     private void Insert(SqliteTransaction transaction, IReadOnlyList<TelemetryBatch> batches)
@@ -232,6 +242,7 @@ public sealed class TelemetryStore : IDisposable
             Execute(_writer, "DELETE FROM spans; DELETE FROM logs; DELETE FROM metric_points; DELETE FROM instruments;");
             _instrumentIds.Clear();
         }
+        Changed();
     }
 
     public async Task<TelemetryCounts> GetCountsAsync(CancellationToken cancellationToken)

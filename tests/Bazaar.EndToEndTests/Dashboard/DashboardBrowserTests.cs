@@ -79,25 +79,38 @@ public sealed class DashboardBrowserTests : IAsyncLifetime
     public async Task The_dashboard_shows_resources_running_restarts_one_from_the_page_and_opens_a_traces_waterfall()
     {
         var page = await _browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = 1400, Height = 900 } });
+        var documentLoads = 0;
+        page.Load += (_, _) => documentLoads++;
         await page.GotoAsync(_app.DashboardUrl + "/resources");
+        await ExpectCircuit(page);
+        // A value in the page's window lives as long as the document: a reload or a full navigation would drop it.
+        await page.EvaluateAsync("() => window.bazaarSamePage = 42");
 
         await Expect(page.Locator("tr[data-resource='cache'] .state")).ToHaveTextAsync("Running");
         await Expect(page.Locator("tr[data-resource='ticker'] .state")).ToHaveTextAsync("Running");
         await Expect(page.Locator("#dependency-graph g.node")).ToHaveCountAsync(2);
+        await page.Locator("#health-cache summary").ClickAsync();
+        await Expect(page.Locator("#health-cache table.kv tr")).Not.ToHaveCountAsync(0);
         await Screenshot(page, "resources");
         var restartsBefore = int.Parse(await page.Locator("tr[data-resource='ticker'] .restarts").InnerTextAsync());
         var pidBefore = await page.Locator("tr[data-resource='ticker'] td.mono").First.InnerTextAsync();
 
-        await page.Locator("tr[data-resource='ticker'] button[value='restart|ticker']").ClickAsync();
+        await page.Locator("tr[data-resource='ticker'] button.restart").ClickAsync();
 
-        // The page updates itself (no reload here): the process is replaced and runs again.
+        // Pushed over the circuit as the engine publishes the changes: the process is replaced and runs again.
         await Expect(page.Locator("tr[data-resource='ticker'] td.mono").First).Not.ToHaveTextAsync(pidBefore);
         await Expect(page.Locator("tr[data-resource='ticker'] .state")).ToHaveTextAsync("Running");
         await Expect(page.Locator("tr[data-resource='ticker'] td.mono").First).Not.ToBeEmptyAsync();
         await Expect(page.Locator("tr[data-resource='ticker'] .restarts")).ToHaveTextAsync((restartsBefore + 1).ToString(CultureInfo.InvariantCulture));
+        Assert.Equal(42, await page.EvaluateAsync<int>("() => window.bazaarSamePage"));
+        Assert.Equal(1, documentLoads);
+        await Expect(page.Locator("#health-cache")).ToHaveAttributeAsync("open", "");
 
+        // The links move within the same document (the circuit renders the next page), and the list shows a trace
+        // that arrives while it is open.
+        await page.Locator("nav a", new PageLocatorOptions { HasText = "Traces" }).ClickAsync();
+        await Expect(page.Locator("#trace-table")).ToBeVisibleAsync();
         var traceId = SendCrossServiceTrace();
-        await page.GotoAsync(_app.DashboardUrl + "/traces");
         await Expect(page.Locator($"tr[data-trace='{traceId}']")).ToBeVisibleAsync();
         await Screenshot(page, "traces");
         await page.Locator($"tr[data-trace='{traceId}'] a.trace-link").ClickAsync();
@@ -107,28 +120,57 @@ public sealed class DashboardBrowserTests : IAsyncLifetime
         await page.Locator("#waterfall .span-row summary").Nth(2).ClickAsync();
         await Expect(page.Locator("#waterfall")).ToContainTextAsync("db.system");
         await Screenshot(page, "waterfall");
+        Assert.Equal(42, await page.EvaluateAsync<int>("() => window.bazaarSamePage"));
+        Assert.Equal(1, documentLoads);
 
         await page.GotoAsync(_app.DashboardUrl + "/console?resource=ticker");
+        await ExpectCircuit(page);
         await Expect(page.Locator("div.console")).ToContainTextAsync("tick");
+        // A live tail: new lines come in while the page is open.
+        var lines = await page.Locator("div.console .lines > div").CountAsync();
+        await Expect(page.Locator("div.console .lines > div")).Not.ToHaveCountAsync(lines);
+        await page.Locator("#console-search").FillAsync("no line says this");
+        await Expect(page.Locator("div.console .lines > div")).ToHaveCountAsync(0);
+        await page.Locator("#console-search").FillAsync("tick");
+        await Expect(page.Locator("div.console .lines > div").First).ToContainTextAsync("tick");
+        var download = await page.RunAndWaitForDownloadAsync(() => page.Locator("#console-download").ClickAsync());
+        Assert.Equal("ticker.log", download.SuggestedFilename);
+        Assert.Contains(" OUT tick", await File.ReadAllTextAsync(await download.PathAsync()));
         await Screenshot(page, "console");
 
         SendMetricsAndLogs(traceId);
         await page.GotoAsync(_app.DashboardUrl + "/metrics");
+        await ExpectCircuit(page);
         await page.Locator("a", new PageLocatorOptions { HasText = "bazaar.checkout.duration" }).ClickAsync();
         await Expect(page.Locator("#metric-chart")).ToContainTextAsync("P99");
         await Expect(page.Locator("#metric-chart polyline, #metric-chart circle").First).ToBeAttachedAsync();
+        await page.Locator("#filter-minutes").SelectOptionAsync("15");
+        await Expect(page).ToHaveURLAsync(new System.Text.RegularExpressions.Regex("minutes=15"));
+        await Expect(page.Locator("#metric-chart")).ToContainTextAsync("P99");
         await Screenshot(page, "metrics");
+
         await page.GotoAsync(_app.DashboardUrl + "/structured?level=13");
+        await ExpectCircuit(page);
+        await Expect(page.Locator("#structured")).ToContainTextAsync("Stock is low");
+        // Error and above: the warning leaves the table without a reload; back to Warning+ and it returns.
+        await page.Locator("#filter-level").SelectOptionAsync("17");
+        await Expect(page.Locator("#structured")).Not.ToContainTextAsync("Stock is low");
+        await page.Locator("#filter-level").SelectOptionAsync("13");
         await Expect(page.Locator("#structured")).ToContainTextAsync("Stock is low");
         await page.Locator("#structured a", new PageLocatorOptions { HasText = traceId[..8] }).ClickAsync();
         await Expect(page.Locator("#waterfall .span-row")).ToHaveCountAsync(3);
         await Screenshot(page, "structured-to-trace");
 
-        page.Dialog += async (_, dialog) => await dialog.AcceptAsync();
         await page.GotoAsync(_app.DashboardUrl + "/traces");
+        await ExpectCircuit(page);
+        await Expect(page.Locator("#trace-table tbody tr")).Not.ToHaveCountAsync(0);
         await page.Locator("#clear-telemetry").ClickAsync();
+        await page.Locator("#clear-telemetry-confirm").ClickAsync();
         await Expect(page.Locator("#trace-table tbody tr")).ToHaveCountAsync(0);
     }
+
+    /// <summary>The page is interactive: blazor.web.js loaded and its circuit rendered the page again.</summary>
+    private static Task ExpectCircuit(IPage page) => Expect(page.Locator("main[data-circuit='connected']")).ToBeAttachedAsync();
 
     private void SendMetricsAndLogs(string traceId)
     {
