@@ -32,15 +32,30 @@ public sealed class TelemetryIngestorTests : IAsyncLifetime
     }
 
     // One request's worth of spans, each its own trace, named after the request.
-    private static PendingTelemetry Request(int number, int spans) => new(
-        TelemetrySignal.Spans,
-        spans,
-        _ => new TelemetryBatch(
-            [.. Enumerable.Range(0, spans).Select(i => new SpanData(
-                TraceId.Parse($"{number:x8}{i:x24}"), new SpanId((ulong)i + 1), SpanId.None, "catalog-api", "catalog-api-0", "test", $"request {number}", SpanKind.Server,
-                0, 1_000_000, SpanStatus.Unset, "", "{}", "[]"))],
-            [],
-            []));
+    private static PendingTelemetry Request(int number, int spans) => new(TelemetrySignal.Spans, spans, _ => Batch(number, spans));
+
+    private static TelemetryBatch Batch(int number, int spans) => new(
+        [.. Enumerable.Range(0, spans).Select(i => new SpanData(
+            TraceId.Parse($"{number:x8}{i:x24}"), new SpanId((ulong)i + 1), SpanId.None, "catalog-api", "catalog-api-0", "test", $"request {number}", SpanKind.Server,
+            0, 1_000_000, SpanStatus.Unset, "", "{}", "[]"))],
+        [],
+        []);
+
+    [Fact]
+    public void The_store_signals_each_write_and_each_clear_to_the_pages_waiting_on_it()
+    {
+        var beforeWrite = _store.NextChange;
+        Assert.False(beforeWrite.IsCompleted);
+
+        _store.Write([Batch(1, 2)]);
+        var beforeClear = _store.NextChange;
+        Assert.False(beforeClear.IsCompleted);
+        _store.Clear();
+
+        Assert.True(beforeWrite.IsCompletedSuccessfully);
+        Assert.True(beforeClear.IsCompletedSuccessfully);
+        Assert.False(_store.NextChange.IsCompleted);
+    }
 
     private async Task WaitUntilStoredAsync(long spans)
     {
