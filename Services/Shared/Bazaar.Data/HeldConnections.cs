@@ -51,6 +51,27 @@ public sealed class HeldConnections : IAsyncDisposable
         IsolationLevel isolationLevel = IsolationLevel.Unspecified) =>
         WithConnectionAsync((connection, token) => MySqlDataSource.RunTransactionAsync(connection, work, isolationLevel, token), cancellationToken);
 
+    /// <summary>
+    /// A transaction in two round trips, on a held connection when one is idle, retried whole on transient failures:
+    /// the statements of <paramref name="first"/> are sent with its BEGIN, and those <paramref name="work"/> adds to the
+    /// batch it is given are sent with its COMMIT; <paramref name="work"/> runs once <paramref name="first"/> succeeded,
+    /// and may send commands of its own in between. Where a command fails, the statements after it in that command do
+    /// not run and the transaction rolls back. When <paramref name="first"/> fails with an error that
+    /// <paramref name="absorbFirstFailure"/> accepts (a duplicate key, say), the transaction is rolled back, the
+    /// connection kept, and the result is <c>default</c> (<paramref name="work"/> does not run).
+    /// </summary>
+    public Task<T?> InTransactionAsync<T>(
+        SqlBatch first,
+        Func<DbConnection, DbTransaction, SqlBatch, CancellationToken, Task<T>> work,
+        Func<Exception, bool>? absorbFirstFailure = null,
+        IsolationLevel isolationLevel = IsolationLevel.Unspecified,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(first);
+        ArgumentNullException.ThrowIfNull(work);
+        return WithConnectionAsync((connection, token) => MySqlDataSource.RunTransactionAsync(connection, first, work, absorbFirstFailure, isolationLevel, token), cancellationToken);
+    }
+
     /// <summary>As <see cref="MySqlDataSource.WithConnectionAsync{T}"/>, on a held connection when one is idle.</summary>
     public Task<T> WithConnectionAsync<T>(Func<DbConnection, CancellationToken, Task<T>> work, CancellationToken cancellationToken = default) =>
         _dataSource.WithRetryAsync(async token =>

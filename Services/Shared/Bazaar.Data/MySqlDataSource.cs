@@ -103,6 +103,100 @@ public sealed class MySqlDataSource
         }
     }
 
+    /// <summary>
+    /// Runs a transaction in two commands whatever <paramref name="work"/> sends in between (no retry): the statements of
+    /// <paramref name="first"/> go in the command that begins the transaction, and those that <paramref name="work"/>
+    /// adds to the batch it is given go in the command that commits it. If a statement fails, the ones after it in the
+    /// same command do not run (the server stops there), and the transaction is rolled back.
+    /// </summary>
+    /// <returns>
+    /// <paramref name="work"/>'s result; or <c>default</c> when <paramref name="first"/> failed and
+    /// <paramref name="absorbFirstFailure"/> accepted the failure (the transaction is rolled back, the connection stays usable).
+    /// </returns>
+    internal static async Task<T?> RunTransactionAsync<T>(
+        DbConnection connection,
+        SqlBatch first,
+        Func<DbConnection, DbTransaction, SqlBatch, CancellationToken, Task<T>> work,
+        Func<Exception, bool>? absorbFirstFailure,
+        IsolationLevel isolationLevel,
+        CancellationToken cancellationToken)
+    {
+        DbTransaction transaction;
+        if (TransactionStart.Prefix(connection, isolationLevel) is { } begin)
+        {
+            try
+            {
+                await first.ExecuteAsync(connection, transaction: null, begin, suffix: null, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception exception)
+            {
+                // BEGIN ran before the failing statement: end that transaction before the connection serves anyone again.
+                if (!await RollBackAsync(connection).ConfigureAwait(false) || absorbFirstFailure?.Invoke(exception) != true)
+                {
+                    throw;
+                }
+
+                return default;
+            }
+
+            transaction = TransactionStart.Begun(connection, isolationLevel);
+        }
+        else
+        {
+            transaction = await TransactionStart.BeginAsync(connection, isolationLevel, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await first.ExecuteAsync(connection, transaction, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception exception) when (absorbFirstFailure?.Invoke(exception) == true)
+            {
+                await transaction.DisposeAsync().ConfigureAwait(false);
+                TransactionEnd.Ended(transaction);
+                return default;
+            }
+            catch
+            {
+                await transaction.DisposeAsync().ConfigureAwait(false);
+                TransactionEnd.Ended(transaction);
+                throw;
+            }
+        }
+
+        try
+        {
+            var last = new SqlBatch(first.Name);
+            var result = await work(connection, transaction, last, cancellationToken).ConfigureAwait(false);
+            await TransactionCommit.CommitAsync(transaction, last, cancellationToken).ConfigureAwait(false);
+            return result;
+        }
+        finally
+        {
+            await transaction.DisposeAsync().ConfigureAwait(false);
+            TransactionEnd.Ended(transaction);
+        }
+    }
+
+    // True when the connection is open and out of any transaction afterwards.
+    private static async Task<bool> RollBackAsync(DbConnection connection)
+    {
+        if (connection.State != ConnectionState.Open)
+        {
+            return false;
+        }
+
+        try
+        {
+            await using var command = connection.CreateCommand();
+            command.CommandText = "ROLLBACK";
+            await command.ExecuteNonQueryAsync().ConfigureAwait(false);
+            return true;
+        }
+        catch (Exception)
+        {
+            return false;
+        }
+    }
+
     /// <inheritdoc cref="InTransactionAsync{T}"/>
     public Task InTransactionAsync(
         Func<DbConnection, DbTransaction, CancellationToken, Task> work,

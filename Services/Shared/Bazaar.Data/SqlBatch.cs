@@ -97,17 +97,21 @@ public sealed class SqlBatch(string name)
     public override string ToString() => _text.ToString();
 
     /// <summary>Sends every statement as one command; returns the rows changed in all.</summary>
-    public async Task<int> ExecuteAsync(DbConnection connection, DbTransaction? transaction, CancellationToken cancellationToken = default)
+    public Task<int> ExecuteAsync(DbConnection connection, DbTransaction? transaction, CancellationToken cancellationToken = default) =>
+        ExecuteAsync(connection, transaction, prefix: null, suffix: null, cancellationToken);
+
+    /// <summary>As <see cref="ExecuteAsync(DbConnection, DbTransaction?, CancellationToken)"/>, with statements of the runner's before and after (BEGIN, COMMIT).</summary>
+    internal async Task<int> ExecuteAsync(DbConnection connection, DbTransaction? transaction, string? prefix, string? suffix, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(connection);
-        if (IsEmpty)
+        if (IsEmpty && prefix is null && suffix is null)
         {
             return 0;
         }
 
         await using DbCommand command = connection.CreateCommand();
         command.Transaction = transaction;
-        command.CommandText = _text.ToString();
+        command.CommandText = prefix is null && suffix is null ? _text.ToString() : string.Concat(prefix, _text.ToString(), suffix);
         for (int i = 0; i < _values.Count; i++)
         {
             DbParameter parameter = command.CreateParameter();

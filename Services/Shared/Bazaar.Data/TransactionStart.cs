@@ -43,6 +43,23 @@ internal static class TransactionStart
         return (DbTransaction)Constructor.Invoke([mySql, level]);
     }
 
+    /// <summary>
+    /// The text that begins a transaction at <paramref name="isolationLevel"/>, for a command that carries the
+    /// transaction's first statements after it (<see cref="Begun"/> then makes the transaction object); null when the
+    /// driver's constructor is missing or the level has no keyword, and the caller must begin the usual way.
+    /// </summary>
+    internal static string? Prefix(DbConnection connection, IsolationLevel isolationLevel)
+    {
+        var level = isolationLevel == IsolationLevel.Unspecified ? IsolationLevel.RepeatableRead : isolationLevel;
+        return Constructor is not null && connection is MySqlConnection && Keyword(level) is { } keyword
+            ? "SET SESSION TRANSACTION ISOLATION LEVEL " + keyword + ";\nBEGIN;\n"
+            : null;
+    }
+
+    /// <summary>The transaction object for a transaction that a command beginning with <see cref="Prefix"/> began.</summary>
+    internal static DbTransaction Begun(DbConnection connection, IsolationLevel isolationLevel) =>
+        (DbTransaction)Constructor!.Invoke([(MySqlConnection)connection, isolationLevel == IsolationLevel.Unspecified ? IsolationLevel.RepeatableRead : isolationLevel]);
+
     private static string? Keyword(IsolationLevel level) => level switch
     {
         IsolationLevel.ReadCommitted => "READ COMMITTED",

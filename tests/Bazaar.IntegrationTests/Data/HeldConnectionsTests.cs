@@ -69,6 +69,72 @@ public sealed class HeldConnectionsTests
         Assert.Equal(1, await dataSource.WithConnectionAsync((c, t) => c.ExecuteScalarAsync<long>(CountRows, cancellationToken: t)));
     }
 
+    private static readonly SqlStatement SessionCounters = new("session.counters", """
+        SELECT CONCAT(
+            (SELECT VARIABLE_VALUE FROM information_schema.SESSION_STATUS WHERE VARIABLE_NAME = 'COM_COMMIT'), ' ',
+            (SELECT VARIABLE_VALUE FROM information_schema.SESSION_STATUS WHERE VARIABLE_NAME = 'COM_ROLLBACK'), ' ',
+            @@in_transaction)
+        """);
+
+    [Fact]
+    public async Task A_two_command_transaction_sends_its_first_rows_with_BEGIN_and_its_last_with_COMMIT_and_the_driver_sends_no_rollback()
+    {
+        var dataSource = await CreateAsync("held_fused");
+        await using var held = dataSource.HoldConnections(capacity: 1);
+        async Task<string?> CountersAsync() =>
+            await held.WithConnectionAsync((c, t) => c.ExecuteScalarAsync<string>(SessionCounters, cancellationToken: t));
+        var before = (await CountersAsync())!.Split(' ').Select(long.Parse).ToArray();
+
+        var seen = await held.InTransactionAsync(Rows(1, 2), async (connection, transaction, last, token) =>
+        {
+            last.Insert("INSERT INTO held_rows (id) VALUES").Row(3).End();
+            return await connection.ExecuteScalarAsync<long>(CountRows, transaction: transaction, cancellationToken: token);
+        });
+
+        var after = (await CountersAsync())!.Split(' ').Select(long.Parse).ToArray();
+        Assert.True(TransactionCommit.IsSingleRoundTrip, "MySql.Data's transaction flag is found (else every commit pays a second round trip)");
+        Assert.Equal(2, seen);
+        Assert.Equal(3, await dataSource.WithConnectionAsync((c, t) => c.ExecuteScalarAsync<long>(CountRows, cancellationToken: t)));
+        Assert.Equal(new[] { before[0] + 1, before[1], 0 }, after);
+        Assert.Equal(1, held.Opened);
+    }
+
+    [Fact]
+    public async Task A_failing_last_statement_rolls_back_the_first_ones_too_and_an_absorbed_duplicate_in_the_first_keeps_the_connection()
+    {
+        var dataSource = await CreateAsync("held_fused_fail");
+        await using var held = dataSource.HoldConnections(capacity: 1);
+        await held.InTransactionAsync(Rows(1), (_, _, _, _) => Task.FromResult(true));
+
+        // The last command fails on its second INSERT (a duplicate): its first INSERT, the COMMIT and the rows sent with BEGIN are gone.
+        await Assert.ThrowsAnyAsync<Exception>(() => held.InTransactionAsync(Rows(2), (_, _, last, _) =>
+        {
+            last.Insert("INSERT INTO held_rows (id) VALUES").Row(3).End().Insert("INSERT INTO held_rows (id) VALUES").Row(1).End();
+            return Task.FromResult(true);
+        }));
+        var ran = false;
+        var absorbed = await held.InTransactionAsync(Rows(4, 1), (_, _, _, _) => Task.FromResult(ran = true), TransientErrors.IsUniqueViolation);
+
+        Assert.False(absorbed);
+        Assert.False(ran);
+        Assert.Equal(new[] { 1L }, (await dataSource.WithConnectionAsync((c, t) => c.QueryAsync<long>(AllRows, cancellationToken: t))).ToArray());
+        Assert.Equal("0", (await held.WithConnectionAsync((c, t) => c.ExecuteScalarAsync<string>(SessionCounters, cancellationToken: t)))!.Split(' ')[2]);
+        Assert.Equal(2, held.Opened);
+    }
+
+    private static readonly SqlStatement AllRows = new("rows.all", "SELECT id FROM held_rows ORDER BY id");
+
+    private static SqlBatch Rows(params int[] ids)
+    {
+        var batch = new SqlBatch("rows.insert_batch").Insert("INSERT INTO held_rows (id) VALUES");
+        foreach (var id in ids)
+        {
+            batch.Row(id);
+        }
+
+        return batch.End();
+    }
+
     private static async Task<MySqlDataSource> CreateAsync(string name)
     {
         var servers = await TestServers.SharedAsync();
