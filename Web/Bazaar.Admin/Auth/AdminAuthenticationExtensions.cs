@@ -23,6 +23,8 @@ public static class AdminAuthenticationExtensions
         builder.Services.AddSingleton<AdminSessionStore>();
         builder.Services.AddSingleton<AdminAuthentication>();
         builder.Services.AddScoped<AdminApi>();
+        builder.Services.AddScoped<OrderAdmin>();
+        builder.Services.AddScoped<DeadLetterAdmin>();
         foreach (string service in AdminApi.Services)
         {
             builder.Services.AddHttpClient(service, client => client.BaseAddress = new Uri($"http://{service}"));

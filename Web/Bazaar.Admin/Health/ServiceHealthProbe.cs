@@ -12,6 +12,9 @@ public sealed class AdminOptions
     public const string SectionName = "Admin";
 
     public IList<string> Services { get; set; } = [];
+
+    /// <summary>The services whose dead-letter queues the dead-letters page offers (those that consume events).</summary>
+    public IList<string> DeadLetterQueues { get; set; } = [];
 }
 
 /// <summary>Asks each service's /health through service discovery (http://catalog-api/health reaches a replica).</summary>

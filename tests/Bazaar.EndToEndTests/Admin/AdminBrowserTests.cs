@@ -1,0 +1,214 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Net.Sockets;
+using System.Text.Json;
+using Bazaar.AppHost;
+using Bazaar.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Playwright;
+using Xunit.Abstractions;
+using static Microsoft.Playwright.Assertions;
+
+namespace Bazaar.EndToEndTests.Admin;
+
+/// <summary>
+/// The admin app as the AppHost runs it (its Release build from bin/, the AppHost's environment, service discovery to
+/// the real services), driven by Debian's chromium: blazor.web.js is served and the circuit runs; signing in, the
+/// orders list, shipping a paid order, and order-api's 409 when the order moved on meanwhile.
+/// </summary>
+public sealed class AdminBrowserTests(ITestOutputHelper output) : IAsyncLifetime
+{
+    private static readonly string ScreenshotDirectory = Path.Combine(Path.GetTempPath(), "bazaar-admin-screenshots");
+
+    private readonly string _adminPassword = "e2e-" + Guid.NewGuid().ToString("N");
+    private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(10) };
+    private string _dataDirectory = null!;
+    private DistributedApplication _app = null!;
+    private ResourceNotificationService _notifications = null!;
+    private IPlaywright _playwright = null!;
+    private IBrowser _browser = null!;
+
+    public async Task InitializeAsync()
+    {
+        SetDefaultExpectTimeout(30_000);
+        _dataDirectory = Directory.CreateTempSubdirectory("bazaar-admin-e2e-").FullName;
+        IDistributedApplicationBuilder builder = DistributedApplication.CreateBuilder(new DistributedApplicationOptions
+        {
+            DataDirectory = _dataDirectory,
+            UseFreePorts = true,
+            DashboardUrl = "http://127.0.0.1:0",
+            OtlpEndpointUrl = "http://127.0.0.1:" + FreePort().ToString(CultureInfo.InvariantCulture),
+            ConsoleLogging = false,
+            StopTimeout = TimeSpan.FromSeconds(10),
+        });
+        builder.Configuration["BAZAAR_ADMIN_PASSWORD"] = _adminPassword;
+        BazaarModel.Configure(builder);
+        _app = builder.Build();
+        _notifications = _app.Services.GetRequiredService<ResourceNotificationService>();
+        var clock = Stopwatch.StartNew();
+        using var starting = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        await _app.StartAsync(starting.Token);
+        foreach (string service in new[] { "auth-api", "order-api", "worker", "admin" })
+        {
+            await _notifications.WaitForResourceAsync(service, s => s.IsHealthy, starting.Token);
+        }
+
+        output.WriteLine($"auth-api, order-api, worker and admin healthy {clock.Elapsed.TotalSeconds:0.0} s after start.");
+        _playwright = await Playwright.CreateAsync();
+        _browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+        {
+            ExecutablePath = "/usr/bin/chromium",
+            Headless = true,
+            Args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+        });
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (_browser is not null)
+        {
+            await _browser.DisposeAsync();
+        }
+
+        _playwright?.Dispose();
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+        _http.Dispose();
+        Directory.Delete(_dataDirectory, recursive: true);
+    }
+
+    [Fact]
+    public async Task An_admin_signs_in_ships_a_paid_order_in_the_circuit_and_sees_order_apis_409_when_it_moved_on_meanwhile()
+    {
+        Uri admin = ServiceUri("admin", "/");
+        using (HttpResponseMessage script = await _http.GetAsync(new Uri(admin, "_framework/blazor.web.js")))
+        {
+            Assert.Equal(HttpStatusCode.OK, script.StatusCode);
+            Assert.True((await script.Content.ReadAsByteArrayAsync()).Length > 10_000, "blazor.web.js has content");
+        }
+
+        string customer = await RegisterAndLoginAsync();
+        string orderId = await PlaceOrderAsync(customer);
+        await WaitForOrderStatusAsync(orderId, customer, "Paid");
+
+        IPage page = await _browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = 1300, Height = 900 } });
+        var circuits = 0;
+        page.WebSocket += (_, socket) => circuits += socket.Url.Contains("/_blazor", StringComparison.Ordinal) ? 1 : 0;
+        await page.GotoAsync(new Uri(admin, "orders?status=Paid").ToString());
+        await Expect(page).ToHaveURLAsync(new System.Text.RegularExpressions.Regex("/signin\\?ReturnUrl="));
+        await page.Locator("input[name='Input.Email']").FillAsync("admin@bazaar.local");
+        await page.Locator("input[name='Input.Password']").FillAsync(_adminPassword);
+        await page.Locator("button[type=submit]").ClickAsync();
+
+        await Expect(page.Locator($"tr[data-order='{orderId}']")).ToBeVisibleAsync();
+        await Screenshot(page, "orders");
+        await page.Locator($"tr[data-order='{orderId}'] a").ClickAsync();
+        await Expect(page.Locator("#order-status")).ToHaveTextAsync("Paid");
+        await page.Locator("#ship").ClickAsync();
+
+        await Expect(page.Locator("#order-status")).ToHaveTextAsync("Shipped");
+        await Expect(page.Locator(".notice")).ToHaveTextAsync("Shipped.");
+        Assert.True(circuits > 0, "the page opened a circuit (/_blazor web socket)");
+
+        // Another admin delivers it meanwhile; this page still offers Deliver, and order-api refuses the second move.
+        string adminToken = await LoginAsync("admin@bazaar.local", _adminPassword);
+        using (HttpResponseMessage delivered = await SendAsync(HttpMethod.Post, "order-api", $"/api/orders/{orderId}/deliver", adminToken))
+        {
+            Assert.True(delivered.IsSuccessStatusCode, $"deliver: {(int)delivered.StatusCode}");
+        }
+
+        await page.Locator("#deliver").ClickAsync();
+
+        await Expect(page.Locator(".problem-box")).ToContainTextAsync("409");
+        await Expect(page.Locator("#order-status")).ToHaveTextAsync("Delivered");
+        await Screenshot(page, "order-409");
+
+        await page.Locator("button", new PageLocatorOptions { HasText = "Sign out" }).ClickAsync();
+        await Expect(page).ToHaveURLAsync(new System.Text.RegularExpressions.Regex("/signin$"));
+        await page.GotoAsync(new Uri(admin, "orders").ToString());
+        await Expect(page).ToHaveURLAsync(new System.Text.RegularExpressions.Regex("/signin\\?ReturnUrl="));
+    }
+
+    private static async Task Screenshot(IPage page, string name)
+    {
+        Directory.CreateDirectory(ScreenshotDirectory);
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(ScreenshotDirectory, name + ".png"), FullPage = true });
+    }
+
+    private async Task<string> PlaceOrderAsync(string token)
+    {
+        using var place = new HttpRequestMessage(HttpMethod.Post, ServiceUri("order-api", "/api/orders"))
+        {
+            Content = JsonContent.Create(new
+            {
+                items = new[] { new { productId = 1, quantity = 1 } },
+                shippingAddress = new { name = "Ada", line1 = "1 Market Street", city = "Springfield", postalCode = "12345", country = "NL" },
+                paymentMethod = "card",
+            }),
+        };
+        place.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        place.Headers.Add("Idempotency-Key", Guid.NewGuid().ToString());
+        using HttpResponseMessage placed = await _http.SendAsync(place);
+        Assert.True(placed.StatusCode == HttpStatusCode.Accepted, $"placing an order: {(int)placed.StatusCode} {await placed.Content.ReadAsStringAsync()}");
+        return (await placed.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("orderId").GetString()!.Replace("-", "", StringComparison.Ordinal);
+    }
+
+    private async Task WaitForOrderStatusAsync(string orderId, string token, string status)
+    {
+        var deadline = Stopwatch.StartNew();
+        string last = "";
+        while (deadline.Elapsed < TimeSpan.FromSeconds(60))
+        {
+            using HttpResponseMessage response = await SendAsync(HttpMethod.Get, "order-api", $"/api/orders/{orderId}", token);
+            last = await response.Content.ReadAsStringAsync();
+            if (response.IsSuccessStatusCode && JsonDocument.Parse(last).RootElement.GetProperty("status").GetString() == status)
+            {
+                return;
+            }
+
+            await Task.Delay(200);
+        }
+
+        Assert.Fail($"Order {orderId} did not reach {status} within 60 s; last answer: {last}");
+    }
+
+    private async Task<string> RegisterAndLoginAsync()
+    {
+        string email = $"buyer-{Guid.NewGuid():N}@example.com";
+        const string Password = "a long enough passphrase";
+        using HttpResponseMessage registered = await _http.PostAsJsonAsync(
+            ServiceUri("auth-api", "/api/auth/register"), new { email, password = Password, displayName = "Buyer" });
+        Assert.Equal(HttpStatusCode.Created, registered.StatusCode);
+        return await LoginAsync(email, Password);
+    }
+
+    private async Task<string> LoginAsync(string email, string password)
+    {
+        using HttpResponseMessage response = await _http.PostAsJsonAsync(ServiceUri("auth-api", "/api/auth/login"), new { email, password });
+        Assert.True(response.StatusCode == HttpStatusCode.OK, $"login of {email}: {(int)response.StatusCode}");
+        return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("accessToken").GetString()!;
+    }
+
+    private async Task<HttpResponseMessage> SendAsync(HttpMethod method, string service, string path, string token)
+    {
+        using var request = new HttpRequestMessage(method, ServiceUri(service, path));
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        return await _http.SendAsync(request);
+    }
+
+    private Uri ServiceUri(string service, string path)
+    {
+        Assert.True(_notifications.TryGetCurrentSnapshot(service, out ResourceSnapshot snapshot));
+        return new Uri(new Uri(snapshot.Endpoints.Single()), path);
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
