@@ -1,15 +1,17 @@
+using System.Data.Common;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
 using Bazaar.IntegrationTests.Auth;
 using Bazaar.Order.Api;
 using Bazaar.Order.Api.Apis;
+using Dapper;
 using Microsoft.AspNetCore.Mvc;
 using static Bazaar.IntegrationTests.Order.OrderSystem;
 
 namespace Bazaar.IntegrationTests.Order;
 
-/// <summary>Placement protection: a per-user rate limit, and an answer at once (503 + Retry-After) when the catalog is down.</summary>
+/// <summary>Placement protection: a per-user rate limit, a concurrency limit on the whole endpoint, and an answer at once (503 + Retry-After) when the catalog is down.</summary>
 [Collection(OrderSystemCollection.Name)]
 public sealed class ProtectionTests(OrderSystemFixture fixture) : IClassFixture<OrderSystemFixture>
 {
@@ -33,6 +35,50 @@ public sealed class ProtectionTests(OrderSystemFixture fixture) : IClassFixture<
         Assert.NotNull(refused.Headers.RetryAfter?.Delta);
         Assert.Equal("application/problem+json", refused.Content.Headers.ContentType?.MediaType);
         Assert.Equal(HttpStatusCode.Accepted, (await PlaceAsync(calm, OrderBody(product))).StatusCode);
+    }
+
+    [Fact]
+    public async Task With_every_placement_slot_taken_the_next_buyer_gets_503_with_Retry_After_at_once_and_the_held_order_still_completes()
+    {
+        OrderSystem system = fixture.System;
+        int product = await system.CreateProductAsync(stock: 10);
+        await using ServiceHost<OrderApiEntryPoint> narrow = system.StartOrderReplica(settings =>
+        {
+            settings["Orders:Placement:ConcurrencyLimit"] = "1";
+            settings["Orders:Placement:ConcurrencyQueue"] = "0";
+        });
+        using HttpClient first = narrow.CreateClient(TestTokens.Customer("slot-holder"));
+        using HttpClient second = narrow.CreateClient(TestTokens.Customer("slot-waiter"));
+        await PlaceAcceptedAsync(first, OrderBody(product)); // prices cached, connections open: the held order waits only on the lock
+
+        Task<HttpResponseMessage> held;
+        HttpResponseMessage refused;
+        await using (DbConnection lockHolder = await system.OrderDatabase.OpenConnectionAsync())
+        {
+            // While orders is locked the first placement waits inside its INSERT, holding the endpoint's only slot.
+            await lockHolder.ExecuteAsync("LOCK TABLES orders WRITE");
+            try
+            {
+                held = PlaceAsync(first, OrderBody(product));
+                await Poll.UntilAsync(async () => await system.OrderDatabase.WithConnectionAsync((c, t) => c.ExecuteScalarAsync<long>(new CommandDefinition(
+                    "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE 'INSERT INTO orders%'", cancellationToken: t))) > 0,
+                    TimeSpan.FromSeconds(30), "the held placement is waiting for the lock");
+
+                // Answered while the slot is still held (the lock ends only after this answer): refused at once, not queued.
+                refused = await PlaceAsync(second, OrderBody(product)).WaitAsync(TimeSpan.FromSeconds(30));
+            }
+            finally
+            {
+                await lockHolder.ExecuteAsync("UNLOCK TABLES");
+            }
+        }
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
+        Assert.NotNull(refused.Headers.RetryAfter?.Delta);
+        Assert.Equal("application/problem+json", refused.Content.Headers.ContentType?.MediaType);
+        Assert.Equal("Too busy", (await refused.Content.ReadFromJsonAsync<ProblemDetails>())!.Title);
+        Assert.Equal(HttpStatusCode.Accepted, (await held).StatusCode);
+        Assert.Equal(HttpStatusCode.Accepted, (await PlaceAsync(second, OrderBody(product))).StatusCode);
     }
 
     [Fact]
