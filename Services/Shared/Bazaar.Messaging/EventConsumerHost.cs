@@ -4,7 +4,6 @@ using System.Globalization;
 using System.Threading.Channels;
 using System.Text.Json;
 using Bazaar.Data;
-using Dapper;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -27,10 +26,6 @@ namespace Bazaar.Messaging;
 /// </summary>
 internal sealed partial class EventConsumerHost : BackgroundService
 {
-    private static readonly SqlStatement InsertInbox = new("inbox.insert", """
-        INSERT INTO inbox (consumer, event_id, event_type, handled_at) VALUES (@consumer, @eventId, @eventType, @handledAt)
-        """);
-
     private static readonly SqlStatement DeleteOldInbox = new("inbox.delete_old", """
         DELETE FROM inbox WHERE handled_at < @before LIMIT 1000
         """);
@@ -243,9 +238,12 @@ internal sealed partial class EventConsumerHost : BackgroundService
     }
 
     /// <summary>
-    /// Handles several messages in one transaction (each handler's writes and every inbox row), commits once and acks
-    /// them all. If anything fails the whole transaction rolls back and each message is handled again on its own,
-    /// so retries, dead letters and duplicates behave per message exactly as for a batch of one.
+    /// Handles the messages of <paramref name="batch"/> in one transaction of two commands: BEGIN with every inbox row
+    /// (one multi-row INSERT), then, after the handlers ran, their appended writes with the COMMIT; then acks them all.
+    /// A duplicate inbox key stops the first command: nothing ran, and each message is handled again on its own (one
+    /// alone that hits the key was handled before: it is acknowledged as a no-op). Any other failure rolls the whole
+    /// transaction back and each message is handled again on its own, so retries, dead letters and duplicates behave
+    /// per message exactly as for a batch of one; a message alone that fails goes down the retry path.
     /// </summary>
     private async Task HandleBatchAsync(List<Delivery> batch)
     {
@@ -254,39 +252,26 @@ internal sealed partial class EventConsumerHost : BackgroundService
             foreach (var delivery in batch)
             {
                 await ReturnAsync(delivery.Received).ConfigureAwait(false);
+                delivery.Activity?.Dispose();
             }
 
-            return;
-        }
-
-        if (batch.Count == 1)
-        {
-            await HandleOneAsync(batch[0]).ConfigureAwait(false);
             return;
         }
 
         var outer = Activity.Current;
         foreach (var delivery in batch)
         {
-            delivery.Activity = StartProcessActivity(delivery);
+            delivery.Activity ??= StartProcessActivity(delivery);
             Activity.Current = outer;
         }
 
-        bool[] firstTime;
+        bool handled;
         try
         {
-            firstTime = await _connections.InTransactionAsync(async (connection, transaction, token) =>
+            handled = await _connections.InTransactionAsync(InboxRows(batch), async (connection, transaction, writes, token) =>
             {
-                var fresh = await InsertInboxRowsAsync(connection, transaction, batch, token).ConfigureAwait(false);
-                var writes = new SqlBatch("consumer.writes");
-                for (var i = 0; i < batch.Count; i++)
+                foreach (var delivery in batch)
                 {
-                    if (!fresh[i])
-                    {
-                        continue;
-                    }
-
-                    var delivery = batch[i];
                     Activity.Current = delivery.Activity;
                     try
                     {
@@ -298,10 +283,9 @@ internal sealed partial class EventConsumerHost : BackgroundService
                     }
                 }
 
-                // Every handler's deferred writes in one round trip; a failure rolls the batch back like a handler's would.
-                await writes.ExecuteAsync(connection, transaction, token).ConfigureAwait(false);
-                return fresh;
-            }, _abortInFlight.Token).ConfigureAwait(false);
+                // Every handler's deferred writes go with the COMMIT; a failure rolls the batch back like a handler's would.
+                return true;
+            }, TransientErrors.IsUniqueViolation, cancellationToken: _abortInFlight.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (_abortInFlight.IsCancellationRequested)
         {
@@ -314,15 +298,37 @@ internal sealed partial class EventConsumerHost : BackgroundService
             Activity.Current = outer;
             return;
         }
-        catch (Exception exception)
+        catch (Exception exception) when (batch.Count > 1)
         {
             // Which message failed is unknown (or it was the database): each runs alone, in its own span already started.
             LogBatchFailed(_logger, exception, batch.Count);
-            foreach (var delivery in batch)
+            await HandleEachAloneAsync(batch).ConfigureAwait(false);
+            Activity.Current = outer;
+            return;
+        }
+        catch (Exception exception)
+        {
+            var delivery = batch[0];
+            delivery.Activity?.SetStatus(ActivityStatusCode.Error, exception.Message);
+            delivery.Activity?.SetTag("error.type", exception.GetType().FullName);
+            Activity.Current = delivery.Activity;
+            try
             {
-                await HandleOneAsync(delivery).ConfigureAwait(false);
+                await RetryOrDeadLetterAsync(delivery, exception).ConfigureAwait(false);
+            }
+            finally
+            {
+                delivery.Activity?.Dispose();
+                Activity.Current = outer;
             }
 
+            return;
+        }
+
+        if (!handled && batch.Count > 1)
+        {
+            // Some were handled before (or one is in the batch twice): find out one by one.
+            await HandleEachAloneAsync(batch).ConfigureAwait(false);
             Activity.Current = outer;
             return;
         }
@@ -330,7 +336,7 @@ internal sealed partial class EventConsumerHost : BackgroundService
         var tags = new ulong[batch.Count];
         for (var i = 0; i < batch.Count; i++)
         {
-            Consumed(batch[i], firstTime[i]);
+            Consumed(batch[i], handled);
             tags[i] = batch[i].Received.DeliveryTag;
         }
 
@@ -344,46 +350,12 @@ internal sealed partial class EventConsumerHost : BackgroundService
         Activity.Current = outer;
     }
 
-    private async Task HandleOneAsync(Delivery delivery)
+    private async Task HandleEachAloneAsync(List<Delivery> batch)
     {
-        using var activity = delivery.Activity ?? StartProcessActivity(delivery);
-        if (activity is not null)
+        foreach (var delivery in batch)
         {
-            Activity.Current = activity;
+            await HandleBatchAsync([delivery]).ConfigureAwait(false);
         }
-
-        var envelope = delivery.Envelope;
-        bool firstTime;
-        try
-        {
-            firstTime = await _connections.InTransactionAsync(async (connection, transaction, token) =>
-            {
-                if (!(await InsertInboxRowsAsync(connection, transaction, [delivery], token).ConfigureAwait(false))[0])
-                {
-                    return false;
-                }
-
-                var writes = new SqlBatch("consumer.writes");
-                await RunHandlerAsync(delivery, connection, transaction, writes, token).ConfigureAwait(false);
-                await writes.ExecuteAsync(connection, transaction, token).ConfigureAwait(false);
-                return true;
-            }, _abortInFlight.Token).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (_abortInFlight.IsCancellationRequested)
-        {
-            await ReturnAsync(delivery.Received).ConfigureAwait(false);
-            return;
-        }
-        catch (Exception exception)
-        {
-            activity?.SetStatus(ActivityStatusCode.Error, exception.Message);
-            activity?.SetTag("error.type", exception.GetType().FullName);
-            await RetryOrDeadLetterAsync(delivery, exception).ConfigureAwait(false);
-            return;
-        }
-
-        Consumed(delivery, firstTime);
-        await AckAsync(delivery.Received).ConfigureAwait(false);
     }
 
     private async Task RunHandlerAsync(Delivery delivery, DbConnection connection, DbTransaction transaction, SqlBatch writes, CancellationToken cancellationToken)
@@ -393,79 +365,18 @@ internal sealed partial class EventConsumerHost : BackgroundService
             .ConfigureAwait(false);
     }
 
-    /// <summary>
-    /// Inserts the inbox rows of <paramref name="batch"/>; returns, per message, whether it is new (false: handled before).
-    /// One multi-row INSERT in the usual case; a duplicate key fails only that statement (InnoDB keeps the transaction),
-    /// and then each row is inserted alone to find which were seen before.
-    /// </summary>
-    private async Task<bool[]> InsertInboxRowsAsync(DbConnection connection, DbTransaction transaction, IReadOnlyList<Delivery> batch, CancellationToken cancellationToken)
+    /// <summary>The inbox rows of <paramref name="batch"/> as one INSERT, sent with the transaction's BEGIN.</summary>
+    private SqlBatch InboxRows(IReadOnlyList<Delivery> batch)
     {
-        var fresh = new bool[batch.Count];
         var handledAt = _timeProvider.GetUtcNow().UtcDateTime;
-        if (batch.Count > 1)
+        var rows = new SqlBatch("inbox.insert_batch").Insert("INSERT INTO inbox (consumer, event_id, event_type, handled_at) VALUES");
+        foreach (var delivery in batch)
         {
-            var parameters = new DynamicParameters();
-            parameters.Add("consumer", _topology.Queue);
-            parameters.Add("handledAt", handledAt);
-            for (var i = 0; i < batch.Count; i++)
-            {
-                parameters.Add($"e{i}", batch[i].Envelope.Id.ToString());
-                parameters.Add($"t{i}", batch[i].Envelope.Type);
-            }
-
-            try
-            {
-                await connection.ExecuteAsync(InsertInboxRows(batch.Count), parameters, transaction, cancellationToken).ConfigureAwait(false);
-                Array.Fill(fresh, true);
-                return fresh;
-            }
-            catch (Exception exception) when (TransientErrors.IsUniqueViolation(exception))
-            {
-                // Some were handled before (or twice in this batch): find out row by row below.
-            }
+            rows.Row(_topology.Queue, delivery.Envelope.Id.ToString(), delivery.Envelope.Type, handledAt);
         }
 
-        for (var i = 0; i < batch.Count; i++)
-        {
-            try
-            {
-                await connection.ExecuteAsync(InsertInbox, new
-                {
-                    consumer = _topology.Queue,
-                    eventId = batch[i].Envelope.Id.ToString(),
-                    eventType = batch[i].Envelope.Type,
-                    handledAt,
-                }, transaction, cancellationToken).ConfigureAwait(false);
-                fresh[i] = true;
-            }
-            catch (Exception exception) when (TransientErrors.IsUniqueViolation(exception))
-            {
-                fresh[i] = false;
-            }
-        }
-
-        return fresh;
+        return rows.End();
     }
-
-    private static SqlStatement InsertInboxRows(int count)
-    {
-        var statements = InboxBatchStatements;
-        if (count < statements.Length && statements[count] is { } cached)
-        {
-            return cached;
-        }
-
-        var values = string.Join(", ", Enumerable.Range(0, count).Select(i => $"(@consumer, @e{i}, @t{i}, @handledAt)"));
-        var statement = new SqlStatement("inbox.insert_batch", $"INSERT INTO inbox (consumer, event_id, event_type, handled_at) VALUES {values}");
-        if (count < statements.Length)
-        {
-            statements[count] = statement;
-        }
-
-        return statement;
-    }
-
-    private static readonly SqlStatement?[] InboxBatchStatements = new SqlStatement?[257];
 
     private Activity? StartProcessActivity(Delivery delivery)
     {
