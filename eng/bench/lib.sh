@@ -28,10 +28,14 @@ bench_cleanup() {
   return 0
 }
 
+# Below the kernel's ephemeral range (32768-60999 here): a port picked inside it can be taken by any outgoing connection
+# before the server binds it (Redis failed "Address already in use" that way while tests and wrk were running).
 bench_free_port() {
-  local port
+  local port low
+  low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+  (( low > 21000 )) || low=60000
   for _ in $(seq 1 50); do
-    port=$(( 20000 + RANDOM % 40000 ))
+    port=$(( 20000 + RANDOM % (low - 20000) ))
     ss -Htln "sport = :$port" 2>/dev/null | grep -q . || { echo "$port"; return; }
   done
   echo "no free port found" >&2; exit 1
