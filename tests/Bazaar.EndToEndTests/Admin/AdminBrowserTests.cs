@@ -1,10 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
-using System.Net.Http.Headers;
-using System.Net.Http.Json;
-using System.Net.Sockets;
-using System.Text.Json;
 using Bazaar.AppHost;
 using Bazaar.Hosting;
 using Microsoft.Extensions.DependencyInjection;
@@ -28,6 +24,7 @@ public sealed class AdminBrowserTests(ITestOutputHelper output) : IAsyncLifetime
     private string _dataDirectory = null!;
     private DistributedApplication _app = null!;
     private ResourceNotificationService _notifications = null!;
+    private ShopClient _shop = null!;
     private IPlaywright _playwright = null!;
     private IBrowser _browser = null!;
 
@@ -40,7 +37,7 @@ public sealed class AdminBrowserTests(ITestOutputHelper output) : IAsyncLifetime
             DataDirectory = _dataDirectory,
             UseFreePorts = true,
             DashboardUrl = "http://127.0.0.1:0",
-            OtlpEndpointUrl = "http://127.0.0.1:" + FreePort().ToString(CultureInfo.InvariantCulture),
+            OtlpEndpointUrl = "http://127.0.0.1:" + ShopClient.FreePort().ToString(CultureInfo.InvariantCulture),
             ConsoleLogging = false,
             StopTimeout = TimeSpan.FromSeconds(10),
         });
@@ -48,6 +45,7 @@ public sealed class AdminBrowserTests(ITestOutputHelper output) : IAsyncLifetime
         BazaarModel.Configure(builder);
         _app = builder.Build();
         _notifications = _app.Services.GetRequiredService<ResourceNotificationService>();
+        _shop = new ShopClient(_notifications, _http);
         var clock = Stopwatch.StartNew();
         using var starting = new CancellationTokenSource(TimeSpan.FromMinutes(3));
         await _app.StartAsync(starting.Token);
@@ -83,16 +81,16 @@ public sealed class AdminBrowserTests(ITestOutputHelper output) : IAsyncLifetime
     [Fact]
     public async Task An_admin_signs_in_ships_a_paid_order_in_the_circuit_and_sees_order_apis_409_when_it_moved_on_meanwhile()
     {
-        Uri admin = ServiceUri("admin", "/");
+        Uri admin = _shop.ServiceUri("admin", "/");
         using (HttpResponseMessage script = await _http.GetAsync(new Uri(admin, "_framework/blazor.web.js")))
         {
             Assert.Equal(HttpStatusCode.OK, script.StatusCode);
             Assert.True((await script.Content.ReadAsByteArrayAsync()).Length > 10_000, "blazor.web.js has content");
         }
 
-        string customer = await RegisterAndLoginAsync();
-        string orderId = await PlaceOrderAsync(customer);
-        await WaitForOrderStatusAsync(orderId, customer, "Paid");
+        string customer = await _shop.RegisterAndLoginAsync();
+        string orderId = await _shop.PlaceOrderAsync(customer, productId: 1);
+        await _shop.WaitForOrderStatusAsync(orderId, customer, "Paid");
 
         IPage page = await _browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = 1300, Height = 900 } });
         var circuits = 0;
@@ -114,8 +112,8 @@ public sealed class AdminBrowserTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.True(circuits > 0, "the page opened a circuit (/_blazor web socket)");
 
         // Another admin delivers it meanwhile; this page still offers Deliver, and order-api refuses the second move.
-        string adminToken = await LoginAsync("admin@bazaar.local", _adminPassword);
-        using (HttpResponseMessage delivered = await SendAsync(HttpMethod.Post, "order-api", $"/api/orders/{orderId}/deliver", adminToken))
+        string adminToken = await _shop.LoginAsync("admin@bazaar.local", _adminPassword);
+        using (HttpResponseMessage delivered = await _shop.SendAsync("order-api", "POST", $"/api/orders/{orderId}/deliver", adminToken))
         {
             Assert.True(delivered.IsSuccessStatusCode, $"deliver: {(int)delivered.StatusCode}");
         }
@@ -136,79 +134,5 @@ public sealed class AdminBrowserTests(ITestOutputHelper output) : IAsyncLifetime
     {
         Directory.CreateDirectory(ScreenshotDirectory);
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(ScreenshotDirectory, name + ".png"), FullPage = true });
-    }
-
-    private async Task<string> PlaceOrderAsync(string token)
-    {
-        using var place = new HttpRequestMessage(HttpMethod.Post, ServiceUri("order-api", "/api/orders"))
-        {
-            Content = JsonContent.Create(new
-            {
-                items = new[] { new { productId = 1, quantity = 1 } },
-                shippingAddress = new { name = "Ada", line1 = "1 Market Street", city = "Springfield", postalCode = "12345", country = "NL" },
-                paymentMethod = "card",
-            }),
-        };
-        place.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
-        place.Headers.Add("Idempotency-Key", Guid.NewGuid().ToString());
-        using HttpResponseMessage placed = await _http.SendAsync(place);
-        Assert.True(placed.StatusCode == HttpStatusCode.Accepted, $"placing an order: {(int)placed.StatusCode} {await placed.Content.ReadAsStringAsync()}");
-        return (await placed.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("orderId").GetString()!.Replace("-", "", StringComparison.Ordinal);
-    }
-
-    private async Task WaitForOrderStatusAsync(string orderId, string token, string status)
-    {
-        var deadline = Stopwatch.StartNew();
-        string last = "";
-        while (deadline.Elapsed < TimeSpan.FromSeconds(60))
-        {
-            using HttpResponseMessage response = await SendAsync(HttpMethod.Get, "order-api", $"/api/orders/{orderId}", token);
-            last = await response.Content.ReadAsStringAsync();
-            if (response.IsSuccessStatusCode && JsonDocument.Parse(last).RootElement.GetProperty("status").GetString() == status)
-            {
-                return;
-            }
-
-            await Task.Delay(200);
-        }
-
-        Assert.Fail($"Order {orderId} did not reach {status} within 60 s; last answer: {last}");
-    }
-
-    private async Task<string> RegisterAndLoginAsync()
-    {
-        string email = $"buyer-{Guid.NewGuid():N}@example.com";
-        const string Password = "a long enough passphrase";
-        using HttpResponseMessage registered = await _http.PostAsJsonAsync(
-            ServiceUri("auth-api", "/api/auth/register"), new { email, password = Password, displayName = "Buyer" });
-        Assert.Equal(HttpStatusCode.Created, registered.StatusCode);
-        return await LoginAsync(email, Password);
-    }
-
-    private async Task<string> LoginAsync(string email, string password)
-    {
-        using HttpResponseMessage response = await _http.PostAsJsonAsync(ServiceUri("auth-api", "/api/auth/login"), new { email, password });
-        Assert.True(response.StatusCode == HttpStatusCode.OK, $"login of {email}: {(int)response.StatusCode}");
-        return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("accessToken").GetString()!;
-    }
-
-    private async Task<HttpResponseMessage> SendAsync(HttpMethod method, string service, string path, string token)
-    {
-        using var request = new HttpRequestMessage(method, ServiceUri(service, path));
-        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
-        return await _http.SendAsync(request);
-    }
-
-    private Uri ServiceUri(string service, string path)
-    {
-        Assert.True(_notifications.TryGetCurrentSnapshot(service, out ResourceSnapshot snapshot));
-        return new Uri(new Uri(snapshot.Endpoints.Single()), path);
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

@@ -94,12 +94,7 @@ public sealed partial class WholeApplicationTests(ITestOutputHelper output) : ID
         RestartDelay = TimeSpan.FromMilliseconds(500),
     });
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    private static int FreePort() => ShopClient.FreePort();
 
     private async Task The_state_endpoint_lists_every_resource_and_replica_as_running_and_healthy(DistributedApplication app)
     {
@@ -168,82 +163,25 @@ public sealed partial class WholeApplicationTests(ITestOutputHelper output) : ID
         }
     }
 
-    /// <summary>Places one order of one unit and returns its id (32 hex digits); <paramref name="traceparent"/> makes the test the caller of a trace.</summary>
-    private static async Task<string> PlaceOrderAsync(HttpClient http, ResourceNotificationService notifications, string token, int productId, string? traceparent = null)
-    {
-        using var place = new HttpRequestMessage(HttpMethod.Post, ServiceUri(notifications, "order-api", "/api/orders"))
-        {
-            Content = JsonContent.Create(new
-            {
-                items = new[] { new { productId, quantity = 1 } },
-                shippingAddress = new { name = "Ada", line1 = "1 Market Street", city = "Springfield", postalCode = "12345", country = "NL" },
-                paymentMethod = "card",
-            }),
-        };
-        place.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
-        place.Headers.Add("Idempotency-Key", Guid.NewGuid().ToString());
-        if (traceparent is not null)
-        {
-            place.Headers.Add("traceparent", traceparent);
-        }
+    private static Task<string> PlaceOrderAsync(HttpClient http, ResourceNotificationService notifications, string token, int productId, string? traceparent = null) =>
+        new ShopClient(notifications, http).PlaceOrderAsync(token, productId, traceparent);
 
-        using HttpResponseMessage placed = await http.SendAsync(place);
-        Assert.True(placed.StatusCode == HttpStatusCode.Accepted, $"placing an order: {(int)placed.StatusCode} {await placed.Content.ReadAsStringAsync()}");
-        return (await placed.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("orderId").GetString()!.Replace("-", "", StringComparison.Ordinal);
-    }
+    private Task WaitForOrderStatusAsync(ResourceNotificationService notifications, string orderId, string token, string status) =>
+        Shop(notifications).WaitForOrderStatusAsync(orderId, token, status);
 
-    private async Task WaitForOrderStatusAsync(ResourceNotificationService notifications, string orderId, string token, string status)
-    {
-        var deadline = Stopwatch.StartNew();
-        string last = "";
-        while (deadline.Elapsed < TimeSpan.FromSeconds(60))
-        {
-            using HttpResponseMessage response = await SendAsync(notifications, "order-api", "GET", $"/api/orders/{orderId}", token);
-            last = await response.Content.ReadAsStringAsync();
-            if (response.IsSuccessStatusCode && JsonDocument.Parse(last).RootElement.GetProperty("status").GetString() == status)
-            {
-                return;
-            }
+    private Task<string> RegisterAndLoginAsync(ResourceNotificationService notifications) => Shop(notifications).RegisterAndLoginAsync();
 
-            await Task.Delay(200);
-        }
+    private Task<string> LoginAsync(ResourceNotificationService notifications, string email, string password) =>
+        Shop(notifications).LoginAsync(email, password);
 
-        Assert.Fail($"Order {orderId} did not reach {status} within 60 s; last answer: {last}");
-    }
+    private Task<HttpResponseMessage> SendAsync(ResourceNotificationService notifications, string service, string method, string path, string? token) =>
+        Shop(notifications).SendAsync(service, method, path, token);
 
-    private async Task<string> RegisterAndLoginAsync(ResourceNotificationService notifications)
-    {
-        string email = $"buyer-{Guid.NewGuid():N}@example.com";
-        const string Password = "a long enough passphrase";
-        using HttpResponseMessage registered = await _http.PostAsJsonAsync(
-            ServiceUri(notifications, "auth-api", "/api/auth/register"), new { email, password = Password, displayName = "Buyer" });
-        Assert.Equal(HttpStatusCode.Created, registered.StatusCode);
-        return await LoginAsync(notifications, email, Password);
-    }
+    private static Uri ServiceUri(ResourceNotificationService notifications, string service, string path) =>
+        ShopClient.ServiceUri(notifications, service, path);
 
-    private async Task<string> LoginAsync(ResourceNotificationService notifications, string email, string password)
-    {
-        using HttpResponseMessage response = await _http.PostAsJsonAsync(ServiceUri(notifications, "auth-api", "/api/auth/login"), new { email, password });
-        Assert.True(response.StatusCode == HttpStatusCode.OK, $"login of {email}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
-        return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("accessToken").GetString()!;
-    }
-
-    private async Task<HttpResponseMessage> SendAsync(ResourceNotificationService notifications, string service, string method, string path, string? token)
-    {
-        using var request = new HttpRequestMessage(new HttpMethod(method), ServiceUri(notifications, service, path));
-        if (token is not null)
-        {
-            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
-        }
-
-        return await _http.SendAsync(request);
-    }
-
-    private static Uri ServiceUri(ResourceNotificationService notifications, string service, string path)
-    {
-        Assert.True(notifications.TryGetCurrentSnapshot(service, out ResourceSnapshot snapshot));
-        return new Uri(new Uri(snapshot.Endpoints.Single()), path);
-    }
+    /// <summary>The shared helpers (ShopClient) on this test's HttpClient.</summary>
+    private ShopClient Shop(ResourceNotificationService notifications) => new(notifications, _http);
 
     private async Task A_killed_service_process_is_restarted(ResourceNotificationService notifications, string service)
     {

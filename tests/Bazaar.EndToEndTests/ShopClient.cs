@@ -1,0 +1,101 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Net.Sockets;
+using System.Text.Json;
+using Bazaar.Hosting;
+
+namespace Bazaar.EndToEndTests;
+
+/// <summary>The shop's HTTP APIs as a running model's resources serve them: accounts, tokens, orders.</summary>
+public sealed class ShopClient(ResourceNotificationService notifications, HttpClient http)
+{
+    /// <summary>The address of <paramref name="path"/> on the (single) endpoint of <paramref name="service"/>.</summary>
+    public static Uri ServiceUri(ResourceNotificationService notifications, string service, string path)
+    {
+        Assert.True(notifications.TryGetCurrentSnapshot(service, out ResourceSnapshot snapshot));
+        return new Uri(new Uri(snapshot.Endpoints.Single()), path);
+    }
+
+    public Uri ServiceUri(string service, string path) => ServiceUri(notifications, service, path);
+
+    public async Task<HttpResponseMessage> SendAsync(string service, string method, string path, string? token)
+    {
+        using var request = new HttpRequestMessage(new HttpMethod(method), ServiceUri(service, path));
+        if (token is not null)
+        {
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        }
+
+        return await http.SendAsync(request);
+    }
+
+    public async Task<string> LoginAsync(string email, string password)
+    {
+        using HttpResponseMessage response = await http.PostAsJsonAsync(ServiceUri("auth-api", "/api/auth/login"), new { email, password });
+        Assert.True(response.StatusCode == HttpStatusCode.OK, $"login of {email}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+        return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("accessToken").GetString()!;
+    }
+
+    /// <summary>Registers a customer with a unique e-mail and returns their access token.</summary>
+    public async Task<string> RegisterAndLoginAsync()
+    {
+        string email = $"buyer-{Guid.NewGuid():N}@example.com";
+        const string Password = "a long enough passphrase";
+        using HttpResponseMessage registered = await http.PostAsJsonAsync(
+            ServiceUri("auth-api", "/api/auth/register"), new { email, password = Password, displayName = "Buyer" });
+        Assert.Equal(HttpStatusCode.Created, registered.StatusCode);
+        return await LoginAsync(email, Password);
+    }
+
+    /// <summary>Places one order of one unit and returns its id (32 hex digits); <paramref name="traceparent"/> makes the test the caller of a trace.</summary>
+    public async Task<string> PlaceOrderAsync(string token, int productId, string? traceparent = null)
+    {
+        using var place = new HttpRequestMessage(HttpMethod.Post, ServiceUri("order-api", "/api/orders"))
+        {
+            Content = JsonContent.Create(new
+            {
+                items = new[] { new { productId, quantity = 1 } },
+                shippingAddress = new { name = "Ada", line1 = "1 Market Street", city = "Springfield", postalCode = "12345", country = "NL" },
+                paymentMethod = "card",
+            }),
+        };
+        place.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        place.Headers.Add("Idempotency-Key", Guid.NewGuid().ToString());
+        if (traceparent is not null)
+        {
+            place.Headers.Add("traceparent", traceparent);
+        }
+
+        using HttpResponseMessage placed = await http.SendAsync(place);
+        Assert.True(placed.StatusCode == HttpStatusCode.Accepted, $"placing an order: {(int)placed.StatusCode} {await placed.Content.ReadAsStringAsync()}");
+        return (await placed.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("orderId").GetString()!.Replace("-", "", StringComparison.Ordinal);
+    }
+
+    public async Task WaitForOrderStatusAsync(string orderId, string token, string status)
+    {
+        var deadline = Stopwatch.StartNew();
+        string last = "";
+        while (deadline.Elapsed < TimeSpan.FromSeconds(60))
+        {
+            using HttpResponseMessage response = await SendAsync("order-api", "GET", $"/api/orders/{orderId}", token);
+            last = await response.Content.ReadAsStringAsync();
+            if (response.IsSuccessStatusCode && JsonDocument.Parse(last).RootElement.GetProperty("status").GetString() == status)
+            {
+                return;
+            }
+
+            await Task.Delay(200);
+        }
+
+        Assert.Fail($"Order {orderId} did not reach {status} within 60 s; last answer: {last}");
+    }
+
+    public static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
