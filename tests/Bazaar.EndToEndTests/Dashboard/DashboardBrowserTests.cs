@@ -167,6 +167,9 @@ public sealed class DashboardBrowserTests : IAsyncLifetime
         await page.Locator("#clear-telemetry").ClickAsync();
         await page.Locator("#clear-telemetry-confirm").ClickAsync();
         await Expect(page.Locator("#trace-table tbody tr")).ToHaveCountAsync(0);
+        // No circuit error along the way (blazor.web.js shows this bar when one happens).
+        await Expect(page.Locator("#blazor-error-ui")).ToBeAttachedAsync();
+        await Expect(page.Locator("#blazor-error-ui")).ToBeHiddenAsync();
     }
 
     /// <summary>The page is interactive: blazor.web.js loaded and its circuit rendered the page again.</summary>
