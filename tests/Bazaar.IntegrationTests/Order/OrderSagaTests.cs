@@ -1,6 +1,7 @@
 using System.Data.Common;
 using System.Net;
 using System.Net.Http.Json;
+using System.Text.Json;
 using Bazaar.IntegrationTests.Auth;
 using Bazaar.Messaging;
 using Bazaar.Order.Api.Apis;
@@ -110,6 +111,11 @@ public sealed class OrderSagaTests(OrderSystemFixture fixture) : IClassFixture<O
         HttpResponseMessage tooLate = await buyer.PostAsync($"/api/orders/{paid.OrderId:N}/cancel", null);
         Assert.Equal(HttpStatusCode.Conflict, tooLate.StatusCode);
         Assert.Equal("application/problem+json", tooLate.Content.Headers.ContentType?.MediaType);
+        // One "status" member (the HTTP status); the order's own status is "orderStatus".
+        using JsonDocument problem = JsonDocument.Parse(await tooLate.Content.ReadAsStringAsync());
+        Assert.Single(problem.RootElement.EnumerateObject(), member => member.Name == "status");
+        Assert.Equal(409, problem.RootElement.GetProperty("status").GetInt32());
+        Assert.Equal("Paid", problem.RootElement.GetProperty("orderStatus").GetString());
     }
 
     [Fact]

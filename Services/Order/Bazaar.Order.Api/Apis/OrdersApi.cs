@@ -168,7 +168,8 @@ internal static class OrdersApi
         {
             return TypedResults.Problem(statusCode: StatusCodes.Status409Conflict, title: "Illegal transition",
                 detail: $"Order {id} is {result.From}; it cannot become {to}.",
-                extensions: new Dictionary<string, object?> { ["status"] = result.From?.ToString() });
+                // Not "status": that member is the problem's HTTP status code, and a second one made the JSON ambiguous.
+                extensions: new Dictionary<string, object?> { ["orderStatus"] = result.From?.ToString() });
         }
 
         return TypedResults.Ok((await services.Reads.GetAsync(orderId, cancellationToken))!);
