@@ -12,8 +12,14 @@ public sealed class FlashSaleTests : IAsyncLifetime
     private const int Stock = 50;
     private OrderSystem _system = null!;
 
-    // Payments queue behind hundreds of reservations in a burst; the payment timeout is for buyers who never pay, not for that queue.
-    public async Task InitializeAsync() => _system = await OrderSystem.StartAsync(adjustWorker: settings => settings["Saga:PaymentTimeout"] = "00:05:00");
+    // Payments queue behind hundreds of reservations in a burst; the payment timeout is for buyers who never pay, not for that
+    // queue. Nor is the call timeout (0.5 s in these tests): on a loaded machine a charge can take longer, and the order would
+    // then wait in StockReserved for the 5-minute payment timeout.
+    public async Task InitializeAsync() => _system = await OrderSystem.StartAsync(adjustWorker: settings =>
+    {
+        settings["Saga:PaymentTimeout"] = "00:05:00";
+        settings["Payments:CallTimeout"] = "00:00:30";
+    });
 
     public async Task DisposeAsync() => await _system.DisposeAsync();
 
