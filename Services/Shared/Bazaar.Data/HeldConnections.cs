@@ -67,9 +67,28 @@ public sealed class HeldConnections : IAsyncDisposable
         IsolationLevel isolationLevel = IsolationLevel.Unspecified,
         CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(first);
         ArgumentNullException.ThrowIfNull(work);
-        return WithConnectionAsync((connection, token) => MySqlDataSource.RunTransactionAsync(connection, first, work, absorbFirstFailure, isolationLevel, token), cancellationToken);
+        return InTransactionAsync(first, static (reader, _) => Task.FromResult(reader.RecordsAffected),
+            (connection, transaction, _, last, token) => work(connection, transaction, last, token), absorbFirstFailure, isolationLevel, cancellationToken);
+    }
+
+    /// <summary>
+    /// As <see cref="InTransactionAsync{T}(SqlBatch, Func{DbConnection, DbTransaction, SqlBatch, CancellationToken, Task{T}}, Func{Exception, bool}?, IsolationLevel, CancellationToken)"/>,
+    /// where <paramref name="first"/> returns rows (a claim): <paramref name="read"/> reads every result set of the command
+    /// that begins the transaction, and <paramref name="work"/> gets what it read.
+    /// </summary>
+    public Task<T?> InTransactionAsync<TFirst, T>(
+        SqlBatch first,
+        Func<DbDataReader, CancellationToken, Task<TFirst>> read,
+        Func<DbConnection, DbTransaction, TFirst, SqlBatch, CancellationToken, Task<T>> work,
+        Func<Exception, bool>? absorbFirstFailure = null,
+        IsolationLevel isolationLevel = IsolationLevel.Unspecified,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(first);
+        ArgumentNullException.ThrowIfNull(read);
+        ArgumentNullException.ThrowIfNull(work);
+        return WithConnectionAsync((connection, token) => MySqlDataSource.RunTransactionAsync(connection, first, read, work, absorbFirstFailure, isolationLevel, token), cancellationToken);
     }
 
     /// <summary>As <see cref="MySqlDataSource.WithConnectionAsync{T}"/>, on a held connection when one is idle.</summary>

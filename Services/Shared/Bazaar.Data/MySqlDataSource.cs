@@ -113,20 +113,22 @@ public sealed class MySqlDataSource
     /// <paramref name="work"/>'s result; or <c>default</c> when <paramref name="first"/> failed and
     /// <paramref name="absorbFirstFailure"/> accepted the failure (the transaction is rolled back, the connection stays usable).
     /// </returns>
-    internal static async Task<T?> RunTransactionAsync<T>(
+    internal static async Task<T?> RunTransactionAsync<TFirst, T>(
         DbConnection connection,
         SqlBatch first,
-        Func<DbConnection, DbTransaction, SqlBatch, CancellationToken, Task<T>> work,
+        Func<DbDataReader, CancellationToken, Task<TFirst>> read,
+        Func<DbConnection, DbTransaction, TFirst, SqlBatch, CancellationToken, Task<T>> work,
         Func<Exception, bool>? absorbFirstFailure,
         IsolationLevel isolationLevel,
         CancellationToken cancellationToken)
     {
         DbTransaction transaction;
+        TFirst firstResult;
         if (TransactionStart.Prefix(connection, isolationLevel) is { } begin)
         {
             try
             {
-                await first.ExecuteAsync(connection, transaction: null, begin, suffix: null, cancellationToken).ConfigureAwait(false);
+                firstResult = await first.QueryAsync(connection, transaction: null, begin, read, cancellationToken).ConfigureAwait(false);
             }
             catch (Exception exception)
             {
@@ -146,7 +148,7 @@ public sealed class MySqlDataSource
             transaction = await TransactionStart.BeginAsync(connection, isolationLevel, cancellationToken).ConfigureAwait(false);
             try
             {
-                await first.ExecuteAsync(connection, transaction, cancellationToken).ConfigureAwait(false);
+                firstResult = await first.QueryAsync(connection, transaction, prefix: null, read, cancellationToken).ConfigureAwait(false);
             }
             catch (Exception exception) when (absorbFirstFailure?.Invoke(exception) == true)
             {
@@ -165,7 +167,7 @@ public sealed class MySqlDataSource
         try
         {
             var last = new SqlBatch(first.Name);
-            var result = await work(connection, transaction, last, cancellationToken).ConfigureAwait(false);
+            var result = await work(connection, transaction, firstResult, last, cancellationToken).ConfigureAwait(false);
             await TransactionCommit.CommitAsync(transaction, last, cancellationToken).ConfigureAwait(false);
             return result;
         }

@@ -109,7 +109,26 @@ public sealed class SqlBatch(string name)
             return 0;
         }
 
-        await using DbCommand command = connection.CreateCommand();
+        await using DbCommand command = CreateCommand(connection, transaction, prefix, suffix);
+        return await DbConnectionExtensions.RunAsync(connection, Name, command,
+            static (command, token) => command.ExecuteNonQueryAsync(token), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Sends every statement as one command and reads what it returns with <paramref name="read"/> (every result set, in order).</summary>
+    internal async Task<T> QueryAsync<T>(DbConnection connection, DbTransaction? transaction, string? prefix, Func<DbDataReader, CancellationToken, Task<T>> read, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        await using DbCommand command = CreateCommand(connection, transaction, prefix, suffix: null);
+        return await DbConnectionExtensions.RunAsync(connection, Name, (Command: command, Read: read), static async (state, token) =>
+        {
+            await using DbDataReader reader = await state.Command.ExecuteReaderAsync(token).ConfigureAwait(false);
+            return await state.Read(reader, token).ConfigureAwait(false);
+        }, cancellationToken).ConfigureAwait(false);
+    }
+
+    private DbCommand CreateCommand(DbConnection connection, DbTransaction? transaction, string? prefix, string? suffix)
+    {
+        DbCommand command = connection.CreateCommand();
         command.Transaction = transaction;
         command.CommandText = prefix is null && suffix is null ? _text.ToString() : string.Concat(prefix, _text.ToString(), suffix);
         for (int i = 0; i < _values.Count; i++)
@@ -120,7 +139,6 @@ public sealed class SqlBatch(string name)
             command.Parameters.Add(parameter);
         }
 
-        return await DbConnectionExtensions.RunAsync(connection, Name, command,
-            static (command, token) => command.ExecuteNonQueryAsync(token), cancellationToken).ConfigureAwait(false);
+        return command;
     }
 }

@@ -4,6 +4,7 @@ using System.Data.Common;
 using System.Diagnostics;
 using System.Text;
 using Bazaar.Data;
+using Dapper;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -26,23 +27,19 @@ internal sealed partial class OutboxRelay : BackgroundService
         """;
 
     // Two claims instead of one OR, so each is a range of ix_outbox_due and neither walks past rows that are not due.
-    private static readonly SqlStatement ClaimDue = new("outbox.claim_due", $"""
+    private const string ClaimDueText = $"""
         SELECT {OutboxColumns} FROM outbox
         WHERE sent_at IS NULL AND next_attempt_at <= @now
         ORDER BY seq LIMIT @batchSize
         FOR UPDATE SKIP LOCKED
-        """);
+        """;
 
-    private static readonly SqlStatement ClaimFresh = new("outbox.claim_fresh", $"""
+    private const string ClaimFreshText = $"""
         SELECT {OutboxColumns} FROM outbox
         WHERE sent_at IS NULL AND next_attempt_at IS NULL
         ORDER BY seq LIMIT @batchSize
         FOR UPDATE SKIP LOCKED
-        """);
-
-    private static readonly SqlStatement MarkSent = new("outbox.mark_sent", "UPDATE outbox SET sent_at = @sentAt WHERE seq IN @seqs");
-
-    private static readonly SqlStatement Postpone = new("outbox.postpone", "UPDATE outbox SET next_attempt_at = @nextAttemptAt WHERE seq IN @seqs");
+        """;
 
     private static readonly SqlStatement DeleteSent = new("outbox.delete_sent", """
         DELETE FROM outbox WHERE sent_at IS NOT NULL AND sent_at < @before ORDER BY seq LIMIT 1000
@@ -116,7 +113,7 @@ internal sealed partial class OutboxRelay : BackgroundService
                 current = RelayBatchAsync(inFlight, sent, stoppingToken);
                 var claimed = await sent.Task.ConfigureAwait(false);
                 await HousekeepAsync(stoppingToken).ConfigureAwait(false);
-                if (claimed == _options.RelayBatchSize && !current.IsCompleted)
+                if (claimed >= _options.RelayBatchSize && !current.IsCompleted)
                 {
                     (older, inFlight) = (inFlight, current);
                     continue;
@@ -186,8 +183,11 @@ internal sealed partial class OutboxRelay : BackgroundService
     {
         try
         {
-            return await _connections.InTransactionAsync((connection, transaction, token) => RelayBatchAsync(connection, transaction, previous, sent, token), cancellationToken, IsolationLevel.ReadCommitted)
-                .ConfigureAwait(false);
+            // Two commands: BEGIN with both claims, then (after the broker confirmed) the marks with the COMMIT.
+            var now = _timeProvider.GetUtcNow();
+            return await _connections.InTransactionAsync(Claim(now), ReadClaimAsync,
+                (connection, transaction, rows, marks, token) => RelayBatchAsync(rows, marks, now, previous, sent, token),
+                isolationLevel: IsolationLevel.ReadCommitted, cancellationToken: cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -195,10 +195,8 @@ internal sealed partial class OutboxRelay : BackgroundService
         }
     }
 
-    private async Task<int> RelayBatchAsync(DbConnection connection, DbTransaction transaction, Task<int>? previous, TaskCompletionSource<int>? sent, CancellationToken token)
+    private async Task<int> RelayBatchAsync(IReadOnlyList<OutboxRow> rows, SqlBatch marks, DateTimeOffset now, Task<int>? previous, TaskCompletionSource<int>? sent, CancellationToken token)
     {
-        var now = _timeProvider.GetUtcNow();
-        var rows = await ClaimAsync(connection, transaction, now, token).ConfigureAwait(false);
         if (rows.Count == 0)
         {
             sent?.TrySetResult(0);
@@ -259,18 +257,58 @@ internal sealed partial class OutboxRelay : BackgroundService
             waiting.Add(row.Seq);
         }
 
-        if (done.Count > 0)
-        {
-            await connection.ExecuteAsync(MarkSent, new { sentAt = now.UtcDateTime, seqs = done }, transaction, token).ConfigureAwait(false);
-        }
-
+        // Sent with the COMMIT, in one command.
+        Update(marks, "UPDATE outbox SET sent_at = ", now.UtcDateTime, done);
         if (waiting.Count > 0)
         {
             LogUnroutable(_logger, waiting.Count, retryAt - now);
-            await connection.ExecuteAsync(Postpone, new { nextAttemptAt = retryAt.UtcDateTime, seqs = waiting }, transaction, token).ConfigureAwait(false);
+            Update(marks, "UPDATE outbox SET next_attempt_at = ", retryAt.UtcDateTime, waiting);
         }
 
         return rows.Count;
+    }
+
+    private static void Update(SqlBatch batch, string set, DateTime value, List<long> seqs)
+    {
+        if (seqs.Count == 0)
+        {
+            return;
+        }
+
+        var text = new StringBuilder(set.Length + 32 + (seqs.Count * 8)).Append(set).Append(batch.Value(value)).Append(" WHERE seq IN (");
+        for (var i = 0; i < seqs.Count; i++)
+        {
+            text.Append(i == 0 ? "" : ", ").Append(batch.Value(seqs[i]));
+        }
+
+        batch.Statement(text.Append(')').ToString());
+    }
+
+    // Both claims in the command that begins the transaction: the due rows (postponed ones whose time came) and the fresh
+    // ones, each up to RelayBatchSize, so a batch holds up to twice that when rows are due; each is a range of ix_outbox_due.
+    private SqlBatch Claim(DateTimeOffset now)
+    {
+        var claim = new SqlBatch("outbox.claim");
+        var batchSize = claim.Value(_options.RelayBatchSize);
+        return claim
+            .Statement(ClaimDueText.Replace("@now", claim.Value(now.UtcDateTime), StringComparison.Ordinal).Replace("@batchSize", batchSize, StringComparison.Ordinal))
+            .Statement(ClaimFreshText.Replace("@batchSize", batchSize, StringComparison.Ordinal));
+    }
+
+    private static async Task<IReadOnlyList<OutboxRow>> ReadClaimAsync(DbDataReader reader, CancellationToken cancellationToken)
+    {
+        var rows = new List<OutboxRow>();
+        do
+        {
+            var parse = reader.GetRowParser<OutboxRow>();
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                rows.Add(parse(reader));
+            }
+        }
+        while (await reader.NextResultAsync(cancellationToken).ConfigureAwait(false));
+
+        return rows;
     }
 
     private static async Task AfterAsync(Task<int>? previous)
@@ -290,18 +328,6 @@ internal sealed partial class OutboxRelay : BackgroundService
             // retry this batch, and it would fail again on the same task.
             throw new InvalidOperationException($"The batch sent before this one failed ({exception.GetType().Name}: {exception.Message}); this one is offered again after it.");
         }
-    }
-
-    private async Task<IReadOnlyList<OutboxRow>> ClaimAsync(DbConnection connection, DbTransaction transaction, DateTimeOffset now, CancellationToken cancellationToken)
-    {
-        var due = await connection.QueryAsync<OutboxRow>(ClaimDue, new { batchSize = _options.RelayBatchSize, now = now.UtcDateTime }, transaction, cancellationToken).ConfigureAwait(false);
-        if (due.Count == _options.RelayBatchSize)
-        {
-            return due;
-        }
-
-        var fresh = await connection.QueryAsync<OutboxRow>(ClaimFresh, new { batchSize = _options.RelayBatchSize - due.Count }, transaction, cancellationToken).ConfigureAwait(false);
-        return due.Count == 0 ? fresh : [.. due, .. fresh];
     }
 
     /// <summary>Sends the rows; completes once they are on the wire, with the task of their confirms (per row: whether a queue took it).</summary>
