@@ -51,6 +51,10 @@ try
         Console.Error.WriteLine(warmup.Describe());
     }
 
+    // The bare ceiling: the broker and the database alone, in this run, after the warm-up (so the client code is tiered up too).
+    var ceiling = await Ceiling.MeasureAsync(mysqlServer, amqp, Math.Min(settings.Phases.Max(p => p.Events), 20_000), cancellation.Token);
+    Console.WriteLine($"ceiling: {ceiling}");
+
     foreach (var phase in settings.Phases)
     {
         var result = await RunPhaseAsync(mysqlServer, amqp, phase, settings, cancellation.Token);
@@ -60,7 +64,7 @@ try
 
     if (settings.AppendTo is { } path)
     {
-        File.AppendAllText(path, Markdown(settings, report));
+        File.AppendAllText(path, Markdown(settings, report, ceiling));
         Console.Error.WriteLine($"Appended to {path}");
     }
 }
@@ -295,7 +299,7 @@ static async Task<PhaseResult> RunPhaseAsync(string mysqlServer, string amqp, Ph
 
 static double Percentile(double[] sorted, double p) => sorted.Length == 0 ? double.NaN : sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p * sorted.Length) - 1)];
 
-static string Markdown(BenchSettings settings, List<string> rows)
+static string Markdown(BenchSettings settings, List<string> rows, string ceiling)
 {
     var cpu = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? "unknown CPU";
     var memory = File.ReadLines("/proc/meminfo").First().Split(':', 2)[1].Trim();
@@ -306,6 +310,8 @@ static string Markdown(BenchSettings settings, List<string> rows)
 
         Machine: {Environment.ProcessorCount} CPUs ({cpu}), {memory} RAM, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}, .NET {Environment.Version}; MariaDB, RabbitMQ and the benchmark share these CPUs; load average before the run {settings.LoadAverage} (other sessions' builds and tests were running).
         Command: `eng/bench/events.sh {string.Join(' ', settings.Arguments)}` (one relay publishing up to {settings.RelayBatch} rows per transaction, one consumer with concurrency {settings.Concurrency}, batches of up to {settings.ConsumerBatch} and prefetch {settings.Prefetch}; {settings.Warmup} unmeasured warm-up events first; {settings.Producers}; {(settings.AppendWrites ? "the handler appends its effect row to EventContext.Writes (one round trip per consumer transaction)" : "the handler writes its effect row at once (one round trip per event)")}; persistent messages with publisher confirms; innodb_flush_log_at_trx_commit={settings.FlushAtCommit?.ToString(CultureInfo.InvariantCulture) ?? "1 (default, fsync per commit)"}; latency from the producer's commit to the end of the consumer span, after its commit and ack; thread-pool spin limit {Environment.GetEnvironmentVariable("DOTNET_ThreadPool_UnfairSemaphoreSpinLimit") ?? AppContext.GetData("System.Threading.ThreadPool.UnfairSemaphoreSpinLimit")?.ToString() ?? "70 (runtime default)"})
+
+        Bare ceiling, same run: {ceiling}.
 
         | phase | events | produced in (s) | all handled in (s) | events/s end to end | P50 (ms) | P99 (ms) | max (ms) | benchmark process CPU (µs/event) | MariaDB CPU (µs/event) | RabbitMQ CPU (µs/event) | all three (µs/event) |
         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|
