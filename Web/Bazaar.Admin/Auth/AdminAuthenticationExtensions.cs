@@ -25,6 +25,7 @@ public static class AdminAuthenticationExtensions
         builder.Services.AddScoped<AdminApi>();
         builder.Services.AddScoped<OrderAdmin>();
         builder.Services.AddScoped<DeadLetterAdmin>();
+        builder.Services.AddScoped<CatalogAdmin>();
         foreach (string service in AdminApi.Services)
         {
             builder.Services.AddHttpClient(service, client => client.BaseAddress = new Uri($"http://{service}"));

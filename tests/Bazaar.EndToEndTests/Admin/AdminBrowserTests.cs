@@ -13,7 +13,7 @@ namespace Bazaar.EndToEndTests.Admin;
 /// <summary>
 /// The admin app as the AppHost runs it (its Release build from bin/, the AppHost's environment, service discovery to
 /// the real services), driven by Debian's chromium: blazor.web.js is served and the circuit runs; signing in, the
-/// orders list, shipping a paid order, and order-api's 409 when the order moved on meanwhile.
+/// orders list, shipping a paid order, order-api's 409 when the order moved on meanwhile, a product created and its stock set.
 /// </summary>
 public sealed class AdminBrowserTests(ITestOutputHelper output) : IAsyncLifetime
 {
@@ -79,7 +79,7 @@ public sealed class AdminBrowserTests(ITestOutputHelper output) : IAsyncLifetime
     }
 
     [Fact]
-    public async Task An_admin_signs_in_ships_a_paid_order_in_the_circuit_and_sees_order_apis_409_when_it_moved_on_meanwhile()
+    public async Task An_admin_signs_in_ships_a_paid_order_in_the_circuit_sees_order_apis_409_when_it_moved_on_meanwhile_and_creates_a_product()
     {
         Uri admin = _shop.ServiceUri("admin", "/");
         using (HttpResponseMessage script = await _http.GetAsync(new Uri(admin, "_framework/blazor.web.js")))
@@ -123,6 +123,26 @@ public sealed class AdminBrowserTests(ITestOutputHelper output) : IAsyncLifetime
         await Expect(page.Locator(".problem-box")).ToContainTextAsync("409");
         await Expect(page.Locator("#order-status")).ToHaveTextAsync("Delivered");
         await Screenshot(page, "order-409");
+
+        // The catalog: a product created through the form (catalog-api's admin route), then its stock set.
+        await page.Locator("nav a", new PageLocatorOptions { HasText = "Catalog" }).ClickAsync();
+        await page.Locator("#new-product").ClickAsync();
+        string sku = "E2E-" + Guid.NewGuid().ToString("N")[..8];
+        await page.Locator("#sku").FillAsync(sku);
+        await page.Locator("#name").FillAsync("Admin test lamp");
+        await page.Locator("#description").FillAsync("Made by the admin browser test.");
+        await page.Locator("#price").FillAsync("19.90");
+        await page.Locator("#brand").SelectOptionAsync(new SelectOptionValue { Index = 1 });
+        await page.Locator("#category").SelectOptionAsync(new SelectOptionValue { Index = 1 });
+        await page.Locator("#stock").FillAsync("3");
+        await page.Locator("#save").ClickAsync();
+
+        await Expect(page.Locator("#available-stock")).ToHaveTextAsync("3");
+        await page.Locator("#new-stock").FillAsync("9");
+        await page.Locator("#set-stock").ClickAsync();
+        await Expect(page.Locator(".notice")).ToHaveTextAsync("Stock set.");
+        await Expect(page.Locator("#available-stock")).ToHaveTextAsync("9");
+        await Screenshot(page, "product");
 
         await page.Locator("button", new PageLocatorOptions { HasText = "Sign out" }).ClickAsync();
         await Expect(page).ToHaveURLAsync(new System.Text.RegularExpressions.Regex("/signin$"));

@@ -50,6 +50,9 @@ public sealed class AdminPagesTests(AdminSystemFixture fixture) : IClassFixture<
     [InlineData("/orders/not-an-order", "Not an order id")]
     [InlineData("/orders/00000000000000000000000000000001", "404")]
     [InlineData("/dead-letters?service=no%20such%20queue", "One or more validation errors occurred.")]
+    [InlineData("/catalog?page=x", "Not a page number")]
+    [InlineData("/catalog/abc", "Not a product id")]
+    [InlineData("/catalog/999999999", "404")]
     public async Task Bad_input_shows_a_clear_problem_never_a_500(string path, string message)
     {
         using HttpResponseMessage response = await _browser.Client.GetAsync(path);
@@ -67,6 +70,19 @@ public sealed class AdminPagesTests(AdminSystemFixture fixture) : IClassFixture<
 
         Assert.Contains("id=\"dead-letter-count\"", page, StringComparison.Ordinal);
         Assert.DoesNotContain("class=\"problem-box\"", page, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task The_catalog_lists_a_new_product_and_its_page_shows_the_stock_from_the_admin_route()
+    {
+        int product = await fixture.System.CreateProductAsync(stock: 7);
+
+        string list = await PageAsync("/catalog");
+        string page = await PageAsync($"/catalog/{product}");
+
+        Assert.Contains($"data-product=\"{product}\"", list, StringComparison.Ordinal);
+        Assert.Contains("<strong id=\"available-stock\">7</strong>", page, StringComparison.Ordinal);
+        Assert.Contains("<strong id=\"reserved-stock\">0</strong>", page, StringComparison.Ordinal);
     }
 
     private async Task<string> PageAsync(string path)
