@@ -55,6 +55,21 @@ public static class DashboardBuilderExtensions
                     var url = (app.Configuration[WebHostDefaults.ServerUrlsKey] ?? "").Split(';')[0].TrimEnd('/');
                     Console.WriteLine($"Dashboard login: {url}/login?t={access.Token}");
                 }
+                // An open page holds its circuit's WebSocket, which Kestrel's stop waits for until the shutdown timeout
+                // (30 s; seen in a dump: CloseAllConnectionsAsync waiting on the hub's connection), and the telemetry
+                // store's drain then finds its token cancelled. Stopping ends them at once; the browser shows Blazor's
+                // reconnect notice and reloads when the AppHost is back.
+                var stopping = app.Lifetime.ApplicationStopping;
+                app.Use(async (context, next) =>
+                {
+                    if (!context.Request.Path.StartsWithSegments("/_blazor"))
+                    {
+                        await next(context);
+                        return;
+                    }
+                    using var abort = stopping.Register(context.Abort);
+                    await next(context);
+                });
                 app.UseAntiforgery();
                 app.MapDashboardEndpoints();
                 app.MapTelemetryApi();

@@ -170,6 +170,11 @@ public sealed class DashboardBrowserTests : IAsyncLifetime
         // No circuit error along the way (blazor.web.js shows this bar when one happens).
         await Expect(page.Locator("#blazor-error-ui")).ToBeAttachedAsync();
         await Expect(page.Locator("#blazor-error-ui")).ToBeHiddenAsync();
+
+        // Stopping the AppHost with the page open ends its circuit at once. (The WebSocket held Kestrel's stop for the
+        // 30 s shutdown timeout, after which the telemetry drain's token was cancelled and the stop threw.)
+        await _app.StopAsync();
+        await Expect(page.Locator("#components-reconnect-modal")).ToBeAttachedAsync();
     }
 
     /// <summary>The page is interactive: blazor.web.js loaded and its circuit rendered the page again.</summary>
