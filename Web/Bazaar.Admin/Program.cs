@@ -19,6 +19,20 @@ var app = builder.Build();
 app.MapDefaultEndpoints();
 app.UseAuthentication();
 app.UseAuthorization();
+// An open page holds its circuit's WebSocket, and Kestrel's stop waits for it until the shutdown timeout (the AppHost
+// kills after 10 s): stopping ends circuits at once; the browser shows Blazor's reconnect notice. The dashboard does
+// the same (AppHost/Bazaar.Dashboard, where a dump showed the wait).
+app.Use(async (context, next) =>
+{
+    if (!context.Request.Path.StartsWithSegments("/_blazor"))
+    {
+        await next(context);
+        return;
+    }
+
+    using CancellationTokenRegistration abort = app.Lifetime.ApplicationStopping.Register(context.Abort);
+    await next(context);
+});
 app.UseAntiforgery();
 app.MapStaticAssets();
 app.MapAdminSignOut();

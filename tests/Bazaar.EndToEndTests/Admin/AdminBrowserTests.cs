@@ -148,6 +148,19 @@ public sealed class AdminBrowserTests(ITestOutputHelper output) : IAsyncLifetime
         await Expect(page).ToHaveURLAsync(new System.Text.RegularExpressions.Regex("/signin$"));
         await page.GotoAsync(new Uri(admin, "orders").ToString());
         await Expect(page).ToHaveURLAsync(new System.Text.RegularExpressions.Regex("/signin\\?ReturnUrl="));
+
+        // Signed in again, the page holds its circuit's WebSocket open; stopping the admin (as Ctrl+C on the AppHost
+        // does) must end it at once instead of waiting for it until the engine's stop timeout and SIGKILL.
+        await page.Locator("input[name='Input.Email']").FillAsync("admin@bazaar.local");
+        await page.Locator("input[name='Input.Password']").FillAsync(_adminPassword);
+        await page.RunAndWaitForWebSocketAsync(
+            () => page.Locator("button[type=submit]").ClickAsync(),
+            new PageRunAndWaitForWebSocketOptions { Predicate = socket => socket.Url.Contains("/_blazor", StringComparison.Ordinal) });
+        await Expect(page.Locator($"tr[data-order='{orderId}']")).ToBeVisibleAsync();
+        var commands = _app.Services.GetRequiredService<ResourceCommandService>();
+        var stopping = Stopwatch.StartNew();
+        await commands.StopAsync("admin");
+        Assert.True(stopping.Elapsed < TimeSpan.FromSeconds(5), $"the admin took {stopping.Elapsed.TotalSeconds:0.0} s to stop with a page open");
     }
 
     private static async Task Screenshot(IPage page, string name)
