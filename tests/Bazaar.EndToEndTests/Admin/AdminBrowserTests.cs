@@ -25,12 +25,10 @@ public sealed class AdminBrowserTests(ITestOutputHelper output) : IAsyncLifetime
     private DistributedApplication _app = null!;
     private ResourceNotificationService _notifications = null!;
     private ShopClient _shop = null!;
-    private IPlaywright _playwright = null!;
-    private IBrowser _browser = null!;
+    private Chromium? _chromium;
 
     public async Task InitializeAsync()
     {
-        SetDefaultExpectTimeout(30_000);
         _dataDirectory = Directory.CreateTempSubdirectory("bazaar-admin-e2e-").FullName;
         IDistributedApplicationBuilder builder = DistributedApplication.CreateBuilder(new DistributedApplicationOptions
         {
@@ -55,23 +53,16 @@ public sealed class AdminBrowserTests(ITestOutputHelper output) : IAsyncLifetime
         }
 
         output.WriteLine($"auth-api, order-api, worker and admin healthy {clock.Elapsed.TotalSeconds:0.0} s after start.");
-        _playwright = await Playwright.CreateAsync();
-        _browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
-        {
-            ExecutablePath = "/usr/bin/chromium",
-            Headless = true,
-            Args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-        });
+        _chromium = await Chromium.LaunchAsync();
     }
 
     public async Task DisposeAsync()
     {
-        if (_browser is not null)
+        if (_chromium is not null)
         {
-            await _browser.DisposeAsync();
+            await _chromium.DisposeAsync();
         }
 
-        _playwright?.Dispose();
         await _app.StopAsync();
         await _app.DisposeAsync();
         _http.Dispose();
@@ -92,7 +83,7 @@ public sealed class AdminBrowserTests(ITestOutputHelper output) : IAsyncLifetime
         string orderId = await _shop.PlaceOrderAsync(customer, productId: 1);
         await _shop.WaitForOrderStatusAsync(orderId, customer, "Paid");
 
-        IPage page = await _browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = 1300, Height = 900 } });
+        IPage page = await _chromium!.NewPageAsync(1300, 900);
         var circuits = 0;
         page.WebSocket += (_, socket) => circuits += socket.Url.Contains("/_blazor", StringComparison.Ordinal) ? 1 : 0;
         await page.GotoAsync(new Uri(admin, "orders?status=Paid").ToString());

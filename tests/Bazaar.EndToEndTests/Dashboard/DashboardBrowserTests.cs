@@ -28,12 +28,10 @@ public sealed class DashboardBrowserTests : IAsyncLifetime
     private string _dataDirectory = null!;
     private DistributedApplication _app = null!;
     private Uri _otlp = null!;
-    private IPlaywright _playwright = null!;
-    private IBrowser _browser = null!;
+    private Chromium? _chromium;
 
     public async Task InitializeAsync()
     {
-        SetDefaultExpectTimeout(30_000);
         _dataDirectory = Directory.CreateTempSubdirectory("bazaar-dashboard-e2e-").FullName;
         _otlp = new Uri($"http://127.0.0.1:{FreePort()}");
         var builder = DistributedApplication.CreateBuilder(new DistributedApplicationOptions
@@ -57,19 +55,16 @@ public sealed class DashboardBrowserTests : IAsyncLifetime
         await notifications.WaitForResourceAsync("cache", s => s.State == ResourceState.Running, starting.Token);
         await notifications.WaitForResourceAsync("ticker", s => s.State == ResourceState.Running, starting.Token);
 
-        _playwright = await Playwright.CreateAsync();
-        _browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
-        {
-            ExecutablePath = "/usr/bin/chromium",
-            Headless = true,
-            Args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-        });
+        _chromium = await Chromium.LaunchAsync();
     }
 
     public async Task DisposeAsync()
     {
-        await _browser.DisposeAsync();
-        _playwright.Dispose();
+        if (_chromium is not null)
+        {
+            await _chromium.DisposeAsync();
+        }
+
         await _app.StopAsync();
         await _app.DisposeAsync();
         Directory.Delete(_dataDirectory, recursive: true);
@@ -78,7 +73,7 @@ public sealed class DashboardBrowserTests : IAsyncLifetime
     [Fact]
     public async Task The_dashboard_shows_resources_running_restarts_one_from_the_page_and_opens_a_traces_waterfall()
     {
-        var page = await _browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = 1400, Height = 900 } });
+        var page = await _chromium!.NewPageAsync(1400, 900);
         var documentLoads = 0;
         page.Load += (_, _) => documentLoads++;
         await page.GotoAsync(_app.DashboardUrl + "/resources");
