@@ -4,6 +4,7 @@ using Bazaar.ServiceDefaults.Hosting;
 using Bazaar.ServiceDefaults.Resilience;
 using Bazaar.ServiceDefaults.Telemetry;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Configuration;
@@ -51,6 +52,10 @@ public static class Extensions
         // Registered first so it wraps the problem-details handlers and records the status they finally send.
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IStartupFilter, RequestActivityStartupFilter>());
         builder.Services.AddProblemDetails();
+        builder.Services.AddOptions<DependencyFailureOptions>();
+        builder.Services.TryAddSingleton<DependencyUnavailableHandler>();
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IExceptionHandler, DependencyUnavailableHandler>(s => s.GetRequiredService<DependencyUnavailableHandler>()));
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IDeveloperPageExceptionFilter, DependencyUnavailableHandler>(s => s.GetRequiredService<DependencyUnavailableHandler>()));
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IStartupFilter, ProblemDetailsStartupFilter>());
 
         return builder;

@@ -1,4 +1,5 @@
 using Bazaar.Data;
+using Bazaar.ServiceDefaults.Hosting;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -34,6 +35,14 @@ public static class MySqlDataSourceExtensions
         var dataSource = new MySqlDataSource(settings.ConnectionString, connectionName, settings.Retry);
         builder.Services.AddKeyedSingleton(connectionName, dataSource);
         builder.Services.TryAddSingleton(dataSource);
+        // The database out of reach after the data source's own retries is a 503 (ServiceDefaults), not a 500.
+        builder.Services.Configure<DependencyFailureOptions>(failures =>
+        {
+            if (!failures.Predicates.Contains(TransientErrors.IsTransient))
+            {
+                failures.Predicates.Add(TransientErrors.IsTransient);
+            }
+        });
 
         if (!settings.DisableHealthChecks)
         {

@@ -1,9 +1,6 @@
 using System.Diagnostics;
-using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
-using System.Net.Sockets;
-using System.Text;
 using Bazaar.ServiceDefaults.Authentication;
 using Bazaar.Testing;
 using Microsoft.AspNetCore.Builder;
@@ -70,35 +67,12 @@ public sealed class DenyListOutageTests : IAsyncLifetime
 
         // CLIENT PAUSE keeps every connection open and answers nothing until the time is up: StackExchange.Redis 1.2.6
         // sees no error and never times an async command out by itself.
-        await PauseRedisAsync(hold);
+        await _redis.PauseRedisAsync(hold);
         var clock = Stopwatch.StartNew();
         HttpStatusCode status = await StatusAsync(client, token);
 
         Assert.Equal(HttpStatusCode.Unauthorized, status);
         Assert.True(clock.Elapsed < hold - TimeSpan.FromSeconds(1), $"refused after {clock.Elapsed.TotalMilliseconds:F0} ms: the lookup waited for Redis, not for the {wait.TotalMilliseconds} ms wait");
-    }
-
-    /// <summary>Sends <c>AUTH</c> and <c>CLIENT PAUSE</c> on a raw connection of its own (RESP) and waits for both OKs.</summary>
-    private async Task PauseRedisAsync(TimeSpan hold)
-    {
-        string[] parts = _redis.RedisConnectionString.Split(',');
-        string[] endpoint = parts[0].Split(':');
-        string password = parts.Single(part => part.StartsWith("password=", StringComparison.Ordinal))["password=".Length..];
-        using var connection = new TcpClient();
-        await connection.ConnectAsync(endpoint[0], int.Parse(endpoint[1], CultureInfo.InvariantCulture));
-        await using NetworkStream stream = connection.GetStream();
-        using var reader = new StreamReader(stream, Encoding.ASCII);
-        foreach (string[] command in new[] { ["AUTH", password], new[] { "CLIENT", "PAUSE", ((long)hold.TotalMilliseconds).ToString(CultureInfo.InvariantCulture) } })
-        {
-            var resp = new StringBuilder($"*{command.Length}\r\n");
-            foreach (string argument in command)
-            {
-                resp.Append(CultureInfo.InvariantCulture, $"${Encoding.UTF8.GetByteCount(argument)}\r\n{argument}\r\n");
-            }
-
-            await stream.WriteAsync(Encoding.UTF8.GetBytes(resp.ToString()));
-            Assert.Equal("+OK", await reader.ReadLineAsync());
-        }
     }
 
     private async Task<WebApplication> StartServiceAsync(TimeSpan denyListWait)

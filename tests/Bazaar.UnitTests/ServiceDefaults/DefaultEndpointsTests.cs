@@ -152,6 +152,24 @@ public sealed class DefaultEndpointsTests
         Assert.Equal(500, problem.GetProperty("status").GetInt32());
     }
 
+    [Theory]
+    [InlineData("Production")]
+    [InlineData("Development")]
+    public async Task A_backing_service_that_does_not_answer_is_a_503_problem_with_Retry_After_not_a_500(string environment)
+    {
+        var (app, client) = await StartAsync(environment, map: app =>
+            app.MapGet("/cache", string () => throw new TimeoutException("Redis did not answer")));
+        await using WebApplication _ = app;
+
+        using HttpResponseMessage response = await client.GetAsync("/cache");
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType!.MediaType);
+        Assert.Equal(TimeSpan.FromSeconds(1), response.Headers.RetryAfter?.Delta);
+        var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal(503, problem.GetProperty("status").GetInt32());
+    }
+
     [Fact]
     public async Task Bad_input_to_an_endpoint_is_a_400_problem_not_a_500()
     {

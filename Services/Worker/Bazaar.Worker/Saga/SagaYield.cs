@@ -103,7 +103,10 @@ public sealed partial class SagaYield : BackgroundService
                 long recent;
                 try
                 {
-                    recent = await PlacementPace.ReadRecentAsync(redis.GetDatabase(), _pace.Value.KeyPrefix, _time.GetUtcNow()).ConfigureAwait(false);
+                    // Bounded: StackExchange.Redis 1.2.6 never times out an async command, and a read Redis leaves
+                    // unanswered must not freeze the yield in whatever state it was.
+                    recent = await PlacementPace.ReadRecentAsync(redis.GetDatabase(), _pace.Value.KeyPrefix, _time.GetUtcNow())
+                        .WaitAsync(_options.Value.CheckInterval, _time, stoppingToken).ConfigureAwait(false);
                 }
                 catch (Exception exception) when (exception is RedisException or TimeoutException)
                 {
