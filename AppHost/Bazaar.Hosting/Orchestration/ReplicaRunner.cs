@@ -99,13 +99,7 @@ internal sealed partial class ReplicaRunner
             _runCancellation?.Cancel();
         }
 
-        ManagedProcess? process = _process;
-        if (process is not null && !process.HasExited)
-        {
-            Publish(s => s with { State = ResourceState.Stopping, Health = ResourceHealth.Unknown });
-            await process.StopAsync(_orchestrator.Options.StopTimeout, cancellationToken: cancellationToken).ConfigureAwait(false);
-        }
-
+        ManagedProcess? process = await StopProcessAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             await run.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -115,10 +109,26 @@ internal sealed partial class ReplicaRunner
             // The run loop ends by cancellation.
         }
 
+        // A restart may have launched its process after the run loop last looked at the token and before the process
+        // above was read (that one had exited): stopped here, or it would outlive the AppHost (seen as a leftover
+        // `sleep 600` after the unit tests).
+        process = await StopProcessAsync(cancellationToken).ConfigureAwait(false) ?? process;
         if (_snapshot.State is not (ResourceState.NotStarted or ResourceState.FailedToStart))
         {
             Publish(s => s with { State = ResourceState.Finished, Health = ResourceHealth.Unknown, Pid = null, ExitCode = process?.HasExited == true ? process.Exited.Result : s.ExitCode });
         }
+    }
+
+    private async Task<ManagedProcess?> StopProcessAsync(CancellationToken cancellationToken)
+    {
+        ManagedProcess? process = _process;
+        if (process is not null && !process.HasExited)
+        {
+            Publish(s => s with { State = ResourceState.Stopping, Health = ResourceHealth.Unknown });
+            await process.StopAsync(_orchestrator.Options.StopTimeout, cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
+
+        return process;
     }
 
     /// <summary>Kills the process as a crash would (for tests and the "kill" command); the engine restarts it.</summary>
