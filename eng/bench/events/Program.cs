@@ -13,6 +13,7 @@ using Bazaar.Testing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using MySql.Data.MySqlClient;
 
 var settings = BenchSettings.Parse(args);
@@ -115,6 +116,9 @@ static async Task<PhaseResult> RunPhaseAsync(string mysqlServer, string amqp, Ph
             ["ConnectionStrings:benchdb"] = databaseConnectionString,
             ["ConnectionStrings:messaging"] = amqp,
         });
+        // Warnings and errors of the relay and the consumer (a failed batch, a retry) go to stderr beside the figures.
+        builder.Logging.AddSimpleConsole(o => o.SingleLine = true).AddFilter((category, level) => level >= LogLevel.Warning);
+        builder.Services.Configure<Microsoft.Extensions.Logging.Console.ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
         builder.AddMySqlDataSource("benchdb");
         builder.Services.AddSingleton(settings);
         builder.AddRabbitMQClient("messaging");
