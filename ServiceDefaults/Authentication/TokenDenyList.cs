@@ -33,9 +33,6 @@ public sealed class TokenDenyList(IConnectionMultiplexer redis, TimeProvider tim
     /// command timed out) the lookup is tried again, with growing pauses, for up to <paramref name="wait"/>: a blip
     /// or a multiplexer still connecting after start must not turn a valid token away. After that the last error is
     /// thrown, and the caller decides (fail closed by default). Answers are never cached, so a logout holds at once.
-    /// Each try is bounded by what is left of the wait: StackExchange.Redis 1.2.6 never times out an async command
-    /// (timeouts for those came in 2.0), so a Redis that holds the connection open without answering would otherwise
-    /// hold the request for as long.
     /// </summary>
     public async Task<bool> IsDeniedAsync(string tokenId, TimeSpan wait, CancellationToken cancellationToken)
     {
@@ -45,9 +42,7 @@ public sealed class TokenDenyList(IConnectionMultiplexer redis, TimeProvider tim
         {
             try
             {
-                TimeSpan bound = wait - time.GetElapsedTime(started);
-                return await redis.GetDatabase().KeyExistsAsync(KeyFor(tokenId))
-                    .WaitAsync(bound > TimeSpan.Zero ? bound : TimeSpan.Zero, time, cancellationToken).ConfigureAwait(false);
+                return await redis.GetDatabase().KeyExistsAsync(KeyFor(tokenId)).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is RedisConnectionException or TimeoutException)
             {

@@ -1,6 +1,4 @@
 using System.Globalization;
-using System.Net.Sockets;
-using System.Text;
 using Bazaar.Hosting;
 using Bazaar.Hosting.Processes;
 using Microsoft.Extensions.DependencyInjection;
@@ -94,42 +92,6 @@ public sealed class TestServers : IAsyncDisposable
         }
 
         await Commands.StopAsync(name, cancellationToken).ConfigureAwait(false);
-    }
-
-    /// <summary>
-    /// Makes the dedicated Redis hold every command unanswered for <paramref name="hold"/> while keeping its connections
-    /// open (<c>CLIENT PAUSE</c>, sent on a raw connection of its own): a server that hangs rather than one that is gone.
-    /// </summary>
-    public async Task PauseRedisAsync(TimeSpan hold, CancellationToken cancellationToken = default)
-    {
-        if (_isShared)
-        {
-            throw new InvalidOperationException("The shared Redis cannot be paused: use TestServers.StartDedicatedAsync for outage tests.");
-        }
-
-        string[] parts = RedisConnectionString.Split(',');
-        string[] endpoint = parts[0].Split(':');
-        string password = parts.Single(part => part.StartsWith("password=", StringComparison.Ordinal))["password=".Length..];
-        using var connection = new TcpClient();
-        await connection.ConnectAsync(endpoint[0], int.Parse(endpoint[1], CultureInfo.InvariantCulture), cancellationToken).ConfigureAwait(false);
-        NetworkStream stream = connection.GetStream();
-        using var reader = new StreamReader(stream, Encoding.ASCII);
-        string milliseconds = ((long)hold.TotalMilliseconds).ToString(CultureInfo.InvariantCulture);
-        foreach (string[] command in new[] { ["AUTH", password], new[] { "CLIENT", "PAUSE", milliseconds } })
-        {
-            var resp = new StringBuilder().Append(CultureInfo.InvariantCulture, $"*{command.Length}\r\n");
-            foreach (string argument in command)
-            {
-                resp.Append(CultureInfo.InvariantCulture, $"${Encoding.UTF8.GetByteCount(argument)}\r\n{argument}\r\n");
-            }
-
-            await stream.WriteAsync(Encoding.UTF8.GetBytes(resp.ToString()), cancellationToken).ConfigureAwait(false);
-            string? reply = await reader.ReadLineAsync(cancellationToken).ConfigureAwait(false);
-            if (reply != "+OK")
-            {
-                throw new InvalidOperationException($"Redis answered {command[0]} with '{reply}'.");
-            }
-        }
     }
 
     /// <summary>Starts a stopped server again on the same port with the same credentials, and waits until it answers.</summary>

@@ -7,8 +7,8 @@ using Bazaar.Testing;
 namespace Bazaar.IntegrationTests.Auth;
 
 /// <summary>
-/// auth-api's login on a Redis of the test's own (lockout counters live there): while Redis is gone or hangs, a login
-/// is answered 503 with Retry-After in problem details, within the throttle's bound, not 500 and not left waiting.
+/// auth-api's login on a Redis of the test's own (lockout counters live there): while Redis is gone, a login is
+/// answered 503 with Retry-After in problem details, not 500.
 /// </summary>
 public sealed class LoginRedisOutageTests : IAsyncLifetime
 {
@@ -55,21 +55,6 @@ public sealed class LoginRedisOutageTests : IAsyncLifetime
         while (status == HttpStatusCode.ServiceUnavailable && clock.Elapsed < TimeSpan.FromSeconds(30));
 
         Assert.Equal(HttpStatusCode.OK, status);
-    }
-
-    [Fact]
-    public async Task While_Redis_holds_commands_unanswered_a_login_gets_503_within_the_throttles_bound()
-    {
-        (string email, string password, _) = await _api.RegisterAndLoginAsync("redis-hangs");
-        using HttpClient client = _api.CreateClient();
-        TimeSpan hold = TimeSpan.FromSeconds(8);
-
-        await _redis.PauseRedisAsync(hold);
-        var clock = Stopwatch.StartNew();
-        using HttpResponseMessage refused = await client.PostAsJsonAsync("/api/auth/login", new { email, password });
-
-        await AssertUnavailableAsync(refused);
-        Assert.True(clock.Elapsed < hold - TimeSpan.FromSeconds(2), $"answered after {clock.Elapsed.TotalMilliseconds:F0} ms: the login waited for Redis");
     }
 
     private static async Task AssertUnavailableAsync(HttpResponseMessage response)

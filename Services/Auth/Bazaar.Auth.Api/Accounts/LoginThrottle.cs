@@ -9,14 +9,10 @@ namespace Bazaar.Auth.Api.Accounts;
 /// Counts failed logins per email in Redis, for addresses with and without an account alike, so that lockout itself
 /// does not reveal which emails exist. Keys (the email is hashed, keeping addresses out of Redis):
 /// <c>bazaar:auth:login-failures:{sha256}</c> (counter, expires at the end of the failure window) and
-/// <c>bazaar:auth:login-lock:{sha256}</c> (present while locked). A call that Redis does not answer within
-/// <see cref="CallTimeout"/> fails with a <see cref="TimeoutException"/> (StackExchange.Redis 1.2.6 never times out
-/// an async command itself), which the service answers with 503.
+/// <c>bazaar:auth:login-lock:{sha256}</c> (present while locked).
 /// </summary>
 internal sealed class LoginThrottle(IConnectionMultiplexer redis, IOptions<AuthApiOptions> options)
 {
-    private static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(2);
-
     // One round trip, atomic across replicas: count, and lock on reaching the limit.
     private const string RecordFailureScript = """
         local n = redis.call('INCR', KEYS[1])
@@ -32,7 +28,7 @@ internal sealed class LoginThrottle(IConnectionMultiplexer redis, IOptions<AuthA
     /// <summary>Time left on the lock of <paramref name="normalizedEmail"/>, or null when it is not locked.</summary>
     public async Task<TimeSpan?> GetLockRemainingAsync(string normalizedEmail)
     {
-        TimeSpan? ttl = await redis.GetDatabase().KeyTimeToLiveAsync(LockKey(normalizedEmail)).WaitAsync(CallTimeout);
+        TimeSpan? ttl = await redis.GetDatabase().KeyTimeToLiveAsync(LockKey(normalizedEmail));
         return ttl is { } remaining && remaining > TimeSpan.Zero ? remaining : null;
     }
 
@@ -43,12 +39,12 @@ internal sealed class LoginThrottle(IConnectionMultiplexer redis, IOptions<AuthA
         RedisResult result = await redis.GetDatabase().ScriptEvaluateAsync(
             RecordFailureScript,
             [FailuresKey(normalizedEmail), LockKey(normalizedEmail)],
-            [(long)lockout.FailureWindow.TotalMilliseconds, lockout.MaxFailedAttempts, (long)lockout.Duration.TotalMilliseconds]).WaitAsync(CallTimeout);
+            [(long)lockout.FailureWindow.TotalMilliseconds, lockout.MaxFailedAttempts, (long)lockout.Duration.TotalMilliseconds]);
         return (int)result == 1;
     }
 
     public Task ResetAsync(string normalizedEmail) =>
-        redis.GetDatabase().KeyDeleteAsync([FailuresKey(normalizedEmail), LockKey(normalizedEmail)]).WaitAsync(CallTimeout);
+        redis.GetDatabase().KeyDeleteAsync([FailuresKey(normalizedEmail), LockKey(normalizedEmail)]);
 
     private static RedisKey FailuresKey(string normalizedEmail) => "bazaar:auth:login-failures:" + Hash(normalizedEmail);
 

@@ -104,9 +104,9 @@ public sealed partial class SagaYield : BackgroundService
                 try
                 {
                     // Bounded: StackExchange.Redis 1.2.6 never times out an async command, and a read Redis leaves
-                    // unanswered must not freeze the yield in whatever state it was.
+                    // unanswered must not freeze the yield in whatever state it was (10 s: a hang guard, not a budget).
                     recent = await PlacementPace.ReadRecentAsync(redis.GetDatabase(), _pace.Value.KeyPrefix, _time.GetUtcNow())
-                        .WaitAsync(_options.Value.CheckInterval, _time, stoppingToken).ConfigureAwait(false);
+                        .WaitAsync(TimeSpan.FromSeconds(10), _time, stoppingToken).ConfigureAwait(false);
                 }
                 catch (Exception exception) when (exception is RedisException or TimeoutException)
                 {
