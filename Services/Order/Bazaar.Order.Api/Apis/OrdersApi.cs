@@ -1,10 +1,10 @@
-using System.Globalization;
 using System.Security.Claims;
 using System.Text.Json;
 using Bazaar.Data;
 using Bazaar.Order.Api.Ordering;
 using Bazaar.Order.Api.Placement;
 using Bazaar.ServiceDefaults.Authentication;
+using Bazaar.ServiceDefaults.Hosting;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Bazaar.ServiceDefaults.Validation;
 
@@ -72,7 +72,7 @@ internal static class OrdersApi
         }
         catch (CatalogUnavailableException unavailable)
         {
-            request.HttpContext.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(unavailable.RetryAfter.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
+            request.HttpContext.Response.SetRetryAfter(unavailable.RetryAfter);
             return TypedResults.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Catalog unavailable",
                 detail: unavailable.Message + " Prices cannot be read from the catalog right now; retry with the same Idempotency-Key after the time in Retry-After.");
         }

@@ -1,7 +1,7 @@
 using System.ComponentModel.DataAnnotations;
-using System.Globalization;
 using System.Security.Claims;
 using System.Threading.RateLimiting;
+using Bazaar.ServiceDefaults.Hosting;
 using Microsoft.Extensions.Options;
 
 namespace Bazaar.Order.Api.Placement;
@@ -81,7 +81,7 @@ internal sealed class PlacementLimiter : IEndpointFilter, IDisposable
 
     public static IResult Refuse(HttpContext http, int status, string title, string detail, TimeSpan retryAfter)
     {
-        http.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
+        http.Response.SetRetryAfter(retryAfter);
         return TypedResults.Problem(statusCode: status, title: title, detail: detail);
     }
 
