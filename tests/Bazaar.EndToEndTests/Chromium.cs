@@ -44,10 +44,15 @@ public sealed class Chromium : IAsyncDisposable
     public async Task<IPage> NewPageAsync(int width, int height)
     {
         IPage page = await _browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = width, Height = height } });
-        page.SetDefaultNavigationTimeout(Timeout);
         page.SetDefaultTimeout(Timeout);
         return page;
     }
+
+    /// <summary>
+    /// Waits until the page's layout was rendered over the Blazor circuit (<c>main[data-circuit='connected']</c>, set by
+    /// the dashboard's and the admin's layouts): before that the page is prerendered HTML, and a click does nothing.
+    /// </summary>
+    public static Task ExpectCircuitAsync(IPage page) => Assertions.Expect(page.Locator("main[data-circuit='connected']")).ToBeAttachedAsync();
 
     public async ValueTask DisposeAsync()
     {

@@ -77,7 +77,7 @@ public sealed class DashboardBrowserTests : IAsyncLifetime
         var documentLoads = 0;
         page.Load += (_, _) => documentLoads++;
         await page.GotoAsync(_app.DashboardUrl + "/resources");
-        await ExpectCircuit(page);
+        await Chromium.ExpectCircuitAsync(page);
         // A value in the page's window lives as long as the document: a reload or a full navigation would drop it.
         await page.EvaluateAsync("() => window.bazaarSamePage = 42");
 
@@ -119,7 +119,7 @@ public sealed class DashboardBrowserTests : IAsyncLifetime
         Assert.Equal(1, documentLoads);
 
         await page.GotoAsync(_app.DashboardUrl + "/console?resource=ticker");
-        await ExpectCircuit(page);
+        await Chromium.ExpectCircuitAsync(page);
         await Expect(page.Locator("div.console")).ToContainTextAsync("tick");
         // A live tail: new lines come in while the page is open.
         var lines = await page.Locator("div.console .lines > div").CountAsync();
@@ -135,7 +135,7 @@ public sealed class DashboardBrowserTests : IAsyncLifetime
 
         SendMetricsAndLogs(traceId);
         await page.GotoAsync(_app.DashboardUrl + "/metrics");
-        await ExpectCircuit(page);
+        await Chromium.ExpectCircuitAsync(page);
         await page.Locator("a", new PageLocatorOptions { HasText = "bazaar.checkout.duration" }).ClickAsync();
         await Expect(page.Locator("#metric-chart")).ToContainTextAsync("P99");
         await Expect(page.Locator("#metric-chart polyline, #metric-chart circle").First).ToBeAttachedAsync();
@@ -145,7 +145,7 @@ public sealed class DashboardBrowserTests : IAsyncLifetime
         await Screenshot(page, "metrics");
 
         await page.GotoAsync(_app.DashboardUrl + "/structured?level=13");
-        await ExpectCircuit(page);
+        await Chromium.ExpectCircuitAsync(page);
         await Expect(page.Locator("#structured")).ToContainTextAsync("Stock is low");
         // Error and above: the warning leaves the table without a reload; back to Warning+ and it returns.
         await page.Locator("#filter-level").SelectOptionAsync("17");
@@ -157,7 +157,7 @@ public sealed class DashboardBrowserTests : IAsyncLifetime
         await Screenshot(page, "structured-to-trace");
 
         await page.GotoAsync(_app.DashboardUrl + "/traces");
-        await ExpectCircuit(page);
+        await Chromium.ExpectCircuitAsync(page);
         await Expect(page.Locator("#trace-table tbody tr")).Not.ToHaveCountAsync(0);
         await page.Locator("#clear-telemetry").ClickAsync();
         await page.Locator("#clear-telemetry-confirm").ClickAsync();
@@ -173,8 +173,6 @@ public sealed class DashboardBrowserTests : IAsyncLifetime
     }
 
     /// <summary>The page is interactive: blazor.web.js loaded and its circuit rendered the page again.</summary>
-    private static Task ExpectCircuit(IPage page) => Expect(page.Locator("main[data-circuit='connected']")).ToBeAttachedAsync();
-
     private void SendMetricsAndLogs(string traceId)
     {
         var meterName = "Bazaar.Tests.Checkout." + Guid.NewGuid().ToString("N")[..8];
