@@ -7,8 +7,14 @@ namespace Bazaar.Messaging;
 /// or a retry, before it was reported), then one frame acks the run. A delivery still being handled is therefore never
 /// covered, and a nacked one has left the broker's unacked set before a later multiple ack is sent.
 /// Sends are serialised: two multiple acks out of order would name a tag the broker no longer knows.
+/// A delivery that takes long (a handler waiting on a slow outside call) must not stop the others: the broker sends no
+/// more than the prefetch count of unacknowledged deliveries, so once <paramref name="holdLimit"/> finished ones wait
+/// behind an unfinished one, they are acked one by one (<c>multiple</c> false) instead, and the line moves past them later
+/// without naming them again.
 /// </summary>
-internal sealed class DeliveryAcknowledger(Func<ulong, CancellationToken, ValueTask> ackUpTo)
+/// <param name="ack">Sends one ack: the tag, and whether it covers every earlier unacknowledged delivery too.</param>
+/// <param name="holdLimit">Most finished deliveries held back for a multiple ack; half the prefetch count leaves the other half for deliveries in flight.</param>
+internal sealed class DeliveryAcknowledger(Func<ulong, bool, CancellationToken, ValueTask> ack, int holdLimit)
 {
     private readonly Lock _lock = new();
     private readonly SemaphoreSlim _send = new(1, 1);
@@ -16,6 +22,9 @@ internal sealed class DeliveryAcknowledger(Func<ulong, CancellationToken, ValueT
 
     // Finished tags not yet at the head of the line: true when the broker still needs an ack for it.
     private readonly Dictionary<ulong, bool> _finished = [];
+
+    // How many of _finished still need an ack.
+    private int _held;
 
     /// <summary>Deliveries registered and not yet covered by an ack or settled (for tests).</summary>
     public int Outstanding
@@ -73,26 +82,46 @@ internal sealed class DeliveryAcknowledger(Func<ulong, CancellationToken, ValueT
         try
         {
             ulong? ackTo = null;
+            ulong[] ackAlone = [];
             lock (_lock)
             {
                 foreach (var tag in deliveryTags)
                 {
                     _finished[tag] = needsAck;
+                    _held += needsAck ? 1 : 0;
                 }
 
-                while (_outstanding.TryPeek(out var head) && _finished.Remove(head, out var ack))
+                while (_outstanding.TryPeek(out var head) && _finished.Remove(head, out var needed))
                 {
                     _outstanding.Dequeue();
-                    if (ack)
+                    if (needed)
                     {
                         ackTo = head;
+                        _held--;
                     }
+                }
+
+                if (_held >= holdLimit)
+                {
+                    // Held behind a delivery still being handled: ack each now, and let the line pass them unnamed.
+                    ackAlone = _finished.Where(pair => pair.Value).Select(pair => pair.Key).ToArray();
+                    foreach (var tag in ackAlone)
+                    {
+                        _finished[tag] = false;
+                    }
+
+                    _held = 0;
                 }
             }
 
             if (ackTo is { } last)
             {
-                await ackUpTo(last, cancellationToken).ConfigureAwait(false);
+                await ack(last, true, cancellationToken).ConfigureAwait(false);
+            }
+
+            foreach (var tag in ackAlone)
+            {
+                await ack(tag, false, cancellationToken).ConfigureAwait(false);
             }
         }
         finally

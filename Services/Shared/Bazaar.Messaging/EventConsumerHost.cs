@@ -45,7 +45,7 @@ internal sealed partial class EventConsumerHost : BackgroundService
     private readonly Channel<Delivery> _received = Channel.CreateUnbounded<Delivery>(new UnboundedChannelOptions { SingleWriter = true });
     private Task[] _workers = [];
     private IChannel? _channel;
-    private DeliveryAcknowledger _acks = new((_, _) => ValueTask.CompletedTask);
+    private DeliveryAcknowledger _acks = new((_, _, _) => ValueTask.CompletedTask, holdLimit: 1);
     private string? _consumerTag;
     private int _inFlight;
 
@@ -125,7 +125,8 @@ internal sealed partial class EventConsumerHost : BackgroundService
                 var consumer = new AsyncEventingBasicConsumer(channel);
                 consumer.ReceivedAsync += OnReceivedAsync;
                 _channel = channel;
-                _acks = new DeliveryAcknowledger((tag, token) => channel.BasicAckAsync(tag, multiple: true, token));
+                _acks = new DeliveryAcknowledger(
+                    (tag, multiple, token) => channel.BasicAckAsync(tag, multiple, token), holdLimit: Math.Max(1, _options.PrefetchCount / 2));
                 _consumerTag = await channel.BasicConsumeAsync(_topology.Queue, autoAck: false, consumer, stoppingToken).ConfigureAwait(false);
                 LogConsuming(_logger, _topology.Queue, string.Join(", ", _registry.EventTypes));
                 _ready.TrySetResult();
@@ -195,24 +196,41 @@ internal sealed partial class EventConsumerHost : BackgroundService
     {
         var batch = new List<Delivery>(_options.ConsumerBatchSize);
         var reader = _received.Reader;
+        Delivery? alone = null;
         while (true)
         {
-            // ReadAsync hands each delivery to one idle worker. WaitToReadAsync would wake every idle worker for each
-            // delivery, all but one to find nothing: with 16 workers, most of the consumer's CPU went to thread switches.
-            try
+            if (alone is not null)
             {
-                batch.Add(await reader.ReadAsync(CancellationToken.None).ConfigureAwait(false));
+                // Taken while gathering the previous batch: it runs in a transaction of its own.
+                batch.Add(alone);
+                alone = null;
             }
-            catch (ChannelClosedException)
+            else
             {
-                break;
-            }
+                // ReadAsync hands each delivery to one idle worker. WaitToReadAsync would wake every idle worker for each
+                // delivery, all but one to find nothing: with 16 workers, most of the consumer's CPU went to thread switches.
+                try
+                {
+                    batch.Add(await reader.ReadAsync(CancellationToken.None).ConfigureAwait(false));
+                }
+                catch (ChannelClosedException)
+                {
+                    break;
+                }
 
-            // No waiting for a batch to fill: under light load a batch is one message and costs no latency; under load
-            // the queue fills while the previous transaction commits, and the next takes all of it at once.
-            while (batch.Count < _options.ConsumerBatchSize && reader.TryRead(out var delivery))
-            {
-                batch.Add(delivery);
+                // No waiting for a batch to fill: under light load a batch is one message and costs no latency; under load
+                // the queue fills while the previous transaction commits, and the next takes all of it at once. A handler
+                // registered to run alone (it waits on slow calls) never shares a transaction, so it holds up no other.
+                while (!batch[0].Registration.Alone && batch.Count < _options.ConsumerBatchSize && reader.TryRead(out var delivery))
+                {
+                    if (delivery.Registration.Alone)
+                    {
+                        alone = delivery;
+                        break;
+                    }
+
+                    batch.Add(delivery);
+                }
             }
 
             try

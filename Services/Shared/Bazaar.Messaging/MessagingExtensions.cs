@@ -102,11 +102,16 @@ public sealed class MessagingBuilder
     }
 
     /// <summary>Handles <typeparamref name="TEvent"/> with <typeparamref name="THandler"/> (scoped) from this service's queue.</summary>
-    public MessagingBuilder AddConsumer<TEvent, THandler>()
+    /// <param name="alone">
+    /// Each message in a transaction of its own, never in a batch (<see cref="MessagingOptions.ConsumerBatchSize"/>): for a
+    /// handler that waits on a call outside this process that can take long (a payment provider), since a batch runs its
+    /// handlers one after another and would hold every other message in it for that call.
+    /// </param>
+    public MessagingBuilder AddConsumer<TEvent, THandler>(bool alone = false)
         where TEvent : IIntegrationEvent
         where THandler : class, IIntegrationEventHandler<TEvent>
     {
-        _registry.Add(HandlerRegistration.For<TEvent, THandler>());
+        _registry.Add(HandlerRegistration.For<TEvent, THandler>(alone));
         Builder.Services.TryAddScoped<THandler>();
         if (!_consumerAdded)
         {

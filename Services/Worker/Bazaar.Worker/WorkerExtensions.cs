@@ -28,17 +28,19 @@ public static class WorkerExtensions
         builder.AddMessaging(DatabaseName, options =>
             {
                 options.ServiceName = string.IsNullOrEmpty(options.ServiceName) ? "worker" : options.ServiceName;
-                // A saga step waits on the payment provider, and a consumer transaction runs its batch's steps one after
-                // another: with the default prefetch (64) a backlog fills two batches of 32 and only two transactions
-                // run. Enough prefetch for every transaction to take a full batch keeps all of them busy.
+                // Compensations are batched: with the default prefetch (64) a backlog of them fills two batches of 32 and
+                // only two transactions run. Enough prefetch for every transaction to take a full batch keeps all of them
+                // busy, and leaves room for the deliveries that finish behind a payment step still waiting.
                 if (builder.Configuration["Bazaar:Messaging:PrefetchCount"] is null)
                 {
                     options.PrefetchCount = (ushort)Math.Min(ushort.MaxValue, options.MaxConcurrency * options.ConsumerBatchSize);
                 }
             })
             .AddOutbox()
-            .AddConsumer<OrderSubmitted, ReserveStockStep>()
-            .AddConsumer<OrderStockReserved, TakePaymentStep>()
+            // The steps that take payment wait on the provider, up to Payments:CallTimeout: each runs alone, so an order
+            // whose provider does not answer holds no other order.
+            .AddConsumer<OrderSubmitted, ReserveStockStep>(alone: true)
+            .AddConsumer<OrderStockReserved, TakePaymentStep>(alone: true)
             .AddConsumer<OrderCancelled, ReleaseStockStep>();
         builder.AddDefaultAuthentication();
 

@@ -38,6 +38,20 @@ public sealed class ConsumerBatchTests
     }
 
     [Fact]
+    public async Task A_handler_registered_alone_commits_each_message_in_a_transaction_of_its_own_even_when_they_wait_together()
+    {
+        await using var held = await HeldConsumer.StartAsync("batchalone", alone: true);
+        await held.PublishAsync(Enumerable.Range(0, 5).Select(i => EventEnvelope.Create(new ItemAdded($"sku-{i}"))));
+        await held.QueuedAsync(5);
+
+        held.Release();
+
+        await Eventually.HoldsAsync(() => Task.FromResult(held.Consumed.Total == 6), Timeout, "every message is acknowledged");
+        Assert.Equal(6, await held.Scenario.CountDistinctEffectsAsync());
+        Assert.Equal(1, await held.Scenario.DataSource.WithConnectionAsync((c, t) => c.ExecuteScalarAsync<long>(LargestCommit, cancellationToken: t)));
+    }
+
+    [Fact]
     public async Task One_failing_handler_in_a_batch_goes_down_the_retry_path_alone_and_the_others_commit_once()
     {
         await using var held = await HeldConsumer.StartAsync("batchfail", (sku, _) => sku == "sku-bad");
@@ -91,7 +105,8 @@ public sealed class ConsumerBatchTests
 
         public CounterProbe Consumed { get; private set; } = null!;
 
-        public static async Task<HeldConsumer> StartAsync(string name, Func<string, EventContext, bool>? shouldFail = null, bool deferWrites = false, string? brokenWriteSku = null)
+        public static async Task<HeldConsumer> StartAsync(
+            string name, Func<string, EventContext, bool>? shouldFail = null, bool deferWrites = false, string? brokenWriteSku = null, bool alone = false)
         {
             var held = new HeldConsumer(await MessagingScenario.CreateAsync(name));
             held.Probe.DeferWrites = deferWrites;
@@ -99,7 +114,7 @@ public sealed class ConsumerBatchTests
             var calls = 0;
             held.Probe.BeforeWrite = ct => Interlocked.Increment(ref calls) == 1 ? held._release.Task.WaitAsync(ct) : Task.CompletedTask;
             held.Probe.ShouldFail = (e, context) => shouldFail?.Invoke(e.Sku, context) ?? false;
-            held.Host = await held.Scenario.StartHostAsync(m => m.AddConsumer<ItemAdded, RecordingHandler>(), o => o.MaxConcurrency = 1, held.Probe);
+            held.Host = await held.Scenario.StartHostAsync(m => m.AddConsumer<ItemAdded, RecordingHandler>(alone), o => o.MaxConcurrency = 1, held.Probe);
             held._options = held.Host.Services.GetRequiredService<IOptions<MessagingOptions>>().Value;
             held.Consumed = new CounterProbe("bazaar.messaging.consumed", held._options.QueueName);
             await held.PublishAsync([EventEnvelope.Create(new ItemAdded("sku-first"))]);
