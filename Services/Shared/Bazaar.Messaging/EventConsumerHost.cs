@@ -21,6 +21,8 @@ namespace Bazaar.Messaging;
 /// delivery is finished too (<see cref="DeliveryAcknowledger"/>); if any of them fails the batch rolls back and each is handled
 /// alone, so what follows is decided per message. A failing handler sends the message to the next retry queue, and
 /// after the last one to the dead-letter queue; a message that cannot be read goes to the dead-letter queue at once.
+/// A message that bundles several events (<see cref="EventBundle"/>) becomes one delivery per event, each handled,
+/// retried and dead-lettered as if it had come alone; the message is acked once all of them are settled.
 /// On shutdown it stops taking messages and lets in-flight ones finish; those still running when the host's shutdown
 /// timeout ends are cancelled, rolled back and returned to the queue.
 /// </summary>
@@ -149,13 +151,61 @@ internal sealed partial class EventConsumerHost : BackgroundService
     // here; the rest waits for a worker, which may take several at once into one transaction.
     private async Task OnReceivedAsync(object sender, BasicDeliverEventArgs delivery)
     {
-        Interlocked.Increment(ref _inFlight);
         _acks.Register(delivery.DeliveryTag);
+        // The client lends the body only for the length of this call; the message lives on in the queue.
+        var received = new Received(((AsyncEventingBasicConsumer)sender).Channel, delivery.DeliveryTag, delivery.BasicProperties, delivery.Body.ToArray());
+        if (received.Properties.ContentType != EventBundle.ContentType)
+        {
+            await AcceptAsync(received).ConfigureAwait(false);
+            return;
+        }
+
+        IReadOnlyList<EventBundle.Entry> entries;
+        try
+        {
+            entries = EventBundle.Read(received.Body);
+        }
+        catch (JsonException exception)
+        {
+            Interlocked.Increment(ref _inFlight);
+            try
+            {
+                await DeadLetterAsync(received, $"Poison message, cannot be read: {exception.Message}", attempts: 0).ConfigureAwait(false);
+            }
+            finally
+            {
+                Interlocked.Decrement(ref _inFlight);
+            }
+
+            return;
+        }
+
+        // One delivery per event, each with the message's headers and its own trace context; the message is settled
+        // once all of them are (BundleDelivery).
+        var bundle = new BundleDelivery(entries.Count);
+        for (var i = 0; i < entries.Count; i++)
+        {
+            var headers = MessageHeaders.Copy(received.Properties.Headers);
+            headers.Remove(MessageHeaders.TraceParent);
+            headers.Remove(MessageHeaders.TraceState);
+            MessageHeaders.Inject(headers, null, entries[i].TraceParent, entries[i].TraceState);
+            var properties = new BasicProperties(received.Properties)
+            {
+                ContentType = "application/json",
+                MessageId = $"{received.Properties.MessageId}/{i}",
+                Headers = headers,
+            };
+            await AcceptAsync(new Received(received.Channel, received.DeliveryTag, properties, entries[i].Envelope, bundle)).ConfigureAwait(false);
+        }
+    }
+
+    // Reads one event and queues it for a worker; poison is dead-lettered here.
+    private async Task AcceptAsync(Received received)
+    {
+        Interlocked.Increment(ref _inFlight);
         var settled = true;
         try
         {
-            // The client lends the body only for the length of this call; the message lives on in the queue.
-            var received = new Received(((AsyncEventingBasicConsumer)sender).Channel, delivery.DeliveryTag, delivery.BasicProperties, delivery.Body.ToArray());
             EventEnvelope envelope;
             HandlerRegistration registration;
             object payload;
@@ -170,6 +220,11 @@ internal sealed partial class EventConsumerHost : BackgroundService
             {
                 await DeadLetterAsync(received, $"Poison message, cannot be read: {exception.Message}", attempts: 0).ConfigureAwait(false);
                 return;
+            }
+
+            if (received.Bundle is not null && received.Properties is BasicProperties properties)
+            {
+                properties.MessageId = envelope.Id.ToString();
             }
 
             var attempt = MessageHeaders.GetInt(received.Properties.Headers, MessageHeaders.Attempt);
@@ -243,9 +298,13 @@ internal sealed partial class EventConsumerHost : BackgroundService
                 // returns what was left unsettled, which would otherwise hold back the acks of every later delivery.
                 LogSettleFailed(_logger, exception);
                 await SettleAsync(() => new ValueTask(_acks.ReturnUnfinishedAsync(
-                    batch.Select(d => d.Received.DeliveryTag).ToArray(),
+                    batch.Where(d => d.Received.Bundle is null).Select(d => d.Received.DeliveryTag).ToArray(),
                     tag => batch[0].Received.Channel.BasicNackAsync(tag, multiple: false, requeue: true),
                     CancellationToken.None))).ConfigureAwait(false);
+                foreach (var delivery in batch.Where(d => d.Received.Bundle is not null))
+                {
+                    await ReturnAsync(delivery.Received).ConfigureAwait(false); // A no-op for an event settled already.
+                }
             }
             finally
             {
@@ -351,15 +410,32 @@ internal sealed partial class EventConsumerHost : BackgroundService
             return;
         }
 
-        var tags = new ulong[batch.Count];
-        for (var i = 0; i < batch.Count; i++)
+        var tags = new List<ulong>(batch.Count);
+        List<Received>? returned = null;
+        foreach (var delivery in batch)
         {
-            Consumed(batch[i], handled);
-            tags[i] = batch[i].Received.DeliveryTag;
+            Consumed(delivery, handled);
+            switch (delivery.Received.Settle(returned: false))
+            {
+                case Settlement.Ack:
+                    tags.Add(delivery.Received.DeliveryTag);
+                    break;
+                case Settlement.Return:
+                    (returned ??= []).Add(delivery.Received);
+                    break;
+            }
         }
 
         // One frame for the whole batch (and any finished run before it), once every earlier delivery is finished too.
-        await SettleAsync(() => new ValueTask(_acks.AckAsync(tags, CancellationToken.None))).ConfigureAwait(false);
+        if (tags.Count > 0)
+        {
+            await SettleAsync(() => new ValueTask(_acks.AckAsync(tags, CancellationToken.None))).ConfigureAwait(false);
+        }
+
+        foreach (var received in returned ?? [])
+        {
+            await ReturnMessageAsync(received).ConfigureAwait(false);
+        }
         foreach (var delivery in batch)
         {
             delivery.Activity?.Dispose();
@@ -484,10 +560,17 @@ internal sealed partial class EventConsumerHost : BackgroundService
         }
     }
 
-    private Task AckAsync(Received received) => SettleAsync(() => new ValueTask(_acks.AckAsync(received.DeliveryTag, CancellationToken.None)));
+    private Task AckAsync(Received received) => received.Settle(returned: false) switch
+    {
+        Settlement.Ack => SettleAsync(() => new ValueTask(_acks.AckAsync(received.DeliveryTag, CancellationToken.None))),
+        Settlement.Return => ReturnMessageAsync(received),
+        _ => Task.CompletedTask,
+    };
+
+    private Task ReturnAsync(Received received) => received.Settle(returned: true) == Settlement.Wait ? Task.CompletedTask : ReturnMessageAsync(received);
 
     // The nack goes out on its own, before the delivery stops holding back the multiple acks of later ones.
-    private async Task ReturnAsync(Received received)
+    private async Task ReturnMessageAsync(Received received)
     {
         await SettleAsync(() => received.Channel.BasicNackAsync(received.DeliveryTag, multiple: false, requeue: true)).ConfigureAwait(false);
         await SettleAsync(() => new ValueTask(_acks.SettledAsync(received.DeliveryTag, CancellationToken.None))).ConfigureAwait(false);
@@ -586,8 +669,60 @@ internal sealed partial class EventConsumerHost : BackgroundService
         base.Dispose();
     }
 
-    /// <summary>A delivery as received; the body is a copy, since the client reuses its buffer after the callback.</summary>
-    private sealed record Received(IChannel Channel, ulong DeliveryTag, IReadOnlyBasicProperties Properties, ReadOnlyMemory<byte> Body);
+    /// <summary>
+    /// A delivery as received, or one event of a bundle (<paramref name="Bundle"/>, whose message it shares); the body is a
+    /// copy, since the client reuses its buffer after the callback.
+    /// </summary>
+    private sealed record Received(IChannel Channel, ulong DeliveryTag, IReadOnlyBasicProperties Properties, ReadOnlyMemory<byte> Body, BundleDelivery? Bundle = null)
+    {
+        private int _settled;
+
+        /// <summary>
+        /// This event is done, handled or passed on (<paramref name="returned"/>: to be delivered again): what to do with
+        /// its message now. A plain message is settled by its one event; a bundle's once all its events are, each counted
+        /// once whichever path gets there first.
+        /// </summary>
+        public Settlement Settle(bool returned)
+        {
+            if (Bundle is null)
+            {
+                return returned ? Settlement.Return : Settlement.Ack;
+            }
+
+            return Interlocked.Exchange(ref _settled, 1) == 0 ? Bundle.Settle(returned) : Settlement.Wait;
+        }
+    }
+
+    private enum Settlement
+    {
+        /// <summary>Other events of the message are still being handled.</summary>
+        Wait,
+        Ack,
+        /// <summary>Nack it back to the queue: the events already handled are then no-ops (inbox).</summary>
+        Return,
+    }
+
+    /// <summary>The message of a bundle: acked once every event in it is settled, or returned if any of them was returned.</summary>
+    private sealed class BundleDelivery(int events)
+    {
+        private int _remaining = events;
+        private int _returned;
+
+        public Settlement Settle(bool returned)
+        {
+            if (returned)
+            {
+                Volatile.Write(ref _returned, 1);
+            }
+
+            if (Interlocked.Decrement(ref _remaining) > 0)
+            {
+                return Settlement.Wait;
+            }
+
+            return Volatile.Read(ref _returned) == 0 ? Settlement.Ack : Settlement.Return;
+        }
+    }
 
     /// <summary>A readable delivery waiting for a worker; <see cref="Activity"/> is its process span once a batch starts it.</summary>
     private sealed record Delivery(Received Received, EventEnvelope Envelope, HandlerRegistration Registration, object Payload, int Attempt)

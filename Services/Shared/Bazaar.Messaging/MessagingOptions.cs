@@ -33,6 +33,13 @@ public sealed class MessagingOptions
     /// <summary>Rows the relay publishes per transaction.</summary>
     public int RelayBatchSize { get; set; } = 256;
 
+    /// <summary>
+    /// Most events the relay sends in one message (<see cref="EventBundle"/>): consecutive rows of one type in a batch go
+    /// together, since the broker's cost is per message. Consumers unbundle them, and retry, dead-letter and deduplicate
+    /// each event on its own. 1 sends every event alone.
+    /// </summary>
+    public int MaxEventsPerMessage { get; set; } = 64;
+
     /// <summary>How often an idle relay looks for rows written by other processes (rows written here wake it at once).</summary>
     public TimeSpan RelayPollInterval { get; set; } = TimeSpan.FromMilliseconds(250);
 
@@ -78,9 +85,9 @@ internal sealed class MessagingOptionsValidator : IValidateOptions<MessagingOpti
             failures.Add("Bazaar:Messaging:RetryDelays must all be positive.");
         }
 
-        if (options.PrefetchCount == 0 || options.MaxConcurrency <= 0 || options.RelayBatchSize <= 0)
+        if (options.PrefetchCount == 0 || options.MaxConcurrency <= 0 || options.RelayBatchSize <= 0 || options.MaxEventsPerMessage <= 0)
         {
-            failures.Add("Bazaar:Messaging:PrefetchCount, MaxConcurrency and RelayBatchSize must be positive.");
+            failures.Add("Bazaar:Messaging:PrefetchCount, MaxConcurrency, RelayBatchSize and MaxEventsPerMessage must be positive.");
         }
 
         if (options.ConsumerBatchSize is <= 0 or > 1000)

@@ -56,6 +56,9 @@ internal sealed partial class OutboxRelay : BackgroundService
         SELECT COUNT(*) AS Pending, MIN(created_at) AS Oldest FROM outbox WHERE sent_at IS NULL
         """);
 
+    // A bundle stops growing past this many characters of envelopes (about 256 KB), however many events it may carry.
+    private const int MaxBundleChars = 256 * 1024;
+
     private static readonly TimeSpan[] QuickRepolls = [TimeSpan.FromMilliseconds(2), TimeSpan.FromMilliseconds(5), TimeSpan.FromMilliseconds(15)];
 
     private readonly MySqlDataSource _dataSource;
@@ -341,10 +344,24 @@ internal sealed partial class OutboxRelay : BackgroundService
     private async Task<Task<bool[]>> SendAsync(IReadOnlyList<OutboxRow> rows, CancellationToken cancellationToken)
     {
         var exchange = _publisher.Exchange;
-        var messages = new OutgoingMessage[rows.Count];
-        for (var i = 0; i < rows.Count; i++)
+        // Consecutive rows of one type go as one message (EventBundle), so the broker does its per-message work once for
+        // them; firstRows[m] is the first row of message m.
+        var messages = new List<OutgoingMessage>();
+        var firstRows = new List<int>();
+        var spans = new List<Activity>();
+        for (var start = 0; start < rows.Count;)
         {
-            messages[i] = Message(rows[i], exchange);
+            var end = start + 1;
+            var bytes = rows[start].Body.Length;
+            while (end < rows.Count && end - start < _options.MaxEventsPerMessage && rows[end].EventType == rows[start].EventType
+                && (bytes += rows[end].Body.Length) <= MaxBundleChars)
+            {
+                end++;
+            }
+
+            firstRows.Add(start);
+            messages.Add(Message(rows, start, end, exchange, spans));
+            start = end;
         }
 
         // Sent in seq order on one channel, so the broker receives them in that order; confirmed as a batch.
@@ -355,19 +372,27 @@ internal sealed partial class OutboxRelay : BackgroundService
         }
         finally
         {
-            foreach (var message in messages)
+            foreach (var span in spans)
             {
-                message.Span?.Dispose();
+                span.Dispose();
             }
         }
 
         _telemetry.Published.Add(rows.Count, new KeyValuePair<string, object?>("messaging.destination.name", exchange));
-        return CountedAsync(confirmed, exchange);
+        return CountedAsync(confirmed, firstRows, rows.Count, exchange);
     }
 
-    private async Task<bool[]> CountedAsync(Task<bool[]> confirmed, string exchange)
+    // Per row: whether the message that carried it reached a queue.
+    private async Task<bool[]> CountedAsync(Task<bool[]> confirmed, List<int> firstRows, int rowCount, string exchange)
     {
-        var routed = await confirmed.ConfigureAwait(false);
+        var routedMessages = await confirmed.ConfigureAwait(false);
+        var routed = new bool[rowCount];
+        for (var m = 0; m < firstRows.Count; m++)
+        {
+            var end = m + 1 < firstRows.Count ? firstRows[m + 1] : rowCount;
+            Array.Fill(routed, routedMessages[m], firstRows[m], end - firstRows[m]);
+        }
+
         var destination = new KeyValuePair<string, object?>("messaging.destination.name", exchange);
         _telemetry.Confirmed.Add(routed.Length, destination);
         var unroutable = routed.Count(r => !r);
@@ -379,31 +404,54 @@ internal sealed partial class OutboxRelay : BackgroundService
         return routed;
     }
 
-    // The publish span ends when the message is handed over; its id goes in the headers, so the consumer continues the trace.
-    // It is not made current here: the publisher makes it current around the message's own publish only.
-    private static OutgoingMessage Message(OutboxRow row, string exchange)
+    /// <summary>
+    /// The message for rows [<paramref name="start"/>, <paramref name="end"/>), all of one type: the envelope itself for
+    /// one row, an <see cref="EventBundle"/> for several. Each row gets its publish span (added to <paramref name="spans"/>,
+    /// ended once the message is handed over), whose id the consumer continues; the first row's is the message's, which
+    /// the publisher makes current around the publish only.
+    /// </summary>
+    private static OutgoingMessage Message(IReadOnlyList<OutboxRow> rows, int start, int end, string exchange, List<Activity> spans)
     {
-        ActivityContext.TryParse(row.TraceParent, row.TraceState, out var parent);
-        var outer = Activity.Current;
-        var activity = MessagingTelemetry.Source.StartActivity($"{row.EventType} publish", ActivityKind.Producer, parent);
-        Activity.Current = outer;
-        activity?.SetTag("messaging.system", "rabbitmq");
-        activity?.SetTag("messaging.operation.type", "send");
-        activity?.SetTag("messaging.destination.name", exchange);
-        activity?.SetTag("messaging.message.id", row.EventId);
+        var first = rows[start];
+        Activity? firstSpan = null;
+        var entries = end - start > 1 ? new EventBundle.Entry[end - start] : null;
+        for (var i = start; i < end; i++)
+        {
+            var row = rows[i];
+            ActivityContext.TryParse(row.TraceParent, row.TraceState, out var parent);
+            var outer = Activity.Current;
+            var activity = MessagingTelemetry.Source.StartActivity($"{row.EventType} publish", ActivityKind.Producer, parent);
+            Activity.Current = outer;
+            activity?.SetTag("messaging.system", "rabbitmq");
+            activity?.SetTag("messaging.operation.type", "send");
+            activity?.SetTag("messaging.destination.name", exchange);
+            activity?.SetTag("messaging.message.id", row.EventId);
+            if (activity is not null)
+            {
+                spans.Add(activity);
+            }
+
+            firstSpan = i == start ? activity : firstSpan;
+            if (entries is not null)
+            {
+                entries[i - start] = new EventBundle.Entry(
+                    Encoding.UTF8.GetBytes(row.Body), activity?.Id ?? row.TraceParent, activity is null ? row.TraceState : activity.TraceStateString);
+            }
+        }
 
         var headers = new Dictionary<string, object?>(2, StringComparer.Ordinal);
-        MessageHeaders.Inject(headers, activity, row.TraceParent, row.TraceState);
+        MessageHeaders.Inject(headers, firstSpan, first.TraceParent, first.TraceState);
         var properties = new BasicProperties
         {
-            MessageId = row.EventId,
-            Type = row.EventType,
-            ContentType = "application/json",
+            MessageId = first.EventId,
+            Type = first.EventType,
+            ContentType = entries is null ? "application/json" : EventBundle.ContentType,
             DeliveryMode = DeliveryModes.Persistent,
-            Timestamp = new AmqpTimestamp(new DateTimeOffset(DateTime.SpecifyKind(row.CreatedAt, DateTimeKind.Utc)).ToUnixTimeSeconds()),
+            Timestamp = new AmqpTimestamp(new DateTimeOffset(DateTime.SpecifyKind(first.CreatedAt, DateTimeKind.Utc)).ToUnixTimeSeconds()),
             Headers = headers,
         };
-        return new OutgoingMessage(row.EventType, properties, Encoding.UTF8.GetBytes(row.Body), activity);
+        var body = entries is null ? Encoding.UTF8.GetBytes(first.Body) : EventBundle.Write(entries);
+        return new OutgoingMessage(first.EventType, properties, body, firstSpan);
     }
 
     private async Task WaitForWorkAsync(CancellationToken cancellationToken)

@@ -86,16 +86,24 @@ public sealed class OutboxRelayTests
         var options = host.Services.GetRequiredService<IOptions<MessagingOptions>>();
         var connection = await host.Services.GetRequiredService<RabbitMQConnectionProvider>().GetConnectionAsync(default);
 
-        // A plain queue on every event type counts what reaches the broker, with no inbox to hide duplicates.
+        // A plain queue on every event type counts the events that reach the broker (alone or bundled), with no inbox to
+        // hide duplicates.
         await using var channel = await connection.CreateChannelAsync();
         var queue = (await channel.QueueDeclareAsync(exclusive: true)).QueueName;
         await MessagingTopology.DeclareExchangeAsync(channel, options.Value.ExchangeName, default);
         await channel.QueueBindAsync(queue, options.Value.ExchangeName, "#");
-        var deliveries = new ConcurrentDictionary<string, int>();
+        var deliveries = new ConcurrentDictionary<Guid, int>();
         var consumer = new AsyncEventingBasicConsumer(channel);
         consumer.ReceivedAsync += (_, delivery) =>
         {
-            deliveries.AddOrUpdate(delivery.BasicProperties.MessageId!, 1, (_, n) => n + 1);
+            IEnumerable<ReadOnlyMemory<byte>> events = delivery.BasicProperties.ContentType == EventBundle.ContentType
+                ? EventBundle.Read(delivery.Body).Select(entry => entry.Envelope)
+                : [delivery.Body.ToArray()];
+            foreach (var body in events)
+            {
+                deliveries.AddOrUpdate(EventEnvelope.FromUtf8Bytes(body.Span).Id, 1, (_, n) => n + 1);
+            }
+
             return Task.CompletedTask;
         };
         await channel.BasicConsumeAsync(queue, autoAck: true, consumer);
