@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end integration-event benchmark (outbox commit -> consumer effect committed), appended to eng/bench/RESULTS.md.
-# Usage: eng/bench/events.sh [--events N] [--rate R] [--seconds S] [--writers W] [--producer transaction|group] [--group-size G] [--group-writers L] [--handler execute|append] [--concurrency C] [--prefetch P] [--batch B]
-#                            [--relay-batch R] [--warmup N] [--per-transaction K] [--only backlog|saturation|fixed] [--flush-at-commit 1|2]
+# Usage: eng/bench/events.sh [--events N] [--rate R] [--seconds S] [--writers W] [--producer transaction|group] [--group-size G] [--group-writers L] [--handler execute|append] [--concurrency C (4)] [--prefetch P (256)] [--batch B (128)]
+#                            [--relay-batch R] [--bundle E (events per message, 64; 1 = one each)] [--warmup N] [--per-transaction K] [--only backlog|saturation|fixed] [--flush-at-commit 1|2]
 # Starts its own MariaDB and RabbitMQ on free ports through the hosting engine (or uses BENCH_MYSQL / BENCH_AMQP),
 # and stops them at the end; also reports MariaDB's and RabbitMQ's CPU and MariaDB's statements per event, and, after the warm-up, the bare ceiling in the same run (RabbitMQ alone: persistent messages published with confirms, then consumed; MariaDB alone: autocommit one-row INSERTs on 16 connections for 2 s). Bounded: every phase gives up 2 minutes after its last write. Not a test.
 #
