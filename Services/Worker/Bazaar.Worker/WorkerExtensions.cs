@@ -37,9 +37,10 @@ public static class WorkerExtensions
                 }
             })
             .AddOutbox()
-            // The steps that take payment wait on the provider, up to Payments:CallTimeout: each runs alone, so an order
-            // whose provider does not answer holds no other order.
-            .AddConsumer<OrderSubmitted, ReserveStockStep>(alone: true)
+            // A reserve step waits on the provider at most Payments:HandOverAfter, then hands the payment to a step that
+            // runs alone (up to Payments:CallTimeout), so an order whose provider does not answer holds no other order
+            // for long, while the usual quick payments keep sharing one transaction per batch.
+            .AddConsumer<OrderSubmitted, ReserveStockStep>()
             .AddConsumer<OrderStockReserved, TakePaymentStep>(alone: true)
             .AddConsumer<OrderCancelled, ReleaseStockStep>();
         builder.AddDefaultAuthentication();

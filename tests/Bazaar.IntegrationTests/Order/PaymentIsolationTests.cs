@@ -5,7 +5,8 @@ namespace Bazaar.IntegrationTests.Order;
 
 /// <summary>
 /// A payment provider that does not answer holds its own order for the call timeout, and no other: the orders placed
-/// with it, and the hundreds placed after it, are paid while it still waits.
+/// with it (which share its consumer batch until it hands the payment over, Payments:HandOverAfter, 2 s), and the
+/// hundreds placed after it, are paid while it still waits.
 /// </summary>
 [Collection(OrderSystemCollection.Name)]
 public sealed class PaymentIsolationTests : IAsyncLifetime
@@ -54,6 +55,7 @@ public sealed class PaymentIsolationTests : IAsyncLifetime
             + string.Join(", ", byStatus.Select(pair => $"{pair.Value} {pair.Key}")));
 
         Assert.True(clock.Elapsed < CallTimeout, $"The burst was paid after {clock.Elapsed.TotalSeconds:0} s, not before the first call timed out.");
-        Assert.Equal(OrderStatus.Submitted, (await OrderSystem.GetOrderAsync(waiting, first.OrderId)).Status);
+        // Handed over: its stock stays reserved while a step of its own still waits for the provider.
+        Assert.Equal(OrderStatus.StockReserved, (await OrderSystem.GetOrderAsync(waiting, first.OrderId)).Status);
     }
 }

@@ -17,6 +17,14 @@ public sealed class PaymentOptions
     [Range(typeof(TimeSpan), "00:00:00.010", "00:10:00")]
     public TimeSpan CallTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// How long a reserve step, which shares its transaction with the other orders of its batch, waits for the provider
+    /// before it hands the payment to a step of its own (so a provider that does not answer holds those orders this long,
+    /// not for <see cref="CallTimeout"/>). At or above <see cref="CallTimeout"/> it never hands over.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00.010", "00:10:00")]
+    public TimeSpan HandOverAfter { get; set; } = TimeSpan.FromSeconds(2);
+
     /// <summary>This payment method is always declined.</summary>
     [Required]
     public string DeclineMethod { get; set; } = "test-decline";

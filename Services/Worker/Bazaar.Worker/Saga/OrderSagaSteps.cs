@@ -42,7 +42,7 @@ internal sealed partial class ReserveStockStep(
             TransitionResult reserved = await ledger.MoveLockedAsync(
                 context.Transaction, order, OrderStatus.StockReserved, "stock reserved", cancellationToken, deferTo: context.Writes);
             LogReserved(logger, @event.OrderId);
-            await payment.TakeAsync(context, reserved.Order!, cancellationToken);
+            await payment.TakeAsync(context, reserved.Order!, handOver: true, cancellationToken);
         }
         else if (reservation.State == "Rejected")
         {
@@ -73,14 +73,20 @@ internal sealed partial class ReserveStockStep(
 /// releases the stock). No answer within the call timeout leaves the order waiting in StockReserved: the payment timeout
 /// sweeper cancels it. If the reservation is gone by the time the charge succeeds (it expired), the charge is refunded
 /// and the order cancelled. The moves join the transaction's deferred writes (<see cref="EventContext.Writes"/>).
+/// A step that shares its transaction with other orders (<paramref name="handOver"/>) waits for the provider only
+/// <see cref="PaymentOptions.HandOverAfter"/>: then it leaves the order in StockReserved and writes
+/// <see cref="OrderStockReserved"/>, whose step runs alone and asks the provider again (same key) for the whole call timeout.
 /// </summary>
 internal sealed partial class Payment(
-    OrderLedger ledger, StockClient stock, SimulatedPaymentProvider payments, IOptions<PaymentOptions> options, TimeProvider time, ILogger<Payment> logger)
+    OrderLedger ledger, StockClient stock, SimulatedPaymentProvider payments, IOutbox outbox, IOptions<PaymentOptions> options, TimeProvider time, ILogger<Payment> logger)
 {
-    public async Task TakeAsync(EventContext context, OrderRow order, CancellationToken cancellationToken)
+    public async Task TakeAsync(EventContext context, OrderRow order, bool handOver, CancellationToken cancellationToken)
     {
+        PaymentOptions settings = options.Value;
+        bool handsOver = handOver && settings.HandOverAfter < settings.CallTimeout;
+        TimeSpan wait = handsOver ? settings.HandOverAfter : settings.CallTimeout;
         PaymentAnswer answer;
-        using (var callTimeout = new CancellationTokenSource(options.Value.CallTimeout, time))
+        using (var callTimeout = new CancellationTokenSource(wait, time))
         using (var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, callTimeout.Token))
         {
             try
@@ -89,7 +95,15 @@ internal sealed partial class Payment(
             }
             catch (OperationCanceledException) when (callTimeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
             {
-                LogNoAnswer(logger, order.OrderId, options.Value.CallTimeout);
+                if (handsOver)
+                {
+                    outbox.Append(context.Writes, [OutboxEntry.Capture(
+                        new OrderStockReserved(order.OrderId, OrderStateMachine.ReservationIdOf(order.OrderId), order.Total, order.PaymentMethod), order.Id, time)]);
+                    LogHandedOver(logger, order.OrderId, wait);
+                    return;
+                }
+
+                LogNoAnswer(logger, order.OrderId, wait);
                 return;
             }
         }
@@ -114,6 +128,9 @@ internal sealed partial class Payment(
         LogLostReservation(logger, order.OrderId, reason);
     }
 
+    [LoggerMessage(Level = LogLevel.Information, Message = "Order {OrderId}: the payment provider gave no answer within {Wait}; the payment goes on in a step of its own")]
+    private static partial void LogHandedOver(ILogger logger, Guid orderId, TimeSpan wait);
+
     [LoggerMessage(Level = LogLevel.Information, Message = "Order {OrderId}: the payment provider gave no answer within {Timeout}; the payment timeout decides")]
     private static partial void LogNoAnswer(ILogger logger, Guid orderId, TimeSpan timeout);
 
@@ -122,8 +139,10 @@ internal sealed partial class Payment(
 }
 
 /// <summary>
-/// On <see cref="OrderStockReserved"/>, which only order rows written before the steps were joined still carry (the
-/// ledger no longer writes it): takes payment for the order if it still waits in StockReserved.
+/// On <see cref="OrderStockReserved"/>, written when the provider did not answer a reserve step within
+/// <see cref="PaymentOptions.HandOverAfter"/> (and by order rows written before the steps were joined): takes payment for
+/// the order if it still waits in StockReserved, waiting for the provider up to the whole call timeout. Consumed alone, so
+/// that wait holds no other order.
 /// </summary>
 internal sealed class TakePaymentStep(OrderLedger ledger, Payment payment) : IIntegrationEventHandler<OrderStockReserved>
 {
@@ -132,7 +151,7 @@ internal sealed class TakePaymentStep(OrderLedger ledger, Payment payment) : IIn
         OrderRow? order = await ledger.LockAsync(context.Transaction, @event.OrderId, cancellationToken);
         if (order?.CurrentStatus == OrderStatus.StockReserved)
         {
-            await payment.TakeAsync(context, order, cancellationToken);
+            await payment.TakeAsync(context, order, handOver: false, cancellationToken);
         }
     }
 }
