@@ -14,7 +14,8 @@ namespace Bazaar.Worker.Saga;
 /// step costs one transaction, one inbox row and no event between them; a crash anywhere before the commit rolls the
 /// order back to Submitted, and the redelivered event repeats the calls, which are idempotent (the catalog answers the
 /// same reservation, committed or not; the provider answers the first charge). During a placement peak the step waits for
-/// its turn first (<see cref="SagaYield"/>).
+/// its turn first (<see cref="SagaYield"/>). A provider that does not answer within Payments:HandOverAfter gets the
+/// payment handed to a step of its own (<see cref="Payment"/>), so the other orders of this step's batch go on.
 /// </summary>
 internal sealed partial class ReserveStockStep(
     OrderLedger ledger, StockClient stock, Payment payment, SagaYield yielding, IOptions<SagaOptions> options, ILogger<ReserveStockStep> logger)
@@ -42,7 +43,7 @@ internal sealed partial class ReserveStockStep(
             TransitionResult reserved = await ledger.MoveLockedAsync(
                 context.Transaction, order, OrderStatus.StockReserved, "stock reserved", cancellationToken, deferTo: context.Writes);
             LogReserved(logger, @event.OrderId);
-            await payment.TakeAsync(context, reserved.Order!, handOver: true, cancellationToken);
+            await payment.TakeAsync(context, reserved.Order!, mayHandOver: true, cancellationToken);
         }
         else if (reservation.State == "Rejected")
         {
@@ -73,18 +74,18 @@ internal sealed partial class ReserveStockStep(
 /// releases the stock). No answer within the call timeout leaves the order waiting in StockReserved: the payment timeout
 /// sweeper cancels it. If the reservation is gone by the time the charge succeeds (it expired), the charge is refunded
 /// and the order cancelled. The moves join the transaction's deferred writes (<see cref="EventContext.Writes"/>).
-/// A step that shares its transaction with other orders (<paramref name="handOver"/>) waits for the provider only
+/// A step that shares its transaction with other orders (<paramref name="mayHandOver"/>) waits for the provider only
 /// <see cref="PaymentOptions.HandOverAfter"/>: then it leaves the order in StockReserved and writes
 /// <see cref="OrderStockReserved"/>, whose step runs alone and asks the provider again (same key) for the whole call timeout.
 /// </summary>
 internal sealed partial class Payment(
     OrderLedger ledger, StockClient stock, SimulatedPaymentProvider payments, IOutbox outbox, IOptions<PaymentOptions> options, TimeProvider time, ILogger<Payment> logger)
 {
-    public async Task TakeAsync(EventContext context, OrderRow order, bool handOver, CancellationToken cancellationToken)
+    public async Task TakeAsync(EventContext context, OrderRow order, bool mayHandOver, CancellationToken cancellationToken)
     {
         PaymentOptions settings = options.Value;
-        bool handsOver = handOver && settings.HandOverAfter < settings.CallTimeout;
-        TimeSpan wait = handsOver ? settings.HandOverAfter : settings.CallTimeout;
+        bool handOver = mayHandOver && settings.HandOverAfter < settings.CallTimeout;
+        TimeSpan wait = handOver ? settings.HandOverAfter : settings.CallTimeout;
         PaymentAnswer answer;
         using (var callTimeout = new CancellationTokenSource(wait, time))
         using (var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, callTimeout.Token))
@@ -95,7 +96,7 @@ internal sealed partial class Payment(
             }
             catch (OperationCanceledException) when (callTimeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
             {
-                if (handsOver)
+                if (handOver)
                 {
                     outbox.Append(context.Writes, [OutboxEntry.Capture(
                         new OrderStockReserved(order.OrderId, OrderStateMachine.ReservationIdOf(order.OrderId), order.Total, order.PaymentMethod), order.Id, time)]);
@@ -151,7 +152,7 @@ internal sealed class TakePaymentStep(OrderLedger ledger, Payment payment) : IIn
         OrderRow? order = await ledger.LockAsync(context.Transaction, @event.OrderId, cancellationToken);
         if (order?.CurrentStatus == OrderStatus.StockReserved)
         {
-            await payment.TakeAsync(context, order, handOver: false, cancellationToken);
+            await payment.TakeAsync(context, order, mayHandOver: false, cancellationToken);
         }
     }
 }
