@@ -36,10 +36,13 @@ public static class MessageHeaders
     internal static Dictionary<string, object?> Copy(IDictionary<string, object?>? headers) =>
         headers is null ? new Dictionary<string, object?>(StringComparer.Ordinal) : new Dictionary<string, object?>(headers, StringComparer.Ordinal);
 
+    /// <summary>The trace context a consumer continues: the span's, or without one the fallback (the row's own).</summary>
+    internal static (string? TraceParent, string? TraceState) TraceContext(Activity? activity, string? fallbackTraceParent, string? fallbackTraceState) =>
+        (activity?.Id ?? fallbackTraceParent, activity is null ? fallbackTraceState : activity.TraceStateString);
+
     internal static void Inject(Dictionary<string, object?> headers, Activity? activity, string? fallbackTraceParent, string? fallbackTraceState)
     {
-        var traceParent = activity?.Id ?? fallbackTraceParent;
-        var traceState = activity is null ? fallbackTraceState : activity.TraceStateString;
+        var (traceParent, traceState) = TraceContext(activity, fallbackTraceParent, fallbackTraceState);
         if (traceParent is not null)
         {
             headers[TraceParent] = traceParent;

@@ -434,8 +434,8 @@ internal sealed partial class OutboxRelay : BackgroundService
             firstSpan = i == start ? activity : firstSpan;
             if (entries is not null)
             {
-                entries[i - start] = new EventBundle.Entry(
-                    Encoding.UTF8.GetBytes(row.Body), activity?.Id ?? row.TraceParent, activity is null ? row.TraceState : activity.TraceStateString);
+                var (traceParent, traceState) = MessageHeaders.TraceContext(activity, row.TraceParent, row.TraceState);
+                entries[i - start] = new EventBundle.Entry(Encoding.UTF8.GetBytes(row.Body), traceParent, traceState);
             }
         }
 
