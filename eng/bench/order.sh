@@ -6,7 +6,8 @@
 # Starts its own Redis, MariaDB and RabbitMQ (eng/bench/lib.sh) and auth-api, catalog-api, order-api and the worker
 # in Release and Production, wired as the AppHost wires them; appends to eng/bench/RESULTS.md (BENCH_NO_RECORD=1 to
 # skip) and stops everything it started.
-# Usage: eng/bench/order.sh [duration] [buyers]     (default 10s of wrk -t2 -c64 after a 15 s warm-up (BENCH_WARMUP), 2000 buyers)
+# Usage: eng/bench/order.sh [duration] [buyers]     (default 10s of wrk -t2 -c64 after a 15 s warm-up (BENCH_WARMUP) and a
+# 3 s second warm-up (BENCH_SETTLE), 2000 buyers)
 # During the measured placement run it also reads each process's CPU time (/proc/<pid>/stat utime+stime) and the
 # number of new orders, and prints CPU milliseconds per new order for order-api, MariaDB, the worker, catalog-api and
 # RabbitMQ. BENCH_SAGA=0 is another mode: the worker is not started, so the orders stay Submitted and nothing but
@@ -23,6 +24,7 @@ trap bench_cleanup EXIT
 duration="${1:-10s}"
 buyers="${2:-2000}"
 warmup="${BENCH_WARMUP:-15s}"
+settle="${BENCH_SETTLE:-3s}"
 saga="${BENCH_SAGA:-1}"
 worker_nice="${BENCH_WORKER_NICE:-0}"
 saga_yield="${BENCH_SAGA_YIELD:-$bench_saga_yield}"
@@ -75,6 +77,14 @@ export BENCH_TOKENS="$tokens" BENCH_PRODUCT="$STAPLE"
 # warmed (and its saga drained) before it is measured.
 echo "Warming up placement for $warmup..." >&2
 timeout 120 wrk -t2 -c64 -d"$warmup" -s "$BENCH_DIR/order-place.lua" "$order_api_url/api/orders" >/dev/null
+wait_drained
+# A second, short warm-up after the drain. Without it order-api's tiered-compilation thread, idle at the end of the
+# drain, spent about 1.75 s of CPU in the first seconds of the measured run (session 8, its thread's CPU time sampled
+# every second): methods of the placement path were still being promoted to optimised code, which a service that has
+# run for a while has long finished. The runtime begins counting a method's calls for promotion only after a spell
+# without new methods to compile (DOTNET_TC_CallCountingDelayMs, 100 ms), which the busy warm-up hardly leaves.
+echo "Settling placement for $settle..." >&2
+timeout 60 wrk -t2 -c64 -d"$settle" -s "$BENCH_DIR/order-place.lua" "$order_api_url/api/orders" >/dev/null
 wait_drained
 # CPU per new order: clock ticks (utime + stime) of each process over the measured run, divided by the orders it added.
 mariadb_pid=$(cat "$(sql "SELECT @@pid_file")")

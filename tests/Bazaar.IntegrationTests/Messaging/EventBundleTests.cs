@@ -65,7 +65,10 @@ public sealed class EventBundleTests
         Assert.Equal(bad.ToString(), letter.MessageId);
         Assert.Contains("Handler failed 4 time(s)", letter.Reason);
         Assert.Contains(traces[bad].ToHexString(), letter.Headers[MessageHeaders.TraceParent]);
-        Assert.Equal(4, probe.Calls.Count(c => c.EventId == bad));
+        // Four attempts. The first may run twice: in a consumer batch with some of the others, which the failure rolls
+        // back, and then alone; how the ten events fall into batches depends on timing.
+        Assert.Equal([0, 1, 2, 3], probe.Calls.Where(c => c.EventId == bad).Select(c => c.Attempt).Distinct().Order());
+        Assert.InRange(probe.Calls.Count(c => c.EventId == bad), 4, 5);
 
         await Eventually.HoldsAsync(() => Task.FromResult(consumed.Total == 9), Timeout, "the nine others are acknowledged");
         Assert.Equal(9, await scenario.CountDistinctEffectsAsync());
