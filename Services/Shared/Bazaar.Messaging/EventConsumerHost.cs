@@ -43,6 +43,7 @@ internal sealed partial class EventConsumerHost : BackgroundService
     private readonly TimeProvider _timeProvider;
     private readonly ILogger _logger;
     private readonly ConfirmingPublisher _publisher;
+    private readonly IConsumerThrottle? _throttle;
     private readonly CancellationTokenSource _abortInFlight = new();
     private readonly Channel<Delivery> _received = Channel.CreateUnbounded<Delivery>(new UnboundedChannelOptions { SingleWriter = true });
     private Task[] _workers = [];
@@ -74,6 +75,7 @@ internal sealed partial class EventConsumerHost : BackgroundService
         _timeProvider = timeProvider;
         _logger = logger;
         _publisher = new ConfirmingPublisher(connectionProvider, exchange: "");
+        _throttle = services.GetService<IConsumerThrottle>();
     }
 
     /// <summary>Completes once the queues are declared and the consumer is registered with the broker.</summary>
@@ -272,11 +274,17 @@ internal sealed partial class EventConsumerHost : BackgroundService
                 {
                     break;
                 }
+            }
 
+            // A handler registered alone waits on slow calls, not on the CPU: it would hold the turn while it waits.
+            ConsumerTurn turn = batch[0].Registration.Alone ? ConsumerTurn.Unlimited : await WaitTurnAsync().ConfigureAwait(false);
+            try
+            {
                 // No waiting for a batch to fill: under light load a batch is one message and costs no latency; under load
                 // the queue fills while the previous transaction commits, and the next takes all of it at once. A handler
                 // registered to run alone (it waits on slow calls) never shares a transaction, so it holds up no other.
-                while (!batch[0].Registration.Alone && batch.Count < _options.ConsumerBatchSize && reader.TryRead(out var delivery))
+                int limit = Math.Min(_options.ConsumerBatchSize, turn.MaxMessages);
+                while (!batch[0].Registration.Alone && batch.Count < limit && reader.TryRead(out var delivery))
                 {
                     if (delivery.Registration.Alone)
                     {
@@ -286,10 +294,7 @@ internal sealed partial class EventConsumerHost : BackgroundService
 
                     batch.Add(delivery);
                 }
-            }
 
-            try
-            {
                 await HandleBatchAsync(batch).ConfigureAwait(false);
             }
             catch (Exception exception)
@@ -308,9 +313,32 @@ internal sealed partial class EventConsumerHost : BackgroundService
             }
             finally
             {
+                turn.Dispose();
                 Interlocked.Add(ref _inFlight, -batch.Count);
                 batch.Clear();
             }
+        }
+    }
+
+    /// <summary>
+    /// The service's <see cref="IConsumerThrottle"/> turn, asked with a delivery in hand and no transaction open. When the
+    /// consumer is aborted while it waits, the batch goes on unthrottled: <see cref="HandleBatchAsync"/> then returns it
+    /// to the queue.
+    /// </summary>
+    private async ValueTask<ConsumerTurn> WaitTurnAsync()
+    {
+        if (_throttle is null)
+        {
+            return ConsumerTurn.Unlimited;
+        }
+
+        try
+        {
+            return await _throttle.WaitTurnAsync(_abortInFlight.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (_abortInFlight.IsCancellationRequested)
+        {
+            return ConsumerTurn.Unlimited;
         }
     }
 

@@ -1,3 +1,4 @@
+using Bazaar.Messaging;
 using Bazaar.Order.Api.Ordering;
 using Bazaar.Order.Api.Placement;
 using Bazaar.Order.Api.Streaming;
@@ -68,6 +69,7 @@ public static class WorkerExtensions
         // The dispatcher retries on its own schedule and records each attempt, so the standard retries would only hide them.
         builder.Services.AddHttpClient(CallbackDispatcher.HttpClientName).RemoveStandardResilienceHandler();
         builder.Services.AddSingleton<SagaYield>();
+        builder.Services.AddSingleton<IConsumerThrottle>(sp => sp.GetRequiredService<SagaYield>());
         builder.Services.AddHostedService(sp => sp.GetRequiredService<SagaYield>());
         builder.Services.AddHostedService<PaymentTimeoutSweeper>();
         builder.Services.AddHostedService<CallbackDispatcher>();

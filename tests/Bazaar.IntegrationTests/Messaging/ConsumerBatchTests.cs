@@ -52,6 +52,24 @@ public sealed class ConsumerBatchTests
     }
 
     [Fact]
+    public async Task A_throttled_consumer_takes_no_more_messages_per_transaction_than_its_turn_allows()
+    {
+        var throttle = new CountingThrottle(maxMessages: 3);
+        await using var held = await HeldConsumer.StartAsync("batchthrottle", throttle: throttle);
+        await held.PublishAsync(Enumerable.Range(0, 20).Select(i => EventEnvelope.Create(new ItemAdded($"sku-{i}"))));
+        await held.QueuedAsync(20);
+
+        held.Release();
+
+        await Eventually.HoldsAsync(() => Task.FromResult(held.Consumed.Total == 21), Timeout, "every message is acknowledged");
+        Assert.Equal(21, await held.Scenario.CountDistinctEffectsAsync());
+        Assert.Equal(3, await held.Scenario.DataSource.WithConnectionAsync((c, t) => c.ExecuteScalarAsync<long>(LargestCommit, cancellationToken: t)));
+        // The held first message took a turn, then 20 more in turns of at most three; every turn is given back.
+        Assert.InRange(throttle.Taken, 8, 21);
+        await Eventually.HoldsAsync(() => Task.FromResult(throttle.Returned == throttle.Taken), Timeout, "every turn is given back");
+    }
+
+    [Fact]
     public async Task One_failing_handler_in_a_batch_goes_down_the_retry_path_alone_and_the_others_commit_once()
     {
         await using var held = await HeldConsumer.StartAsync("batchfail", (sku, _) => sku == "sku-bad");
@@ -106,7 +124,8 @@ public sealed class ConsumerBatchTests
         public CounterProbe Consumed { get; private set; } = null!;
 
         public static async Task<HeldConsumer> StartAsync(
-            string name, Func<string, EventContext, bool>? shouldFail = null, bool deferWrites = false, string? brokenWriteSku = null, bool alone = false)
+            string name, Func<string, EventContext, bool>? shouldFail = null, bool deferWrites = false, string? brokenWriteSku = null, bool alone = false,
+            IConsumerThrottle? throttle = null)
         {
             var held = new HeldConsumer(await MessagingScenario.CreateAsync(name));
             held.Probe.DeferWrites = deferWrites;
@@ -114,7 +133,14 @@ public sealed class ConsumerBatchTests
             var calls = 0;
             held.Probe.BeforeWrite = ct => Interlocked.Increment(ref calls) == 1 ? held._release.Task.WaitAsync(ct) : Task.CompletedTask;
             held.Probe.ShouldFail = (e, context) => shouldFail?.Invoke(e.Sku, context) ?? false;
-            held.Host = await held.Scenario.StartHostAsync(m => m.AddConsumer<ItemAdded, RecordingHandler>(alone), o => o.MaxConcurrency = 1, held.Probe);
+            held.Host = await held.Scenario.StartHostAsync(m =>
+            {
+                m.AddConsumer<ItemAdded, RecordingHandler>(alone);
+                if (throttle is not null)
+                {
+                    m.Builder.Services.AddSingleton(throttle);
+                }
+            }, o => o.MaxConcurrency = 1, held.Probe);
             held._options = held.Host.Services.GetRequiredService<IOptions<MessagingOptions>>().Value;
             held.Consumed = new CounterProbe("bazaar.messaging.consumed", held._options.QueueName);
             await held.PublishAsync([EventEnvelope.Create(new ItemAdded("sku-first"))]);
@@ -171,5 +197,27 @@ public sealed class ConsumerBatchTests
             Consumed?.Dispose();
             await Scenario.DisposeAsync();
         }
+    }
+}
+
+/// <summary>Allows <c>maxMessages</c> per turn at once and counts the turns taken and given back.</summary>
+internal sealed class CountingThrottle(int maxMessages) : IConsumerThrottle
+{
+    private int _taken;
+    private int _returned;
+
+    public int Taken => Volatile.Read(ref _taken);
+
+    public int Returned => Volatile.Read(ref _returned);
+
+    public ValueTask<ConsumerTurn> WaitTurnAsync(CancellationToken cancellationToken)
+    {
+        Interlocked.Increment(ref _taken);
+        return ValueTask.FromResult(new ConsumerTurn(maxMessages, new Release(this)));
+    }
+
+    private sealed class Release(CountingThrottle owner) : IDisposable
+    {
+        public void Dispose() => Interlocked.Increment(ref owner._returned);
     }
 }

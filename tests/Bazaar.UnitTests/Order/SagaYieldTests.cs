@@ -1,4 +1,6 @@
+using Bazaar.Messaging;
 using Bazaar.Order.Api.Placement;
+using Bazaar.UnitTests.ServiceDefaults;
 using Bazaar.Worker.Saga;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -8,38 +10,77 @@ namespace Bazaar.UnitTests.Order;
 
 public sealed class SagaYieldTests
 {
-    private static SagaYield Yield(int peakPlacements, int stepsDuringPeak = 1) => new(
+    private static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(250);
+
+    private readonly ManualTimeProvider _clock = new();
+
+    private SagaYield Yield(int peakPlacements) => new(
         new ServiceCollection().BuildServiceProvider(),
-        Options.Create(new SagaYieldOptions { PeakPlacements = peakPlacements, StepsDuringPeak = stepsDuringPeak }),
+        Options.Create(new SagaYieldOptions { PeakPlacements = peakPlacements, MessagesPerTurn = 3, TurnInterval = Interval }),
         Options.Create(new PlacementPaceOptions()),
-        TimeProvider.System,
+        _clock,
         NullLogger<SagaYield>.Instance);
 
     [Fact]
-    public void Outside_a_peak_every_step_goes_at_once()
+    public async Task Outside_a_peak_every_consumer_transaction_goes_at_once_and_takes_a_whole_batch()
     {
         using SagaYield yielding = Yield(peakPlacements: 100);
         yielding.Observe(99);
 
-        ValueTask<SagaYield.Turn>[] turns = [.. Enumerable.Range(0, 8).Select(_ => yielding.WaitTurnAsync(CancellationToken.None))];
+        ValueTask<ConsumerTurn>[] turns = [.. Enumerable.Range(0, 8).Select(_ => yielding.WaitTurnAsync(CancellationToken.None))];
 
         Assert.False(yielding.IsYielding);
         Assert.All(turns, turn => Assert.True(turn.IsCompletedSuccessfully));
+        foreach (ValueTask<ConsumerTurn> turn in turns)
+        {
+            Assert.Equal(int.MaxValue, (await turn).MaxMessages);
+        }
     }
 
     [Fact]
-    public async Task During_a_peak_steps_take_turns_and_the_next_goes_when_a_turn_is_given_back()
+    public async Task During_a_peak_one_turn_of_a_few_messages_at_a_time_and_a_pause_after_each()
     {
-        using SagaYield yielding = Yield(peakPlacements: 100, stepsDuringPeak: 1);
+        using SagaYield yielding = Yield(peakPlacements: 100);
         yielding.Observe(100);
 
-        SagaYield.Turn first = await yielding.WaitTurnAsync(CancellationToken.None);
-        ValueTask<SagaYield.Turn> second = yielding.WaitTurnAsync(CancellationToken.None);
+        ConsumerTurn first = await yielding.WaitTurnAsync(CancellationToken.None);
+        ValueTask<ConsumerTurn> second = yielding.WaitTurnAsync(CancellationToken.None);
 
         Assert.True(yielding.IsYielding);
+        Assert.Equal(3, first.MaxMessages);
         Assert.False(second.IsCompleted);
+
         first.Dispose();
-        using SagaYield.Turn secondTurn = await second.AsTask().WaitAsync(TimeSpan.FromSeconds(5));
+        await WaitForTimerAsync();
+        Assert.False(second.IsCompleted);
+        _clock.Advance(Interval - TimeSpan.FromMilliseconds(1));
+        Assert.False(second.IsCompleted);
+        _clock.Advance(TimeSpan.FromMilliseconds(1));
+        using ConsumerTurn secondTurn = await second.AsTask().WaitAsync(TimeSpan.FromSeconds(5));
+        Assert.Equal(3, secondTurn.MaxMessages);
+    }
+
+    [Fact]
+    public async Task Once_the_peak_is_over_the_next_transaction_goes_without_a_pause()
+    {
+        using SagaYield yielding = Yield(peakPlacements: 100);
+        yielding.Observe(100);
+        (await yielding.WaitTurnAsync(CancellationToken.None)).Dispose();
+
+        yielding.Observe(10);
+
+        Assert.Equal(int.MaxValue, (await yielding.WaitTurnAsync(CancellationToken.None)).MaxMessages);
+    }
+
+    /// <summary>The waiting turn takes the semaphore on another thread, then starts its pause timer there.</summary>
+    private async Task WaitForTimerAsync()
+    {
+        for (int i = 0; i < 500 && _clock.PendingTimers.Count == 0; i++)
+        {
+            await Task.Delay(10);
+        }
+
+        Assert.Equal([Interval], _clock.PendingTimers);
     }
 
     [Fact]

@@ -13,19 +13,17 @@ namespace Bazaar.Worker.Saga;
 /// for the step and then sees its outcome. Short stock → Rejected with the products named. Reserving and paying in one
 /// step costs one transaction, one inbox row and no event between them; a crash anywhere before the commit rolls the
 /// order back to Submitted, and the redelivered event repeats the calls, which are idempotent (the catalog answers the
-/// same reservation, committed or not; the provider answers the first charge). During a placement peak the step waits for
-/// its turn first (<see cref="SagaYield"/>). A provider that does not answer within Payments:HandOverAfter gets the
-/// payment handed to a step of its own (<see cref="Payment"/>), so the other orders of this step's batch go on.
+/// same reservation, committed or not; the provider answers the first charge). During a placement peak the worker's
+/// consumer takes its messages in turns (<see cref="SagaYield"/>). A provider that does not answer within
+/// Payments:HandOverAfter gets the payment handed to a step of its own (<see cref="Payment"/>), so the other orders of
+/// this step's batch go on.
 /// </summary>
 internal sealed partial class ReserveStockStep(
-    OrderLedger ledger, StockClient stock, Payment payment, SagaYield yielding, IOptions<SagaOptions> options, ILogger<ReserveStockStep> logger)
+    OrderLedger ledger, StockClient stock, Payment payment, IOptions<SagaOptions> options, ILogger<ReserveStockStep> logger)
     : IIntegrationEventHandler<OrderSubmitted>
 {
     public async Task HandleAsync(OrderSubmitted @event, EventContext context, CancellationToken cancellationToken)
     {
-        // During a placement peak the steps take turns (Saga:Yield), so the catalog, MariaDB and this process leave the
-        // CPU to placement; the order waits here before its row is locked.
-        using SagaYield.Turn turn = await yielding.WaitTurnAsync(cancellationToken);
         OrderRow? order = await ledger.LockAsync(context.Transaction, @event.OrderId, cancellationToken);
         if (order?.CurrentStatus != OrderStatus.Submitted)
         {

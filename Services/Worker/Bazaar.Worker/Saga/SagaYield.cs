@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Bazaar.Messaging;
 using Bazaar.Order.Api.Placement;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
@@ -17,9 +18,16 @@ public sealed class SagaYieldOptions
     [Range(0, int.MaxValue)]
     public int PeakPlacements { get; set; }
 
-    /// <summary>How many saga steps may run at once while it yields (at least one, so orders always move on).</summary>
-    [Range(1, 64)]
-    public int StepsDuringPeak { get; set; } = 1;
+    /// <summary>
+    /// During a peak the saga handles its messages one transaction at a time, of at most this many messages, and pauses
+    /// <see cref="TurnInterval"/> after each: at most 16 messages a second with the defaults, so orders always move on.
+    /// </summary>
+    [Range(1, 1000)]
+    public int MessagesPerTurn { get; set; } = 4;
+
+    /// <summary>The pause after each turn during a peak.</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:01:00")]
+    public TimeSpan TurnInterval { get; set; } = TimeSpan.FromMilliseconds(250);
 
     /// <summary>How often the pace is read.</summary>
     [Range(typeof(TimeSpan), "00:00:00.010", "00:01:00")]
@@ -29,19 +37,22 @@ public sealed class SagaYieldOptions
 /// <summary>
 /// Lets the saga give the CPU to placement during a promotion-day peak. The saga costs several times more CPU per order
 /// than placing it (catalog calls, transactions, payment), so on a small machine a burst of orders and a saga running
-/// flat out compete for the same cores and placement slows down. While the pace says "peak", a new saga step waits for
-/// one of <see cref="SagaYieldOptions.StepsDuringPeak"/> turns; the backlog waits in the queue and the saga catches up
-/// at full speed once the peak is over. Steps started before the peak finish as usual, and a lost or unreadable pace
-/// counts as no peak, so the saga never stops because of this.
+/// flat out compete for the same cores and placement slows down. While the pace says "peak", the worker's consumer
+/// (<see cref="IConsumerThrottle"/>) runs one transaction at a time of at most <see cref="SagaYieldOptions.MessagesPerTurn"/>
+/// messages and pauses <see cref="SagaYieldOptions.TurnInterval"/> after each; the backlog waits in the queue, no
+/// transaction is open while it waits, and the saga catches up at full speed once the peak is over. Transactions begun
+/// before the peak finish as usual, and a lost or unreadable pace counts as no peak, so the saga never stops because of this.
 /// </summary>
-public sealed partial class SagaYield : BackgroundService
+public sealed partial class SagaYield : BackgroundService, IConsumerThrottle
 {
     private readonly IServiceProvider _services;
     private readonly IOptions<SagaYieldOptions> _options;
     private readonly IOptions<PlacementPaceOptions> _pace;
     private readonly TimeProvider _time;
     private readonly ILogger<SagaYield> _logger;
-    private readonly SemaphoreSlim _peakTurns;
+    private readonly SemaphoreSlim _peakTurn = new(1, 1);
+    private readonly TurnRelease _release;
+    private DateTimeOffset _nextTurnAt;
     private volatile bool _yielding;
 
     public SagaYield(IServiceProvider services, IOptions<SagaYieldOptions> options, IOptions<PlacementPaceOptions> pace, TimeProvider time, ILogger<SagaYield> logger)
@@ -51,22 +62,40 @@ public sealed partial class SagaYield : BackgroundService
         _pace = pace;
         _time = time;
         _logger = logger;
-        _peakTurns = new SemaphoreSlim(options.Value.StepsDuringPeak, options.Value.StepsDuringPeak);
+        _release = new TurnRelease(this);
     }
 
-    /// <summary>True while placement is at its peak and saga steps take turns.</summary>
+    /// <summary>True while placement is at its peak and the saga takes turns.</summary>
     public bool IsYielding => _yielding;
 
-    /// <summary>Returns at once outside a peak; during one, waits for a turn, which the caller gives back by disposing it.</summary>
-    public async ValueTask<Turn> WaitTurnAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Unlimited at once outside a peak. During one, waits until no other turn is out and the pause after the last one
+    /// is over, then allows <see cref="SagaYieldOptions.MessagesPerTurn"/> messages; the caller gives the turn back by
+    /// disposing it, which starts the next pause.
+    /// </summary>
+    public async ValueTask<ConsumerTurn> WaitTurnAsync(CancellationToken cancellationToken)
     {
         if (!_yielding)
         {
-            return default;
+            return ConsumerTurn.Unlimited;
         }
 
-        await _peakTurns.WaitAsync(cancellationToken).ConfigureAwait(false);
-        return new Turn(_peakTurns);
+        await _peakTurn.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            TimeSpan pause = _nextTurnAt - _time.GetUtcNow();
+            if (pause > TimeSpan.Zero && _yielding)
+            {
+                await Task.Delay(pause, _time, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch
+        {
+            _peakTurn.Release();
+            throw;
+        }
+
+        return new ConsumerTurn(_options.Value.MessagesPerTurn, _release);
     }
 
     /// <summary>Takes in a fresh reading of the pace: orders placed in the current and the previous second.</summary>
@@ -79,7 +108,7 @@ public sealed partial class SagaYield : BackgroundService
             _yielding = yielding;
             if (yielding)
             {
-                LogPeakStarted(_logger, recentPlacements, _options.Value.StepsDuringPeak);
+                LogPeakStarted(_logger, recentPlacements, _options.Value.MessagesPerTurn, _options.Value.TurnInterval.TotalMilliseconds);
             }
             else
             {
@@ -123,18 +152,22 @@ public sealed partial class SagaYield : BackgroundService
 
     public override void Dispose()
     {
-        _peakTurns.Dispose();
+        _peakTurn.Dispose();
         base.Dispose();
     }
 
-    /// <summary>A turn taken during a peak (or none, outside one); disposing it gives the turn back.</summary>
-    public readonly struct Turn(SemaphoreSlim? turns) : IDisposable
+    /// <summary>Ends a turn taken during a peak: the next may start once <see cref="SagaYieldOptions.TurnInterval"/> has passed.</summary>
+    private sealed class TurnRelease(SagaYield owner) : IDisposable
     {
-        public void Dispose() => turns?.Release();
+        public void Dispose()
+        {
+            owner._nextTurnAt = owner._time.GetUtcNow() + owner._options.Value.TurnInterval;
+            owner._peakTurn.Release();
+        }
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Placement peak ({Placements} orders in the last 1-2 s): the saga takes at most {Steps} step(s) at a time until it is over")]
-    private static partial void LogPeakStarted(ILogger logger, long placements, int steps);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Placement peak ({Placements} orders in the last 1-2 s): the saga takes turns of at most {Messages} message(s), {Pause} ms apart, until it is over")]
+    private static partial void LogPeakStarted(ILogger logger, long placements, int messages, double pause);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Placement peak over ({Placements} orders in the last 1-2 s): the saga runs at full speed")]
     private static partial void LogPeakEnded(ILogger logger, long placements);
