@@ -14,7 +14,7 @@
 # placement (and the outbox relay publishing its events) runs; it measures placement alone, and skips 202 -> Paid and
 # the flash sale. The default (BENCH_SAGA=1) is the mode whose figures RESULTS.md compares.
 # The worker gets the AppHost's Saga:Yield:PeakPlacements (lib.sh's bench_saga_yield, 500 since session 4: the saga takes
-# turns while placement is at its peak, since session 8 one transaction of at most 4 messages every 250 ms, and catches
+# turns while placement is at its peak, since session 8 one transaction of one message every 250 ms, and catches
 # up after it); BENCH_SAGA_YIELD=0 runs the saga flat out throughout, as before session 4. BENCH_WORKER_NICE=N starts the worker at nice N (default 0).
 set -euo pipefail
 BENCH_OUT="${BENCH_OUT:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/.out/order}"

@@ -20,10 +20,10 @@ public sealed class SagaYieldOptions
 
     /// <summary>
     /// During a peak the saga handles its messages one transaction at a time, of at most this many messages, and pauses
-    /// <see cref="TurnInterval"/> after each: at most 16 messages a second with the defaults, so orders always move on.
+    /// <see cref="TurnInterval"/> after each: at most 4 messages a second with the defaults, so orders always move on.
     /// </summary>
     [Range(1, 1000)]
-    public int MessagesPerTurn { get; set; } = 4;
+    public int MessagesPerTurn { get; set; } = 1;
 
     /// <summary>The pause after each turn during a peak.</summary>
     [Range(typeof(TimeSpan), "00:00:00", "00:01:00")]
@@ -147,6 +147,12 @@ public sealed partial class SagaYield : BackgroundService, IConsumerThrottle
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
+        }
+        finally
+        {
+            // No pace is read any more (the host is stopping): as with an unreadable pace, no peak, so the consumer
+            // finishes what it holds at full speed instead of in turns.
+            _yielding = false;
         }
     }
 
