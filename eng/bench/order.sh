@@ -15,7 +15,8 @@
 # the flash sale. The default (BENCH_SAGA=1) is the mode whose figures RESULTS.md compares.
 # The worker gets the AppHost's Saga:Yield:PeakPlacements (lib.sh's bench_saga_yield, 500 since session 4: the saga takes
 # turns while placement is at its peak, since session 8 one transaction of one message every 250 ms, and catches
-# up after it); BENCH_SAGA_YIELD=0 runs the saga flat out throughout, as before session 4. BENCH_WORKER_NICE=N starts the worker at nice N (default 0).
+# up after it); BENCH_SAGA_YIELD=0 runs the saga flat out throughout, as before session 4. BENCH_WORKER_NICE=N starts
+# the worker at nice N (default 0).
 set -euo pipefail
 BENCH_OUT="${BENCH_OUT:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/.out/order}"
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -81,8 +82,8 @@ wait_drained
 # A second, short warm-up after the drain. Without it order-api's tiered-compilation thread, idle at the end of the
 # drain, spent about 1.75 s of CPU in the first seconds of the measured run (session 8, its thread's CPU time sampled
 # every second): methods of the placement path were still being promoted to optimised code, which a service that has
-# run for a while has long finished. The runtime begins counting a method's calls for promotion only after a spell
-# without new methods to compile (DOTNET_TC_CallCountingDelayMs, 100 ms), which the busy warm-up hardly leaves.
+# run for a while has long finished. Probably because the runtime begins counting a method's calls for promotion only
+# after a spell without new methods to compile (DOTNET_TC_CallCountingDelayMs, 100 ms), which a busy warm-up hardly leaves.
 echo "Settling placement for $settle..." >&2
 timeout 60 wrk -t2 -c64 -d"$settle" -s "$BENCH_DIR/order-place.lua" "$order_api_url/api/orders" >/dev/null
 wait_drained
