@@ -51,7 +51,9 @@ public sealed class SagaYieldTests
         Assert.False(second.IsCompleted);
 
         first.Dispose();
-        await WaitForTimerAsync();
+        // The waiting turn takes the semaphore on another thread, then starts its pause timer there.
+        await Eventually.HoldsAsync(() => _clock.PendingTimers.Count > 0, "the second turn's pause is armed");
+        Assert.Equal([Interval], _clock.PendingTimers);
         Assert.False(second.IsCompleted);
         _clock.Advance(Interval - TimeSpan.FromMilliseconds(1));
         Assert.False(second.IsCompleted);
@@ -70,17 +72,6 @@ public sealed class SagaYieldTests
         yielding.Observe(10);
 
         Assert.Equal(int.MaxValue, (await yielding.WaitTurnAsync(CancellationToken.None)).MaxMessages);
-    }
-
-    /// <summary>The waiting turn takes the semaphore on another thread, then starts its pause timer there.</summary>
-    private async Task WaitForTimerAsync()
-    {
-        for (int i = 0; i < 500 && _clock.PendingTimers.Count == 0; i++)
-        {
-            await Task.Delay(10);
-        }
-
-        Assert.Equal([Interval], _clock.PendingTimers);
     }
 
     [Fact]
