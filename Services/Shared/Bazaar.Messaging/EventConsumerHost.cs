@@ -313,7 +313,7 @@ internal sealed partial class EventConsumerHost : BackgroundService
             }
             finally
             {
-                turn.Dispose();
+                turn.End(batch.Count);
                 Interlocked.Add(ref _inFlight, -batch.Count);
                 batch.Clear();
             }

@@ -64,9 +64,11 @@ public sealed class ConsumerBatchTests
         await Eventually.HoldsAsync(() => Task.FromResult(held.Consumed.Total == 21), Timeout, "every message is acknowledged");
         Assert.Equal(21, await held.Scenario.CountDistinctEffectsAsync());
         Assert.Equal(3, await held.Scenario.DataSource.WithConnectionAsync((c, t) => c.ExecuteScalarAsync<long>(LargestCommit, cancellationToken: t)));
-        // The held first message took a turn, then 20 more in turns of at most three; every turn is given back.
+        // The held first message took a turn, then 20 more in turns of at most three; every turn is given back with the
+        // number of messages its transaction took.
         Assert.InRange(throttle.Taken, 8, 21);
         await Eventually.HoldsAsync(() => Task.FromResult(throttle.Returned == throttle.Taken), Timeout, "every turn is given back");
+        Assert.Equal(21, throttle.MessagesReported);
     }
 
     [Fact]
@@ -200,24 +202,28 @@ public sealed class ConsumerBatchTests
     }
 }
 
-/// <summary>Allows <c>maxMessages</c> per turn at once and counts the turns taken and given back.</summary>
-internal sealed class CountingThrottle(int maxMessages) : IConsumerThrottle
+/// <summary>Allows <c>maxMessages</c> per turn at once and counts the turns taken and given back, and the messages they took.</summary>
+internal sealed class CountingThrottle(int maxMessages) : IConsumerThrottle, IConsumerTurnOwner
 {
     private int _taken;
     private int _returned;
+    private int _messages;
 
     public int Taken => Volatile.Read(ref _taken);
 
     public int Returned => Volatile.Read(ref _returned);
 
+    public int MessagesReported => Volatile.Read(ref _messages);
+
     public ValueTask<ConsumerTurn> WaitTurnAsync(CancellationToken cancellationToken)
     {
         Interlocked.Increment(ref _taken);
-        return ValueTask.FromResult(new ConsumerTurn(maxMessages, new Release(this)));
+        return ValueTask.FromResult(new ConsumerTurn(maxMessages, this));
     }
 
-    private sealed class Release(CountingThrottle owner) : IDisposable
+    public void TurnEnded(int maxMessages, int messages)
     {
-        public void Dispose() => Interlocked.Increment(ref owner._returned);
+        Interlocked.Add(ref _messages, messages);
+        Interlocked.Increment(ref _returned);
     }
 }

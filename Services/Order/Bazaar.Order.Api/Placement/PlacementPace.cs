@@ -19,7 +19,7 @@ public sealed class PlacementPaceOptions
 
     /// <summary>How often a replica adds its count to Redis (one INCRBY, whatever the rate).</summary>
     [Range(typeof(TimeSpan), "00:00:00.010", "00:00:10")]
-    public TimeSpan FlushInterval { get; set; } = TimeSpan.FromMilliseconds(250);
+    public TimeSpan FlushInterval { get; set; } = TimeSpan.FromMilliseconds(50);
 }
 
 /// <summary>
