@@ -133,7 +133,8 @@ bench_wrk() { # label url wrk-args...
   limit=$(( $(bench_duration_seconds "${args[@]}") + 30 ))
   (( limit <= 330 )) || { echo "A benchmark run is bounded to 5 minutes; shorten -d." >&2; exit 2; }
   file="$BENCH_OUT/wrk-$(echo "$label" | tr -c 'a-zA-Z0-9' '_').txt"
-  timeout 20 wrk -t1 -c8 -d2s "$url" >/dev/null 2>&1 || true
+  # Its own warm-up: 2 s of GETs (bench_wrk_warm=0 skips it, for a URL warmed otherwise).
+  [[ "${bench_wrk_warm:-1}" == 0 ]] || timeout 20 wrk -t1 -c8 -d2s "$url" >/dev/null 2>&1 || true
   echo "wrk ${args[*]} $url  ($label)" >&2
   timeout "$limit" wrk "${args[@]}" "$url" >"$file" 2>&1 || { cat "$file" >&2; echo "wrk failed against $url" >&2; exit 1; }
   rps=$(awk '/^Requests\/sec:/ { print $2 }' "$file")

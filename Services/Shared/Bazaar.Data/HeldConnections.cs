@@ -52,6 +52,17 @@ public sealed class HeldConnections : IAsyncDisposable
         WithConnectionAsync((connection, token) => MySqlDataSource.RunTransactionAsync(connection, work, isolationLevel, token), cancellationToken);
 
     /// <summary>
+    /// A transaction in ONE round trip, on a held connection when one is idle, retried whole on transient failures: BEGIN,
+    /// the statements of <paramref name="whole"/> and COMMIT go as one command. Where a statement fails, the ones after it
+    /// do not run and the transaction rolls back. Returns the rows the statements changed.
+    /// </summary>
+    public Task<int> InTransactionAsync(SqlBatch whole, IsolationLevel isolationLevel = IsolationLevel.Unspecified, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(whole);
+        return WithConnectionAsync((connection, token) => MySqlDataSource.RunTransactionAsync(connection, whole, isolationLevel, token), cancellationToken);
+    }
+
+    /// <summary>
     /// A transaction in two round trips, on a held connection when one is idle, retried whole on transient failures:
     /// the statements of <paramref name="first"/> are sent with its BEGIN, and those <paramref name="work"/> adds to the
     /// batch it is given are sent with its COMMIT; <paramref name="work"/> runs once <paramref name="first"/> succeeded,

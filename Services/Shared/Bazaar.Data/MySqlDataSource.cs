@@ -104,6 +104,32 @@ public sealed class MySqlDataSource
     }
 
     /// <summary>
+    /// Runs the statements of <paramref name="whole"/> as a transaction in ONE command (no retry): BEGIN, the statements and
+    /// COMMIT travel together, so the transaction costs one round trip instead of three. If a statement fails, the server
+    /// stops there and the transaction is rolled back before the failure is thrown.
+    /// </summary>
+    /// <returns>The rows the statements changed.</returns>
+    internal static async Task<int> RunTransactionAsync(DbConnection connection, SqlBatch whole, IsolationLevel isolationLevel, CancellationToken cancellationToken)
+    {
+        if (TransactionStart.Prefix(connection, isolationLevel) is not { } begin)
+        {
+            return await RunTransactionAsync(connection, (c, transaction, token) => whole.ExecuteAsync(c, transaction, token), isolationLevel, cancellationToken)
+                .ConfigureAwait(false);
+        }
+
+        try
+        {
+            return await whole.ExecuteAsync(connection, transaction: null, begin, suffix: "COMMIT", cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            // BEGIN ran before the failing statement: end that transaction before the connection serves anyone again.
+            await RollBackAsync(connection).ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>
     /// Runs a transaction in two commands whatever <paramref name="work"/> sends in between (no retry): the statements of
     /// <paramref name="first"/> go in the command that begins the transaction, and those that <paramref name="work"/>
     /// adds to the batch it is given go in the command that commits it. If a statement fails, the ones after it in the

@@ -11,6 +11,12 @@ namespace Bazaar.Data;
 public delegate Task<IReadOnlyList<TResult>> BatchWrite<TItem, TResult>(
     DbConnection connection, DbTransaction transaction, IReadOnlyList<TItem> items, CancellationToken cancellationToken);
 
+/// <summary>
+/// Adds to <paramref name="batch"/> the statements that write a group of items, without sending anything; returns one
+/// result per item, in the items' order. The batch is then sent, with BEGIN and COMMIT, as the group's one command.
+/// </summary>
+public delegate IReadOnlyList<TResult> BatchStatements<TItem, TResult>(SqlBatch batch, IReadOnlyList<TItem> items);
+
 /// <summary>How a <see cref="TransactionBatcher{TItem,TResult}"/> groups its work.</summary>
 public sealed class TransactionBatcherOptions
 {
@@ -32,6 +38,8 @@ public sealed class TransactionBatcherOptions
 /// empty, so a lone caller pays no delay) and writes it in ONE transaction with one <see cref="BatchWrite{TItem,TResult}"/>
 /// call, which should send it as one multi-statement command (<see cref="SqlBatch"/>). BEGIN and COMMIT are then
 /// paid once per group instead of once per item, on a connection each writer loop keeps open (<see cref="HeldConnections"/>).
+/// A group whose writes need no answers from the database is best given as <see cref="BatchStatements{TItem,TResult}"/>:
+/// its BEGIN, statements and COMMIT then travel as ONE command, a single round trip per group.
 /// <para>
 /// Failures stay with the item that caused them. A transient failure (deadlock, lost connection) reruns the whole group
 /// through the data source's retry. Any other failure (a unique violation from one item, a bad value) rolls the group
@@ -49,26 +57,41 @@ public sealed class TransactionBatcherOptions
 public sealed partial class TransactionBatcher<TItem, TResult> : IAsyncDisposable
 {
     private readonly HeldConnections _connections;
-    private readonly BatchWrite<TItem, TResult> _write;
+    private readonly BatchWrite<TItem, TResult>? _write;
+    private readonly BatchStatements<TItem, TResult>? _statements;
     private readonly string _name;
     private readonly int _maxBatchSize;
     private readonly ILogger _logger;
     private readonly Channel<Pending> _queue;
     private readonly Task[] _writers;
 
+    /// <summary>Groups written by <paramref name="write"/>, in a transaction begun before it and committed after it.</summary>
     /// <param name="name">Names the batch spans and log entries (for example <c>orders.place</c>).</param>
     public TransactionBatcher(MySqlDataSource database, string name, BatchWrite<TItem, TResult> write, TransactionBatcherOptions? options = null, ILogger? logger = null)
+        : this(database, name, write ?? throw new ArgumentNullException(nameof(write)), statements: null, options, logger)
+    {
+    }
+
+    /// <summary>Groups written by the statements that <paramref name="statements"/> adds, sent with BEGIN and COMMIT as one command.</summary>
+    /// <param name="name">Names the batch spans and log entries (for example <c>orders.place</c>).</param>
+    public TransactionBatcher(MySqlDataSource database, string name, BatchStatements<TItem, TResult> statements, TransactionBatcherOptions? options = null, ILogger? logger = null)
+        : this(database, name, write: null, statements ?? throw new ArgumentNullException(nameof(statements)), options, logger)
+    {
+    }
+
+    private TransactionBatcher(MySqlDataSource database, string name, BatchWrite<TItem, TResult>? write, BatchStatements<TItem, TResult>? statements,
+        TransactionBatcherOptions? options, ILogger? logger)
     {
         ArgumentNullException.ThrowIfNull(database);
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
-        ArgumentNullException.ThrowIfNull(write);
         options ??= new TransactionBatcherOptions();
         ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxBatchSize, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(options.Writers, 1);
-        // One connection per writer loop, kept open: a group pays its BEGIN, its command and its COMMIT, not a pooled open too.
+        // One connection per writer loop, kept open: a group pays its own round trips, not a pooled open too.
         _connections = database.HoldConnections(options.Writers);
         _name = name;
         _write = write;
+        _statements = statements;
         _maxBatchSize = options.MaxBatchSize;
         _logger = logger ?? NullLogger.Instance;
         // Not SingleReader even with one writer: only the multi-reader channel can count what waits (Waiting).
@@ -178,17 +201,24 @@ public sealed partial class TransactionBatcher<TItem, TResult> : IAsyncDisposabl
     }
 
     // Not the callers' tokens: once taken, the group is written whoever stops waiting, so the others are not failed.
-    private Task<IReadOnlyList<TResult>> WriteAsync(IReadOnlyList<TItem> items) =>
-        _connections.InTransactionAsync(async (connection, transaction, token) =>
+    private async Task<IReadOnlyList<TResult>> WriteAsync(IReadOnlyList<TItem> items)
+    {
+        if (_statements is not null)
         {
-            IReadOnlyList<TResult> results = await _write(connection, transaction, items, token).ConfigureAwait(false);
-            if (results.Count != items.Count)
-            {
-                throw new InvalidOperationException($"The batch write of '{_name}' returned {results.Count} results for {items.Count} items.");
-            }
-
+            var batch = new SqlBatch(_name + "_batch");
+            IReadOnlyList<TResult> results = Checked(items, _statements(batch, items));
+            await _connections.InTransactionAsync(batch, cancellationToken: CancellationToken.None).ConfigureAwait(false);
             return results;
-        }, CancellationToken.None);
+        }
+
+        return await _connections.InTransactionAsync(async (connection, transaction, token) =>
+            Checked(items, await _write!(connection, transaction, items, token).ConfigureAwait(false)), CancellationToken.None).ConfigureAwait(false);
+    }
+
+    private IReadOnlyList<TResult> Checked(IReadOnlyList<TItem> items, IReadOnlyList<TResult> results) =>
+        results.Count == items.Count
+            ? results
+            : throw new InvalidOperationException($"The batch write of '{_name}' returned {results.Count} results for {items.Count} items.");
 
     private Activity? StartGroupActivity(List<Pending> group)
     {

@@ -1,3 +1,4 @@
+using System.Data;
 using Bazaar.Data;
 using Bazaar.Testing;
 
@@ -119,6 +120,35 @@ public sealed class HeldConnectionsTests
         Assert.False(ran);
         Assert.Equal(new[] { 1L }, (await dataSource.WithConnectionAsync((c, t) => c.QueryAsync<long>(AllRows, cancellationToken: t))).ToArray());
         Assert.Equal("0", (await held.WithConnectionAsync((c, t) => c.ExecuteScalarAsync<string>(SessionCounters, cancellationToken: t)))!.Split(' ')[2]);
+        Assert.Equal(2, held.Opened);
+    }
+
+    [Fact]
+    public async Task A_one_command_transaction_commits_its_statements_together_or_rolls_all_of_them_back()
+    {
+        var dataSource = await CreateAsync("held_one_command");
+        await using var held = dataSource.HoldConnections(capacity: 1);
+        async Task<long[]> CountersAsync(HeldConnections connections) =>
+            (await connections.WithConnectionAsync((c, t) => c.ExecuteScalarAsync<string>(SessionCounters, cancellationToken: t)))!.Split(' ').Select(long.Parse).ToArray();
+        var before = await CountersAsync(held);
+
+        var changed = await held.InTransactionAsync(Rows(1, 2, 3).Statement("UPDATE held_rows SET id = 13 WHERE id = 3"));
+
+        Assert.Equal(4, changed);
+        Assert.Equal(new[] { before[0] + 1, before[1], 0 }, await CountersAsync(held));
+        Assert.Equal(1, held.Opened);
+
+        // Fails on its second statement (a duplicate): its first one's rows are gone, and no transaction stays open.
+        await using (var connection = await dataSource.OpenConnectionAsync())
+        {
+            await Assert.ThrowsAnyAsync<Exception>(() => MySqlDataSource.RunTransactionAsync(
+                connection, Rows(4, 5).Statement("INSERT INTO held_rows (id) VALUES (1)"), IsolationLevel.Unspecified, CancellationToken.None));
+            Assert.Equal("0", (await connection.ExecuteScalarAsync<string>(SessionCounters))!.Split(' ')[2]);
+        }
+
+        await Assert.ThrowsAnyAsync<Exception>(() => held.InTransactionAsync(Rows(6).Statement("INSERT INTO held_rows (id) VALUES (2)")));
+        Assert.Equal(new[] { 1L, 2L, 13L }, (await dataSource.WithConnectionAsync((c, t) => c.QueryAsync<long>(AllRows, cancellationToken: t))).ToArray());
+        Assert.Equal(0, (await CountersAsync(held))[2]);
         Assert.Equal(2, held.Opened);
     }
 

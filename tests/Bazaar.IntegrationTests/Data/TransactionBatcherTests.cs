@@ -6,17 +6,20 @@ namespace Bazaar.IntegrationTests.Data;
 
 /// <summary>
 /// Group commit on the real MariaDB: items waiting together share one transaction and one command, a failing item
-/// fails only its own caller, and a caller that gives up does not take the others with it.
+/// fails only its own caller, and a caller that gives up does not take the others with it. Each both ways: a write that
+/// sends its own commands in the batcher's transaction, and statements sent with BEGIN and COMMIT as one command.
 /// </summary>
 public sealed class TransactionBatcherTests
 {
     private static readonly SqlStatement CreateNames = new("names.create", "CREATE TABLE names (name VARCHAR(50) PRIMARY KEY, written_in INT NOT NULL)");
     private static readonly SqlStatement SelectNames = new("names.select", "SELECT name FROM names ORDER BY name");
 
-    [Fact]
-    public async Task Items_waiting_together_are_written_in_one_transaction_and_each_caller_gets_its_own_result()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Items_waiting_together_are_written_in_one_transaction_and_each_caller_gets_its_own_result(bool oneCommand)
     {
-        await using Scenario scenario = await Scenario.StartAsync("batch_group");
+        await using Scenario scenario = await Scenario.StartAsync("batch_group", oneCommand);
         Task<string> first = scenario.Batcher.SubmitAsync("first");
         await scenario.FirstGroupStarted.Task.WaitAsync(TimeSpan.FromSeconds(30));
 
@@ -30,10 +33,12 @@ public sealed class TransactionBatcherTests
         Assert.Equal(41, (await scenario.NamesAsync()).Count);
     }
 
-    [Fact]
-    public async Task An_item_that_fails_fails_only_its_caller_and_the_rest_of_its_group_commits()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task An_item_that_fails_fails_only_its_caller_and_the_rest_of_its_group_commits(bool oneCommand)
     {
-        await using Scenario scenario = await Scenario.StartAsync("batch_split");
+        await using Scenario scenario = await Scenario.StartAsync("batch_split", oneCommand);
         Task<string> first = scenario.Batcher.SubmitAsync("taken");
         await scenario.FirstGroupStarted.Task.WaitAsync(TimeSpan.FromSeconds(30));
 
@@ -51,7 +56,7 @@ public sealed class TransactionBatcherTests
     [Fact]
     public async Task A_caller_that_cancels_while_queued_is_dropped_and_the_others_commit()
     {
-        await using Scenario scenario = await Scenario.StartAsync("batch_cancel");
+        await using Scenario scenario = await Scenario.StartAsync("batch_cancel", oneCommand: false);
         Task<string> first = scenario.Batcher.SubmitAsync("first");
         await scenario.FirstGroupStarted.Task.WaitAsync(TimeSpan.FromSeconds(30));
 
@@ -69,19 +74,24 @@ public sealed class TransactionBatcherTests
     }
 
     /// <summary>
-    /// One writer loop over a table of unique names. Its first group is held open until the test releases it, so that
-    /// everything submitted meanwhile waits and forms the next group, whatever the machine's speed.
+    /// One writer loop over a table of unique names. Its first group is held until the test releases it (its transaction
+    /// open, or, as one command, not yet sent), so that everything submitted meanwhile waits and forms the next group,
+    /// whatever the machine's speed.
     /// </summary>
     private sealed class Scenario : IAsyncDisposable
     {
         private readonly TaskCompletionSource _release = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly ManualResetEventSlim _releaseStatements = new();
         private readonly List<int> _groupSizes = [];
         private int _groups;
 
-        private Scenario(MySqlDataSource database)
+        private Scenario(MySqlDataSource database, bool oneCommand)
         {
             Database = database;
-            Batcher = new TransactionBatcher<string, string>(database, "names.insert", WriteAsync, new TransactionBatcherOptions { Writers = 1, MaxBatchSize = 64 });
+            var options = new TransactionBatcherOptions { Writers = 1, MaxBatchSize = 64 };
+            Batcher = oneCommand
+                ? new TransactionBatcher<string, string>(database, "names.insert", Statements, options)
+                : new TransactionBatcher<string, string>(database, "names.insert", WriteAsync, options);
         }
 
         public MySqlDataSource Database { get; }
@@ -101,15 +111,19 @@ public sealed class TransactionBatcherTests
             }
         }
 
-        public static async Task<Scenario> StartAsync(string name)
+        public static async Task<Scenario> StartAsync(string name, bool oneCommand)
         {
             TestServers servers = await TestServers.SharedAsync();
             var database = new MySqlDataSource(await servers.CreateDatabaseAsync(name));
             await database.WithConnectionAsync((c, t) => c.ExecuteAsync(CreateNames, cancellationToken: t));
-            return new Scenario(database);
+            return new Scenario(database, oneCommand);
         }
 
-        public void ReleaseFirstGroup() => _release.TrySetResult();
+        public void ReleaseFirstGroup()
+        {
+            _release.TrySetResult();
+            _releaseStatements.Set();
+        }
 
         public async Task WaitUntilQueuedAsync(int count)
         {
@@ -126,26 +140,17 @@ public sealed class TransactionBatcherTests
 
         public async ValueTask DisposeAsync()
         {
-            _release.TrySetResult();
+            ReleaseFirstGroup();
             await Batcher.DisposeAsync();
+            _releaseStatements.Dispose();
         }
 
         // The whole group is one multi-row INSERT: one duplicate name fails all of it, as a real group writer's would.
         private async Task<IReadOnlyList<string>> WriteAsync(DbConnection connection, DbTransaction transaction, IReadOnlyList<string> names, CancellationToken token)
         {
-            int group = Interlocked.Increment(ref _groups);
-            lock (_groupSizes)
-            {
-                _groupSizes.Add(names.Count);
-            }
-
-            var batch = new SqlBatch("names.insert_many").Insert("INSERT INTO names (name, written_in) VALUES");
-            foreach (string name in names)
-            {
-                batch.Row(name, group);
-            }
-
-            await batch.End().ExecuteAsync(connection, transaction, token);
+            var batch = new SqlBatch("names.insert_many");
+            int group = AddGroup(batch, names);
+            await batch.ExecuteAsync(connection, transaction, token);
             if (group == 1)
             {
                 FirstGroupStarted.TrySetResult();
@@ -153,6 +158,36 @@ public sealed class TransactionBatcherTests
             }
 
             return names.Select(name => "written " + name).ToList();
+        }
+
+        // The same INSERT, sent by the batcher with BEGIN and COMMIT; the first group waits before anything is sent.
+        private IReadOnlyList<string> Statements(SqlBatch batch, IReadOnlyList<string> names)
+        {
+            if (AddGroup(batch, names) == 1)
+            {
+                FirstGroupStarted.TrySetResult();
+                _releaseStatements.Wait(TimeSpan.FromSeconds(30));
+            }
+
+            return names.Select(name => "written " + name).ToList();
+        }
+
+        private int AddGroup(SqlBatch batch, IReadOnlyList<string> names)
+        {
+            int group = Interlocked.Increment(ref _groups);
+            lock (_groupSizes)
+            {
+                _groupSizes.Add(names.Count);
+            }
+
+            batch.Insert("INSERT INTO names (name, written_in) VALUES");
+            foreach (string name in names)
+            {
+                batch.Row(name, group);
+            }
+
+            batch.End();
+            return group;
         }
     }
 }

@@ -1,4 +1,3 @@
-using System.Data.Common;
 using Bazaar.Data;
 using Bazaar.Messaging;
 using Bazaar.Order.Api.Ordering;
@@ -11,10 +10,10 @@ internal sealed record PlacementWork(OrderRow Order, IReadOnlyList<OrderLine> Li
 
 /// <summary>
 /// Writes new orders by group commit (<see cref="TransactionBatcher{TItem,TResult}"/>): the orders waiting together
-/// go in one transaction as ONE command of four multi-row inserts (orders, lines, first history entries, outbox),
-/// instead of seven round trips per order. A group that fails for one order (an Idempotency-Key that exists already)
-/// is rolled back and each order is written alone, so only that order's buyer sees the duplicate and is answered from
-/// the first order. Bound from <c>Orders:Placement:Batch</c> (MaxBatchSize, Writers).
+/// go in one transaction as ONE command: BEGIN, four multi-row inserts (orders, lines, first history entries, outbox) and
+/// COMMIT, a single round trip per group instead of seven per order. A group that fails for one order (an
+/// Idempotency-Key that exists already) is rolled back and each order is written alone, so only that order's buyer sees
+/// the duplicate and is answered from the first order. Bound from <c>Orders:Placement:Batch</c> (MaxBatchSize, Writers).
 /// </summary>
 internal sealed class PlacementWriter : IAsyncDisposable
 {
@@ -36,7 +35,7 @@ internal sealed class PlacementWriter : IAsyncDisposable
     public PlacementWriter(MySqlDataSource database, IOutbox outbox, IOptionsMonitor<TransactionBatcherOptions> options, ILogger<PlacementWriter> logger)
     {
         _outbox = outbox;
-        _batcher = new TransactionBatcher<PlacementWork, bool>(database, "orders.place", WriteAsync, options.Get(OptionsName), logger);
+        _batcher = new TransactionBatcher<PlacementWork, bool>(database, "orders.place", Statements, options.Get(OptionsName), logger);
     }
 
     /// <summary>Completes once the order and its events are committed; throws a unique violation when the key is taken.</summary>
@@ -47,10 +46,8 @@ internal sealed class PlacementWriter : IAsyncDisposable
 
     public ValueTask DisposeAsync() => _batcher.DisposeAsync();
 
-    private async Task<IReadOnlyList<bool>> WriteAsync(DbConnection connection, DbTransaction transaction,
-        IReadOnlyList<PlacementWork> orders, CancellationToken cancellationToken)
+    private bool[] Statements(SqlBatch batch, IReadOnlyList<PlacementWork> orders)
     {
-        var batch = new SqlBatch("orders.place_batch");
         batch.Insert(InsertOrders);
         foreach (PlacementWork work in orders)
         {
@@ -82,7 +79,6 @@ internal sealed class PlacementWriter : IAsyncDisposable
         }
 
         _outbox.Append(batch, events);
-        await batch.ExecuteAsync(connection, transaction, cancellationToken).ConfigureAwait(false);
         return new bool[orders.Count];
     }
 }
