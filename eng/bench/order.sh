@@ -6,13 +6,14 @@
 # Starts its own Redis, MariaDB and RabbitMQ (eng/bench/lib.sh) and auth-api, catalog-api, order-api and the worker
 # in Release and Production, wired as the AppHost wires them; appends to eng/bench/RESULTS.md (BENCH_NO_RECORD=1 to
 # skip) and stops everything it started.
-# Usage: eng/bench/order.sh [duration] [buyers]     (default 10s of wrk -t2 -c64 after a 15 s warm-up (BENCH_WARMUP) and one to
-# five 3 s second warm-ups (BENCH_SETTLE) until order-api's JIT is quiet, 2000 buyers)
+# Usage: eng/bench/order.sh [duration] [buyers]     (default 10s of wrk -t2 -c64 after a 15 s warm-up (BENCH_WARMUP)
+# and one to five 3 s second warm-ups (BENCH_SETTLE) until order-api's JIT is quiet, 2000 buyers)
 # During the measured placement run it also reads each process's CPU time (/proc/<pid>/stat utime+stime) and the
 # number of new orders, and prints CPU milliseconds per new order for order-api, MariaDB, the worker, catalog-api and
 # RabbitMQ. BENCH_SAGA=0 is another mode: the worker stops once it has declared its queues, so the orders stay Submitted
 # and nothing but placement (and the outbox relay publishing its events into the worker's queue) runs; it measures
-# placement alone, and skips 202 -> Paid and the flash sale. The default (BENCH_SAGA=1) is the mode whose figures RESULTS.md compares.
+# placement alone, and skips 202 -> Paid and the flash sale. The default (BENCH_SAGA=1) is the mode whose figures
+# RESULTS.md compares.
 # The worker gets the AppHost's Saga:Yield:PeakPlacements (lib.sh's bench_saga_yield, 500 since session 4: the saga takes
 # turns while placement is at its peak, since session 8 one transaction of one message every 250 ms, and catches
 # up after it); BENCH_SAGA_YIELD=0 runs the saga flat out throughout, as before session 4. BENCH_WORKER_NICE=N starts
@@ -58,8 +59,8 @@ if [[ "$saga" != 1 ]]; then
   # queues and bindings, and stops before the first order; the events wait in its queue. (Before session 10 it never
   # ran in this mode: every event came back unroutable and order-api offered it again every few seconds for a minute,
   # logging a warning each time, work that production does not do.)
-  bench_wait_for "the worker's queue bound to order.submitted" bash -c "HOME='$bench_work/rabbit' /usr/lib/rabbitmq/bin/rabbitmqctl -q -n 'bench$amqp_port@localhost' \
-    list_bindings routing_key 2>/dev/null | grep -qx order.submitted"
+  bench_wait_for "the worker's queue bound to order.submitted" bash -c "HOME='$bench_work/rabbit' \
+    /usr/lib/rabbitmq/bin/rabbitmqctl -q -n 'bench$amqp_port@localhost' list_bindings routing_key 2>/dev/null | grep -qx order.submitted"
   kill "$worker_pid"
   wait "$worker_pid" 2>/dev/null || true
   worker_pid=""
