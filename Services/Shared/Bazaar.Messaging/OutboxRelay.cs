@@ -14,9 +14,9 @@ namespace Bazaar.Messaging;
 
 /// <summary>
 /// Publishes outbox rows in order and marks them sent only after the broker confirmed them.
-/// Each batch is claimed with <c>FOR UPDATE SKIP LOCKED</c> and held until it is marked, so relays in several replicas
-/// never publish the same row at the same time. A crash between publish and mark leaves the rows unsent: they are
-/// published again (at-least-once) and the consumers' inbox turns the duplicate into a no-op.
+/// Of the relays over one outbox (one per replica) only the one holding the lease publishes (<see cref="RelayLease"/>),
+/// so relays in several replicas never publish the same row at the same time. A crash between publish and mark leaves
+/// the rows unsent: they are published again (at-least-once) and the consumers' inbox turns the duplicate into a no-op.
 /// While the broker is down nothing is marked and nothing is dropped: rows wait and the relay backs off.
 /// </summary>
 internal sealed partial class OutboxRelay : BackgroundService
@@ -27,25 +27,20 @@ internal sealed partial class OutboxRelay : BackgroundService
         """;
 
     // Two claims instead of one OR, so each is a range of ix_outbox_due and neither walks past rows that are not due.
-    // FORCE INDEX: every claim must lock a row through ix_outbox_due first. With a small table the optimizer may scan
-    // the primary key instead (ORDER BY seq LIMIT), which locks only the clustered records; the next claim, reading
-    // ix_outbox_due, then found those rows' index entries unlocked, locked them, skipped the rows at the clustered
-    // record, and kept the index locks. The earlier batch's mark (UPDATE sent_at) needs those entries, and the later
-    // batch waits for the earlier one's commit: a wait-for cycle through the relay that InnoDB cannot see, broken only by
-    // the 30 s command timeout (seen in the events benchmark: INNODB_LOCK_WAITS, 5 of 29 phases stalled ~30 s).
-    // RelayClaimPlanTests checks the plan with EXPLAIN: without FORCE INDEX it is PRIMARY, on an empty outbox and on 20 rows.
+    // No row locks: only the relay holding the lease publishes (RelayLease), and while it has a batch in flight the next
+    // claim starts past that batch's last row (@after). FORCE INDEX: the optimizer may prefer the primary key for
+    // ORDER BY seq LIMIT, which walks every published row kept for Retention before it finds a pending one;
+    // RelayClaimPlanTests checks the plan with EXPLAIN, on an empty outbox and on 20 rows.
     internal const string ClaimDueText = $"""
         SELECT {OutboxColumns} FROM outbox FORCE INDEX (ix_outbox_due)
-        WHERE sent_at IS NULL AND next_attempt_at <= @now
+        WHERE sent_at IS NULL AND next_attempt_at <= @now AND seq > @after
         ORDER BY seq LIMIT @batchSize
-        FOR UPDATE SKIP LOCKED
         """;
 
     internal const string ClaimFreshText = $"""
         SELECT {OutboxColumns} FROM outbox FORCE INDEX (ix_outbox_due)
-        WHERE sent_at IS NULL AND next_attempt_at IS NULL
+        WHERE sent_at IS NULL AND next_attempt_at IS NULL AND seq > @after
         ORDER BY seq LIMIT @batchSize
-        FOR UPDATE SKIP LOCKED
         """;
 
     private static readonly SqlStatement DeleteSent = new("outbox.delete_sent", """
@@ -63,6 +58,7 @@ internal sealed partial class OutboxRelay : BackgroundService
 
     private readonly MySqlDataSource _dataSource;
     private readonly HeldConnections _connections;
+    private readonly RelayLease _lease;
     private readonly BatchPublisher _publisher;
     private readonly MessagingOptions _options;
     private readonly MessagingTelemetry _telemetry;
@@ -88,6 +84,7 @@ internal sealed partial class OutboxRelay : BackgroundService
         // three round trips (ping, default database, session SET) beside the batch's own.
         _connections = dataSource.HoldConnections(capacity: 2, timeProvider);
         _options = options.Value;
+        _lease = new RelayLease(dataSource, _options.RelayPollInterval, timeProvider);
         _publisher = new BatchPublisher(connectionProvider, _options.ExchangeName);
         _telemetry = telemetry;
         _signal = signal;
@@ -105,6 +102,7 @@ internal sealed partial class OutboxRelay : BackgroundService
         Task<int>? older = null;
         Task<int>? inFlight = null;
         Task<int>? current = null;
+        long after = 0;
         while (!stoppingToken.IsCancellationRequested)
         {
             try
@@ -119,17 +117,17 @@ internal sealed partial class OutboxRelay : BackgroundService
                 // and the database work on one while the relay prepares the other. At most two batches are in flight, the
                 // second sent only after the first is on the wire (so in order), and marked only after the first
                 // committed: if the first fails, the second is rolled back too and both are offered again, in order.
-                var sent = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
-                current = RelayBatchAsync(inFlight, sent, stoppingToken);
+                var sent = new TaskCompletionSource<Claimed>(TaskCreationOptions.RunContinuationsAsynchronously);
+                current = RelayBatchAsync(inFlight, after, sent, stoppingToken);
                 var claimed = await sent.Task.ConfigureAwait(false);
                 await HousekeepAsync(stoppingToken).ConfigureAwait(false);
-                if (claimed >= _options.RelayBatchSize && !current.IsCompleted)
+                if (claimed.Count >= _options.RelayBatchSize && !current.IsCompleted)
                 {
-                    (older, inFlight) = (inFlight, current);
+                    (older, inFlight, after) = (inFlight, current, claimed.LastSeq);
                     continue;
                 }
 
-                inFlight = null;
+                (inFlight, after) = (null, 0);
                 var published = await current.ConfigureAwait(false);
                 backoff = TimeSpan.Zero;
                 if (published < _options.RelayBatchSize)
@@ -145,7 +143,7 @@ internal sealed partial class OutboxRelay : BackgroundService
             catch (Exception exception)
             {
                 await ObserveAsync(current, inFlight, older).ConfigureAwait(false);
-                (older, inFlight) = (null, null);
+                (older, inFlight, after) = (null, null, 0);
                 backoff = backoff == TimeSpan.Zero
                     ? TimeSpan.FromMilliseconds(100)
                     : TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, _options.RelayMaxBackoff.Ticks));
@@ -182,40 +180,48 @@ internal sealed partial class OutboxRelay : BackgroundService
     }
 
     /// <summary>Publishes one batch; returns how many rows it handled (marked sent, or postponed when unroutable).</summary>
-    internal Task<int> RelayBatchAsync(CancellationToken cancellationToken) => RelayBatchAsync(previous: null, sent: null, cancellationToken);
+    internal Task<int> RelayBatchAsync(CancellationToken cancellationToken) => RelayBatchAsync(previous: null, after: 0, sent: null, cancellationToken);
 
     /// <summary>
-    /// Publishes one batch; <paramref name="sent"/> gets the number of rows claimed once they are on the wire (0 when there
-    /// were none or it failed before). The rows are marked only after <paramref name="previous"/> (the batch sent before
-    /// this one) committed; if it failed, this one rolls back too, so the rows of both are offered again in seq order.
+    /// Publishes one batch of the rows past <paramref name="after"/> (the last row of the batch still in flight, if any);
+    /// <paramref name="sent"/> gets how many rows were claimed once they are on the wire (0 when there were none, this
+    /// relay does not hold the lease, or it failed before). The rows are marked only after <paramref name="previous"/>
+    /// (the batch sent before this one) committed; if it failed, this one rolls back too, so the rows of both are offered
+    /// again in seq order.
     /// </summary>
-    private async Task<int> RelayBatchAsync(Task<int>? previous, TaskCompletionSource<int>? sent, CancellationToken cancellationToken)
+    private async Task<int> RelayBatchAsync(Task<int>? previous, long after, TaskCompletionSource<Claimed>? sent, CancellationToken cancellationToken)
     {
         try
         {
+            if (!await _lease.HoldAsync(cancellationToken).ConfigureAwait(false))
+            {
+                await AfterAsync(previous).ConfigureAwait(false);
+                return 0;
+            }
+
             // Two commands: BEGIN with both claims, then (after the broker confirmed) the marks with the COMMIT.
             var now = _timeProvider.GetUtcNow();
-            return await _connections.InTransactionAsync(Claim(now), ReadClaimAsync,
+            return await _connections.InTransactionAsync(Claim(now, after), ReadClaimAsync,
                 (connection, transaction, rows, marks, token) => RelayBatchAsync(rows, marks, now, previous, sent, token),
                 isolationLevel: IsolationLevel.ReadCommitted, cancellationToken: cancellationToken).ConfigureAwait(false);
         }
         finally
         {
-            sent?.TrySetResult(0);
+            sent?.TrySetResult(default);
         }
     }
 
-    private async Task<int> RelayBatchAsync(IReadOnlyList<OutboxRow> rows, SqlBatch marks, DateTimeOffset now, Task<int>? previous, TaskCompletionSource<int>? sent, CancellationToken token)
+    private async Task<int> RelayBatchAsync(IReadOnlyList<OutboxRow> rows, SqlBatch marks, DateTimeOffset now, Task<int>? previous, TaskCompletionSource<Claimed>? sent, CancellationToken token)
     {
         if (rows.Count == 0)
         {
-            sent?.TrySetResult(0);
+            sent?.TrySetResult(default);
             await AfterAsync(previous).ConfigureAwait(false);
             return 0;
         }
 
         var confirmed = await SendAsync(rows, token).ConfigureAwait(false);
-        sent?.TrySetResult(rows.Count);
+        sent?.TrySetResult(new Claimed(rows.Count, rows.Max(row => row.Seq)));
         var routed = await confirmed.ConfigureAwait(false);
         if (AfterPublishBeforeMark is { } hook)
         {
@@ -296,13 +302,15 @@ internal sealed partial class OutboxRelay : BackgroundService
 
     // Both claims in the command that begins the transaction: the due rows (postponed ones whose time came) and the fresh
     // ones, each up to RelayBatchSize, so a batch holds up to twice that when rows are due; each is a range of ix_outbox_due.
-    private SqlBatch Claim(DateTimeOffset now)
+    private SqlBatch Claim(DateTimeOffset now, long after)
     {
         var claim = new SqlBatch("outbox.claim");
         var batchSize = claim.Value(_options.RelayBatchSize);
+        var from = claim.Value(after);
         return claim
-            .Statement(ClaimDueText.Replace("@now", claim.Value(now.UtcDateTime), StringComparison.Ordinal).Replace("@batchSize", batchSize, StringComparison.Ordinal))
-            .Statement(ClaimFreshText.Replace("@batchSize", batchSize, StringComparison.Ordinal));
+            .Statement(ClaimDueText.Replace("@now", claim.Value(now.UtcDateTime), StringComparison.Ordinal).Replace("@after", from, StringComparison.Ordinal)
+                .Replace("@batchSize", batchSize, StringComparison.Ordinal))
+            .Statement(ClaimFreshText.Replace("@after", from, StringComparison.Ordinal).Replace("@batchSize", batchSize, StringComparison.Ordinal));
     }
 
     private static async Task<IReadOnlyList<OutboxRow>> ReadClaimAsync(DbDataReader reader, CancellationToken cancellationToken)
@@ -513,7 +521,11 @@ internal sealed partial class OutboxRelay : BackgroundService
         await base.StopAsync(cancellationToken).ConfigureAwait(false);
         await _publisher.DisposeAsync().ConfigureAwait(false);
         await _connections.DisposeAsync().ConfigureAwait(false);
+        await _lease.DisposeAsync().ConfigureAwait(false);
     }
+
+    /// <summary>A batch on the wire: how many rows it claimed, and the last of them (where the next claim starts).</summary>
+    private readonly record struct Claimed(int Count, long LastSeq);
 
     internal sealed record OutboxRow(long Seq, string EventId, string EventType, string Body, string? TraceParent, string? TraceState, DateTime CreatedAt);
 

@@ -89,9 +89,7 @@ public sealed class OutboxRelayTests
         // A plain queue on every event type counts the events that reach the broker (alone or bundled), with no inbox to
         // hide duplicates.
         await using var channel = await connection.CreateChannelAsync();
-        var queue = (await channel.QueueDeclareAsync(exclusive: true)).QueueName;
-        await MessagingTopology.DeclareExchangeAsync(channel, options.Value.ExchangeName, default);
-        await channel.QueueBindAsync(queue, options.Value.ExchangeName, "#");
+        var queue = await BindEveryTypeAsync(channel, options.Value);
         var deliveries = new ConcurrentDictionary<Guid, int>();
         var consumer = new AsyncEventingBasicConsumer(channel);
         consumer.ReceivedAsync += (_, delivery) =>
@@ -119,6 +117,7 @@ public sealed class OutboxRelayTests
                 }
             }, token));
 
+        // Both try at once; the lease lets one of them publish, in batches of 25.
         var smallBatches = SmallBatches(options.Value);
         await using var first = IdempotencyTests.CreateRelay(scenario, host, smallBatches);
         await using var second = IdempotencyTests.CreateRelay(scenario, host, smallBatches);
@@ -127,6 +126,32 @@ public sealed class OutboxRelayTests
         await Eventually.HoldsAsync(() => Task.FromResult(deliveries.Count == rows), Timeout, "every row reaches the broker");
         Assert.Equal(rows, published.Sum());
         Assert.All(deliveries, d => Assert.Equal(1, d.Value));
+        Assert.Equal(0, await scenario.CountPendingOutboxRowsAsync());
+    }
+
+    [Fact]
+    public async Task Only_the_relay_holding_the_lease_publishes_and_another_takes_over_once_it_stops()
+    {
+        await using var scenario = await MessagingScenario.CreateAsync("lease");
+        var host = await scenario.StartHostAsync(m => { });
+        var options = host.Services.GetRequiredService<IOptions<MessagingOptions>>();
+        var connection = await host.Services.GetRequiredService<RabbitMQConnectionProvider>().GetConnectionAsync(default);
+        await using var channel = await connection.CreateChannelAsync();
+        await BindEveryTypeAsync(channel, options.Value);
+        var outbox = new Outbox(new OutboxSignal(), TimeProvider.System);
+        var leader = IdempotencyTests.CreateRelay(scenario, host, options);
+        await using var follower = IdempotencyTests.CreateRelay(scenario, host, options);
+
+        await scenario.CommitStateChangeAsync(outbox, "sku-first");
+        Assert.Equal(1, await DrainAsync(leader.Relay));
+        await scenario.CommitStateChangeAsync(outbox, "sku-second");
+        Assert.Equal(0, await DrainAsync(follower.Relay));
+        Assert.Equal(1, await scenario.CountPendingOutboxRowsAsync());
+
+        await leader.DisposeAsync();
+
+        // The follower asks for the lease again after its poll interval (50 ms here).
+        await Eventually.HoldsAsync(async () => await DrainAsync(follower.Relay) == 1, Timeout, "the follower publishes once the leader released the lease");
         Assert.Equal(0, await scenario.CountPendingOutboxRowsAsync());
     }
 
@@ -190,6 +215,15 @@ public sealed class OutboxRelayTests
         await Eventually.HoldsAsync(async () => (await check.CheckHealthAsync(context)).Status == HealthStatus.Degraded, Timeout, "the backlog counts as old");
     }
 
+    /// <summary>Declares a queue of the test's own, bound to every event type, so every publish is routed; returns its name.</summary>
+    private static async Task<string> BindEveryTypeAsync(IChannel channel, MessagingOptions options)
+    {
+        var queue = (await channel.QueueDeclareAsync(exclusive: true)).QueueName;
+        await MessagingTopology.DeclareExchangeAsync(channel, options.ExchangeName, default);
+        await channel.QueueBindAsync(queue, options.ExchangeName, "#");
+        return queue;
+    }
+
     private static async Task<int> DrainAsync(OutboxRelay relay)
     {
         var total = 0;
@@ -202,7 +236,7 @@ public sealed class OutboxRelayTests
         return total;
     }
 
-    /// <summary>Small batches make the two relays interleave many times over the same rows.</summary>
+    /// <summary>Small batches: many claims, each of which either relay could have made.</summary>
     private static IOptions<MessagingOptions> SmallBatches(MessagingOptions source) => Options.Create(new MessagingOptions
     {
         Prefix = source.Prefix,

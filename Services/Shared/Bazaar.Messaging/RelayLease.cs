@@ -1,0 +1,133 @@
+using System.Data.Common;
+using System.Security.Cryptography;
+using System.Text;
+using Bazaar.Data;
+using Dapper;
+
+namespace Bazaar.Messaging;
+
+/// <summary>
+/// Which of the relays over one outbox publishes: the one whose connection holds a MariaDB named lock for the outbox's
+/// database (<c>GET_LOCK</c>). The server releases the lock when that connection ends, so when the leader's process dies
+/// another relay takes over at its next attempt. With one publisher at a time the claims need no row locks (measured:
+/// a claim with <c>FOR UPDATE SKIP LOCKED</c> cost MariaDB about 50 µs of CPU per row, about half the relay's share).
+/// <para>
+/// A lease lost without notice (the server restarted, the connection was cut) is found within
+/// <see cref="CheckInterval"/>; until then two relays may publish the same rows, which the consumers' inbox absorbs,
+/// as it does a relay's crash between publish and mark.
+/// </para>
+/// </summary>
+internal sealed class RelayLease : IAsyncDisposable
+{
+    /// <summary>How often the leader confirms its connection still holds the lock.</summary>
+    internal static readonly TimeSpan CheckInterval = TimeSpan.FromSeconds(1);
+
+    private static readonly SqlStatement Acquire = new("outbox.lease.acquire", "SELECT GET_LOCK(@name, 0)");
+    private static readonly SqlStatement Check = new("outbox.lease.check", "SELECT IS_USED_LOCK(@name) = CONNECTION_ID()");
+    private static readonly SqlStatement Release = new("outbox.lease.release", "SELECT RELEASE_LOCK(@name)");
+
+    private readonly MySqlDataSource _dataSource;
+    private readonly TimeSpan _retryInterval;
+    private readonly TimeProvider _timeProvider;
+    private readonly string _name;
+    private DbConnection? _connection;
+    private DateTimeOffset _nextAttempt;
+
+    public RelayLease(MySqlDataSource dataSource, TimeSpan retryInterval, TimeProvider timeProvider)
+    {
+        _dataSource = dataSource;
+        _retryInterval = retryInterval;
+        _timeProvider = timeProvider;
+        _name = LockName(dataSource.DatabaseName);
+    }
+
+    /// <summary>
+    /// True while this relay leads. A relay that does not asks the server again at most every retry interval (the relay's
+    /// poll interval), so followers cost one short query each that often.
+    /// </summary>
+    public async Task<bool> HoldAsync(CancellationToken cancellationToken)
+    {
+        var now = _timeProvider.GetUtcNow();
+        if (now < _nextAttempt)
+        {
+            return _connection is not null;
+        }
+
+        try
+        {
+            if (_connection is not null)
+            {
+                _nextAttempt = now + CheckInterval;
+                if (await _connection.ExecuteScalarAsync<long?>(Check, new { name = _name }, cancellationToken: cancellationToken).ConfigureAwait(false) == 1)
+                {
+                    return true;
+                }
+
+                await DropAsync().ConfigureAwait(false);
+            }
+
+            _nextAttempt = now + _retryInterval;
+            var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                if (await connection.ExecuteScalarAsync<long?>(Acquire, new { name = _name }, cancellationToken: cancellationToken).ConfigureAwait(false) == 1)
+                {
+                    (_connection, connection) = (connection, null);
+                    _nextAttempt = now + CheckInterval;
+                    return true;
+                }
+
+                return false;
+            }
+            finally
+            {
+                if (connection is not null)
+                {
+                    await connection.DisposeAsync().ConfigureAwait(false);
+                }
+            }
+        }
+        catch (Exception) when (!cancellationToken.IsCancellationRequested)
+        {
+            // The connection is gone, and the lock with it: lead no more, and ask again after the retry interval.
+            await DropAsync().ConfigureAwait(false);
+            _nextAttempt = now + _retryInterval;
+            throw;
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_connection is { } connection)
+        {
+            try
+            {
+                // Pooled connections keep their session: the lock must not stay with one in the pool.
+                await connection.ExecuteScalarAsync<long?>(Release, new { name = _name }, cancellationToken: CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (DbException)
+            {
+                // The connection is broken: the server released the lock already.
+            }
+        }
+
+        await DropAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>Named locks are server-wide and their names at most 64 characters: the database's name, hashed if too long.</summary>
+    internal static string LockName(string database)
+    {
+        var name = "bazaar.outbox." + database;
+        return name.Length <= 64 ? name : "bazaar.outbox." + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(database)))[..40];
+    }
+
+    private async ValueTask DropAsync()
+    {
+        var connection = _connection;
+        _connection = null;
+        if (connection is not null)
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+}
