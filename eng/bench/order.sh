@@ -17,7 +17,8 @@
 # The worker gets the AppHost's Saga:Yield:PeakPlacements (lib.sh's bench_saga_yield, 500 since session 4: the saga takes
 # turns while placement is at its peak, since session 8 one transaction of one message every 250 ms, and catches
 # up after it); BENCH_SAGA_YIELD=0 runs the saga flat out throughout, as before session 4. BENCH_WORKER_NICE=N starts
-# the worker at nice N (default 0).
+# the worker at nice N (default 0). BENCH_IDLE=S leaves every process idle for S seconds before the measured run (default
+# 0), so placement alone meets its peak after a quiet spell, as it does in the default mode after the saga's drain.
 set -euo pipefail
 BENCH_OUT="${BENCH_OUT:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/.out/order}"
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -29,6 +30,7 @@ warmup="${BENCH_WARMUP:-15s}"
 settle="${BENCH_SETTLE:-3s}"
 saga="${BENCH_SAGA:-1}"
 worker_nice="${BENCH_WORKER_NICE:-0}"
+idle="${BENCH_IDLE:-0}"
 saga_yield="${BENCH_SAGA_YIELD:-$bench_saga_yield}"
 bench_require wrk wrk
 bench_require python3 python3
@@ -129,6 +131,7 @@ place_label="order-api POST /api/orders (202, saga running behind it, yield at $
 # (Until session 10 a poller waited for the run's first order instead, starting the mariadb client every 50 ms, and then
 # counted the whole table: its last client starts and two COUNT(*) scans of some 100,000 rows fell in the run's first
 # 100 ms, when 64 connections open at once.)
+sleep "$idle"
 orders_before=$(sql "SELECT COUNT(*) FROM orders")
 read -r -a ticks_start <<<"$(ticks)"
 bench_wrk_warm=0 bench_wrk "$place_label" "$order_api_url/api/orders" -t2 -c64 -d"$duration" -s "$BENCH_DIR/order-place.lua"
