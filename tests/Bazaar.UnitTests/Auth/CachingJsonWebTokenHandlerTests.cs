@@ -13,10 +13,10 @@ public sealed class CachingJsonWebTokenHandlerTests
     private readonly ManualTimeProvider _clock = new();
 
     [Fact]
-    public async Task A_valid_token_is_remembered_for_at_most_a_minute_and_each_hit_gets_its_own_identity()
+    public async Task A_valid_token_is_remembered_for_at_most_the_cache_lifetime_and_each_hit_gets_its_own_identity()
     {
         var handler = new CachingJsonWebTokenHandler(_clock);
-        string token = Token(DateTime.UtcNow.AddMinutes(10));
+        string token = Token(DateTime.UtcNow.AddHours(1));
 
         TokenValidationResult first = await handler.ValidateTokenAsync(token, Parameters());
         TokenValidationResult second = await handler.ValidateTokenAsync(token, Parameters());
@@ -59,6 +59,22 @@ public sealed class CachingJsonWebTokenHandlerTests
         Assert.False(handler.IsKnownValid(token));
     }
 
+    [Fact]
+    public async Task A_remembered_token_is_verified_again_once_its_key_is_no_longer_among_the_signing_keys()
+    {
+        var handler = new CachingJsonWebTokenHandler(_clock);
+        string token = Token(DateTime.UtcNow.AddMinutes(10));
+        var rotated = new ECDsaSecurityKey(ECDsa.Create(ECCurve.NamedCurves.nistP256)) { KeyId = "k2" };
+
+        TokenValidationResult first = await handler.ValidateTokenAsync(token, Parameters());
+        TokenValidationResult stillPublished = await handler.ValidateTokenAsync(token, Parameters(keys: [rotated, new ECDsaSecurityKey(Key.ECDsa) { KeyId = "k1" }]));
+        TokenValidationResult withdrawn = await handler.ValidateTokenAsync(token, Parameters(keys: [rotated]));
+
+        Assert.True(first.IsValid);
+        Assert.True(stillPublished.IsValid);
+        Assert.False(withdrawn.IsValid);
+    }
+
     private static string Token(DateTime expires) => new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor
     {
         Issuer = "bazaar-auth",
@@ -70,11 +86,13 @@ public sealed class CachingJsonWebTokenHandlerTests
         SigningCredentials = new SigningCredentials(Key, SecurityAlgorithms.EcdsaSha256),
     });
 
-    private static TokenValidationParameters Parameters(string audience = "bazaar") => new()
+    /// <param name="keys">The signing keys as JwtBearer passes them from the JWKS (new key objects at each fetch); null: <see cref="Key"/> itself.</param>
+    private static TokenValidationParameters Parameters(string audience = "bazaar", SecurityKey[]? keys = null) => new()
     {
         ValidIssuer = "bazaar-auth",
         ValidAudience = audience,
-        IssuerSigningKey = Key,
+        IssuerSigningKey = keys is null ? Key : null,
+        IssuerSigningKeys = keys,
         RoleClaimType = "role",
     };
 }
