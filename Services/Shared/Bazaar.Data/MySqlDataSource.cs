@@ -254,6 +254,16 @@ public sealed class MySqlDataSource
     public async Task<T> WithRetryAsync<T>(Func<CancellationToken, Task<T>> work, CancellationToken cancellationToken = default) =>
         await _retry.ExecuteAsync(static async (work, token) => await work(token).ConfigureAwait(false), work, cancellationToken).ConfigureAwait(false);
 
+    /// <summary>
+    /// The same database on connections of their own, never pooled: disposing one ends its session and whatever the session
+    /// held (a named lock, say), where a pooled one would keep it alive, lock and all, for the next caller.
+    /// </summary>
+    public MySqlDataSource WithoutPooling()
+    {
+        var builder = new MySqlConnectionStringBuilder(ConnectionString) { Pooling = false };
+        return new MySqlDataSource(builder.ConnectionString, Name, _retryOptions);
+    }
+
     /// <summary>The same server without a default database: for creating the database itself.</summary>
     internal MySqlDataSource WithoutDatabase()
     {

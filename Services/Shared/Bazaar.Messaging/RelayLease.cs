@@ -24,18 +24,19 @@ internal sealed class RelayLease : IAsyncDisposable
 
     private static readonly SqlStatement Acquire = new("outbox.lease.acquire", "SELECT GET_LOCK(@name, 0)");
     private static readonly SqlStatement Check = new("outbox.lease.check", "SELECT IS_USED_LOCK(@name) = CONNECTION_ID()");
-    private static readonly SqlStatement Release = new("outbox.lease.release", "SELECT RELEASE_LOCK(@name)");
 
     private readonly MySqlDataSource _dataSource;
     private readonly TimeSpan _retryInterval;
     private readonly TimeProvider _timeProvider;
     private readonly string _name;
+    private readonly SemaphoreSlim _gate = new(1, 1);
     private DbConnection? _connection;
     private DateTimeOffset _nextAttempt;
 
     public RelayLease(MySqlDataSource dataSource, TimeSpan retryInterval, TimeProvider timeProvider)
     {
-        _dataSource = dataSource;
+        // Unpooled: the lock goes with the session, and a lease given up must end it, not hand it to the pool.
+        _dataSource = dataSource.WithoutPooling();
         _retryInterval = retryInterval;
         _timeProvider = timeProvider;
         _name = LockName(dataSource.DatabaseName);
@@ -53,6 +54,9 @@ internal sealed class RelayLease : IAsyncDisposable
             return _connection is not null;
         }
 
+        // One at a time, and never while the relay stops: MySql.Data fails in odd ways (NullReferenceException) when a
+        // connection is used and disposed at once.
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             if (_connection is not null)
@@ -94,24 +98,24 @@ internal sealed class RelayLease : IAsyncDisposable
             _nextAttempt = now + _retryInterval;
             throw;
         }
+        finally
+        {
+            _gate.Release();
+        }
     }
 
+    /// <summary>Gives the lease up: closing the connection ends its session, and the server releases the lock.</summary>
     public async ValueTask DisposeAsync()
     {
-        if (_connection is { } connection)
+        await _gate.WaitAsync().ConfigureAwait(false);
+        try
         {
-            try
-            {
-                // Pooled connections keep their session: the lock must not stay with one in the pool.
-                await connection.ExecuteScalarAsync<long?>(Release, new { name = _name }, cancellationToken: CancellationToken.None).ConfigureAwait(false);
-            }
-            catch (DbException)
-            {
-                // The connection is broken: the server released the lock already.
-            }
+            await DropAsync().ConfigureAwait(false);
         }
-
-        await DropAsync().ConfigureAwait(false);
+        finally
+        {
+            _gate.Release();
+        }
     }
 
     /// <summary>Named locks are server-wide and their names at most 64 characters: the database's name, hashed if too long.</summary>
@@ -127,7 +131,14 @@ internal sealed class RelayLease : IAsyncDisposable
         _connection = null;
         if (connection is not null)
         {
-            await connection.DisposeAsync().ConfigureAwait(false);
+            try
+            {
+                await connection.DisposeAsync().ConfigureAwait(false);
+            }
+            catch (DbException)
+            {
+                // Broken already: the server ended the session, and released the lock, when the connection broke.
+            }
         }
     }
 }
