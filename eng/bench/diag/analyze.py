@@ -1,0 +1,61 @@
+"""Reads what the timing patch recorded (DIAG_FILE.<pid> files) and, if present, sample.py's CSVs, and prints the
+measured run per 100 ms: requests finished, those over 40 ms, the longest group write, the consumer's messages handled,
+and CPU ticks (10 ms) per process. The measured run is the last stretch of about 10 s of requests without a pause
+over 0.8 s (order.sh's other runs are shorter, or longer, or end with such a pause).
+Usage: python3 analyze.py DIR   (DIR holds d.<pid> files, as with DIAG_FILE=DIR/d)"""
+import collections
+import glob
+import os
+import sys
+
+d = sys.argv[1]
+requests, groups, handled, gc = [], [], [], []
+for path in glob.glob(f"{d}/d.*"):
+    for line in open(path):
+        f = line.strip().split(",")
+        if f[0] == "R":
+            requests.append((int(f[1]), int(f[2])))
+        elif f[0] == "G" and f[1] == "orders.place":
+            groups.append((int(f[2]), int(f[3])))
+        elif f[0] == "H":
+            handled.append((int(f[1]), int(f[3])))
+requests.sort()
+phases, current = [], [requests[0]]
+for r in requests[1:]:
+    if r[0] - current[-1][0] > 0.8e9:
+        phases.append(current)
+        current = []
+    current.append(r)
+phases.append(current)
+window = [p for p in phases if 9e9 <= p[-1][0] - p[0][0] <= 11e9][-1]
+start = window[0][0]
+
+
+def p99(rs):
+    ordered = sorted(b - a for a, b in rs)
+    return ordered[int(len(ordered) * 0.99)] / 1e6
+
+
+print(f"server-side: {len(window)} requests, P99 {p99(window):.1f} ms, without the first second "
+      f"{p99([r for r in window if r[0] >= start + 1e9]):.1f} ms")
+B = 100_000_000
+done = collections.Counter((b - start) // B for a, b in window)
+slow = collections.Counter((b - start) // B for a, b in window if b - a > 40e6)
+longest = collections.defaultdict(float)
+for a, b in groups:
+    longest[(a - start) // B] = max(longest[(a - start) // B], (b - a) / 1e6)
+consumed = collections.Counter()
+for a, n in handled:
+    consumed[(a - start) // B] += n
+cpu, names = {}, []
+if os.path.exists(f"{d}/cpu.csv"):
+    rows = [line.strip().split(",") for line in open(f"{d}/cpu.csv")]
+    names = rows[0][1:]
+    samples = [(int(r[0]), [int(x) if x else 0 for x in r[1:]]) for r in rows[1:]]
+    for (t0, v0), (t1, v1) in zip(samples, samples[1:]):
+        bucket = cpu.setdefault((t1 - start) // B, [0] * len(names))
+        for i, (a, b) in enumerate(zip(v0, v1)):
+            bucket[i] += max(0, b - a) if a else 0
+print("100 ms  done  >40ms  longest-group  consumed | " + " ".join(names))
+for b in range(0, int((window[-1][0] - start) // B) + 1):
+    print(f"{b:6d} {done[b]:5d} {slow[b]:6d} {longest[b]:14.1f} {consumed[b]:9d} | " + " ".join(f"{x:3d}" for x in cpu.get(b, [])))
