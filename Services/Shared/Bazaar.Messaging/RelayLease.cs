@@ -31,6 +31,7 @@ internal sealed class RelayLease : IAsyncDisposable
     private readonly string _name;
     private readonly SemaphoreSlim _gate = new(1, 1);
     private DbConnection? _connection;
+    private bool _leading;
     private DateTimeOffset _nextAttempt;
 
     public RelayLease(MySqlDataSource dataSource, TimeSpan retryInterval, TimeProvider timeProvider)
@@ -43,15 +44,16 @@ internal sealed class RelayLease : IAsyncDisposable
     }
 
     /// <summary>
-    /// True while this relay leads. A relay that does not asks the server again at most every retry interval (the relay's
-    /// poll interval), so followers cost one short query each that often.
+    /// True while this relay leads. The leader confirms its lock every <see cref="CheckInterval"/>; a follower asks for
+    /// it again at most every retry interval (the relay's poll interval), on the same connection, so a follower costs one
+    /// short query that often and no connection churn.
     /// </summary>
     public async Task<bool> HoldAsync(CancellationToken cancellationToken)
     {
         var now = _timeProvider.GetUtcNow();
         if (now < _nextAttempt)
         {
-            return _connection is not null;
+            return _leading;
         }
 
         // One at a time, and never while the relay stops: MySql.Data fails in odd ways (NullReferenceException) when a
@@ -59,37 +61,12 @@ internal sealed class RelayLease : IAsyncDisposable
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            if (_connection is not null)
-            {
-                _nextAttempt = now + CheckInterval;
-                if (await _connection.ExecuteScalarAsync<long?>(Check, new { name = _name }, cancellationToken: cancellationToken).ConfigureAwait(false) == 1)
-                {
-                    return true;
-                }
-
-                await DropAsync().ConfigureAwait(false);
-            }
-
-            _nextAttempt = now + _retryInterval;
-            var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-            try
-            {
-                if (await connection.ExecuteScalarAsync<long?>(Acquire, new { name = _name }, cancellationToken: cancellationToken).ConfigureAwait(false) == 1)
-                {
-                    (_connection, connection) = (connection, null);
-                    _nextAttempt = now + CheckInterval;
-                    return true;
-                }
-
-                return false;
-            }
-            finally
-            {
-                if (connection is not null)
-                {
-                    await connection.DisposeAsync().ConfigureAwait(false);
-                }
-            }
+            _connection ??= await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+            // A session keeps its lock until it ends, so the check fails only on a connection that broke (and throws).
+            _leading = await _connection.ExecuteScalarAsync<long?>(_leading ? Check : Acquire, new { name = _name }, cancellationToken: cancellationToken)
+                .ConfigureAwait(false) == 1;
+            _nextAttempt = now + (_leading ? CheckInterval : _retryInterval);
+            return _leading;
         }
         catch (Exception) when (!cancellationToken.IsCancellationRequested)
         {
@@ -128,7 +105,7 @@ internal sealed class RelayLease : IAsyncDisposable
     private async ValueTask DropAsync()
     {
         var connection = _connection;
-        _connection = null;
+        (_connection, _leading) = (null, false);
         if (connection is not null)
         {
             try
