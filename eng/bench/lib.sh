@@ -95,6 +95,7 @@ bench_start_servers() { # database...
     --max-connections=2000 --innodb-buffer-pool-size=1G --innodb-log-file-size=1G >"$BENCH_OUT/mysql.log" 2>&1 &
   bench_pids+=($!)
 
+  # As the AppHost starts it (RabbitMQServerResource): Erlang schedulers that sleep instead of spinning for work.
   amqp_port=$(bench_free_port)
   local dist_port; dist_port=$(bench_free_port)
   mkdir -p "$bench_work/rabbit"
@@ -104,6 +105,7 @@ bench_start_servers() { # database...
     RABBITMQ_DIST_PORT="$dist_port" RABBITMQ_MNESIA_BASE="$bench_work/rabbit/mnesia" RABBITMQ_LOG_BASE="$bench_work/rabbit/log" \
     RABBITMQ_CONFIG_FILE="$bench_work/rabbit/rabbitmq" RABBITMQ_ENABLED_PLUGINS_FILE="$bench_work/rabbit/enabled_plugins" \
     RABBITMQ_PID_FILE="$bench_work/rabbit/pid" \
+    RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="+sbwt none +sbwtdcpu none +sbwtdio none" \
     /usr/lib/rabbitmq/bin/rabbitmq-server >"$BENCH_OUT/rabbitmq.log" 2>&1 &
   bench_pids+=($!)
 
