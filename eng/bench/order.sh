@@ -19,6 +19,7 @@
 # up after it); BENCH_SAGA_YIELD=0 runs the saga flat out throughout, as before session 4. BENCH_WORKER_NICE=N starts
 # the worker at nice N (default 0). BENCH_IDLE=S leaves every process idle for S seconds before the measured run (default
 # 0), so placement alone meets its peak after a quiet spell, as it does in the default mode after the saga's drain.
+# BENCH_REPEAT=N measures placement N more times on the same servers (each in the table and the summary).
 set -euo pipefail
 BENCH_OUT="${BENCH_OUT:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/.out/order}"
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -31,6 +32,8 @@ settle="${BENCH_SETTLE:-3s}"
 saga="${BENCH_SAGA:-1}"
 worker_nice="${BENCH_WORKER_NICE:-0}"
 idle="${BENCH_IDLE:-0}"
+repeat="${BENCH_REPEAT:-0}"
+repeat_env=""; (( repeat == 0 )) || repeat_env="BENCH_REPEAT=$repeat "
 saga_yield="${BENCH_SAGA_YIELD:-$bench_saga_yield}"
 bench_require wrk wrk
 bench_require python3 python3
@@ -137,33 +140,48 @@ place_label="order-api POST /api/orders (202, saga running behind it, yield at $
 # (Until session 10 a poller waited for the run's first order instead, starting the mariadb client every 50 ms, and then
 # counted the whole table: its last client starts and two COUNT(*) scans of some 100,000 rows fell in the run's first
 # 100 ms, when 64 connections open at once.)
+# One measured run: wrk for $duration, with each process's CPU ticks and the order count read just before and after it.
+# Sets new_orders and cpu_line (CPU ms per new order for each process) besides bench_wrk's rps, p50, p99 and errors.
+measure_placement() { # label
+  local before after i ms total=0 hz; hz=$(getconf CLK_TCK)
+  local -a start end
+  before=$(sql "SELECT COUNT(*) FROM orders")
+  read -r -a start <<<"$(ticks)"
+  bench_wrk_warm=0 bench_wrk "$1" "$order_api_url/api/orders" -t2 -c64 -d"$duration" -s "$BENCH_DIR/order-place.lua"
+  read -r -a end <<<"$(ticks)"
+  after=$(sql "SELECT COUNT(*) FROM orders")
+  new_orders=$(( after - before ))
+  cpu_line="CPU per new order over the measured run ($new_orders orders): "
+  for i in "${!cpu_names[@]}"; do
+    ms=$(awk -v a="${start[i]}" -v b="${end[i]}" -v n="$new_orders" -v hz="$hz" 'BEGIN { printf "%.2f", (n > 0 ? (b - a) * 1000 / hz / n : 0) }')
+    total=$(awk -v t="$total" -v m="$ms" 'BEGIN { print t + m }')
+    cpu_line+="${cpu_names[i]} $ms ms, "
+  done
+  cpu_line+="total $total ms."
+}
 sleep "$idle"
-orders_before=$(sql "SELECT COUNT(*) FROM orders")
-read -r -a ticks_start <<<"$(ticks)"
-bench_wrk_warm=0 bench_wrk "$place_label" "$order_api_url/api/orders" -t2 -c64 -d"$duration" -s "$BENCH_DIR/order-place.lua"
-read -r -a ticks_end <<<"$(ticks)"
-orders_end=$(sql "SELECT COUNT(*) FROM orders")
-new_orders=$(( orders_end - orders_before ))
-hz=$(getconf CLK_TCK)
-cpu_line="CPU per new order over the measured run ($new_orders orders): "
-cpu_total=0
-for i in "${!cpu_names[@]}"; do
-  ms=$(awk -v a="${ticks_start[i]}" -v b="${ticks_end[i]}" -v n="$new_orders" -v hz="$hz" 'BEGIN { printf "%.2f", (n > 0 ? (b - a) * 1000 / hz / n : 0) }')
-  cpu_total=$(awk -v t="$cpu_total" -v m="$ms" 'BEGIN { print t + m }')
-  cpu_line+="${cpu_names[i]} $ms ms, "
-done
-cpu_line+="total $cpu_total ms."
-rps_place=$rps; p50_place=$p50; p99_place=$p99; errors_place=$errors
-table=$(bench_table)
+measure_placement "$place_label"
+rps_place=$rps; p50_place=$p50; p99_place=$p99; errors_place=$errors; new_orders_place=$new_orders; cpu_place=$cpu_line
 echo "$cpu_line" >&2
+# BENCH_REPEAT=N: N more measured runs on the same servers, 3 s apart (in the default mode after the saga's drain),
+# since one run decides little: P99 spreads by 5-10 ms from run to run, and the machine's speed varies between runs
+# (session 12). Placement alone never drains, so its orders pile up from one repeat to the next.
+repeats=""
+for (( r = 1; r <= repeat; r++ )); do
+  wait_drained; sleep 3
+  measure_placement "$place_label, repeat $r"
+  echo "$cpu_line" >&2
+  repeats+=$'\n'"Repeat $r: $rps orders/s, P50 $p50 ms, P99 $p99 ms, $errors errors. ${cpu_line/CPU per new order over the measured run/CPU per new order}"
+done
+table=$(bench_table)
 
 # Let the saga drain the orders just placed, so the latency below is measured at light load.
 wait_drained
 if [[ "$saga" != 1 ]]; then
-  summary="Placement alone (the worker stopped once its queues were declared; orders stay Submitted): **$rps_place orders/s** (202), P50 $p50_place ms, P99 $p99_place ms at 64 connections, $errors_place errors ($new_orders new orders in the measured run: only 202s that made a new order count as placements).
-$cpu_line"
+  summary="Placement alone (the worker stopped once its queues were declared; orders stay Submitted): **$rps_place orders/s** (202), P50 $p50_place ms, P99 $p99_place ms at 64 connections, $errors_place errors ($new_orders_place new orders in the measured run: only 202s that made a new order count as placements).
+$cpu_place$repeats"
   echo; echo "$table"; echo; echo "$summary"
-  bench_record "order: placement alone, BENCH_SAGA=0 (Release, Production)" "BENCH_SAGA=0 eng/bench/order.sh $duration $buyers" "$table
+  bench_record "order: placement alone, BENCH_SAGA=0 (Release, Production)" "BENCH_SAGA=0 ${repeat_env}eng/bench/order.sh $duration $buyers" "$table
 
 $summary"
   exit 0
@@ -180,11 +198,11 @@ verdict="FAILED"
 [[ "$FLASH_PAID" == 100 && "$sold" == 100 && "$FLASH_PENDING" == 0 && "$FLASH_CHARGED" == 100 && "$FLASH_CHARGED_NOT_PAID" == 0 ]] && verdict="passed"
 flash_rps=$(awk -v n="$buyers" -v s="$FLASH_ACCEPT_S" 'BEGIN { printf "%.0f", n / s }')
 
-summary="Placement: **$rps_place orders/s** (202), P50 $p50_place ms, P99 $p99_place ms at 64 connections, $errors_place errors, $new_orders new orders in the measured run (goal: 3,000/s, P99 < 50 ms); the saga then took about $drain_s s to finish the backlog.
-$cpu_line (Saga:Yield:PeakPlacements $saga_yield, worker nice $worker_nice)
+summary="Placement: **$rps_place orders/s** (202), P50 $p50_place ms, P99 $p99_place ms at 64 connections, $errors_place errors, $new_orders_place new orders in the measured run (goal: 3,000/s, P99 < 50 ms); the saga then took about $drain_s s to finish the backlog.
+$cpu_place (Saga:Yield:PeakPlacements $saga_yield, worker nice $worker_nice)$repeats
 202 -> Paid at light load ($LAT_N orders one at a time, seen on the SSE stream): median **$LAT_P50 ms**, P90 $LAT_P90 ms, max $LAT_MAX ms (goal: median < 100 ms).
 Flash sale, $buyers buyers (each its own account) for 100 units: all $FLASH_ACCEPTED orders accepted in $FLASH_ACCEPT_S s ($flash_rps orders/s, clients retrying 429/503 after Retry-After), every order final after **$FLASH_TOTAL_S s**: $FLASH_PAID Paid, $FLASH_REJECTED Rejected, $FLASH_CANCELLED Cancelled, $FLASH_PENDING pending; stock available $FLASH_AVAILABLE + reserved $FLASH_RESERVED, sold $sold; charges held $FLASH_CHARGED, on orders not Paid $FLASH_CHARGED_NOT_PAID. Exactly-100-sold check: **$verdict**."
 echo; echo "$table"; echo; echo "$summary"
-bench_record "order: placement, 202 -> Paid, flash sale (Release, Production)" "BENCH_SAGA_YIELD=$saga_yield BENCH_WORKER_NICE=$worker_nice eng/bench/order.sh $duration $buyers" "$table
+bench_record "order: placement, 202 -> Paid, flash sale (Release, Production)" "BENCH_SAGA_YIELD=$saga_yield BENCH_WORKER_NICE=$worker_nice ${repeat_env}eng/bench/order.sh $duration $buyers" "$table
 
 $summary"
