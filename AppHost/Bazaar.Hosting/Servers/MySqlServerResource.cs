@@ -117,8 +117,9 @@ public sealed class MySqlServerResource(string name, int? port = null) : Backing
             // Every service replica (and every test host) keeps a connection pool; the default of 151 runs out.
             "--max-connections=2000",
             // Sized for write peaks (order placement writes about 5 KB of redo per order). With the defaults (a 128 MB
-            // buffer pool, a 96 MB redo log) a peak of a few thousand orders a second fills the log in seconds, and
-            // InnoDB then flushes pages hard to advance the checkpoint, stalling commits (eng/bench/RESULTS.md, session 12).
+            // buffer pool, a 96 MB redo log) a peak of a few thousand orders a second fills the log in seconds, InnoDB
+            // then flushes about 1,000 pages a second beside the commits, and placement's P99 grew with the data
+            // (eng/bench/RESULTS.md, session 12).
             // The pool's memory is taken only as data comes in; the log file takes its 1 GB of disk at once.
             "--innodb-buffer-pool-size=1G",
             "--innodb-log-file-size=1G",

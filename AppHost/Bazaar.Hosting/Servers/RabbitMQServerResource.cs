@@ -87,7 +87,7 @@ public sealed class RabbitMQServerResource : BackingServerResource, IResourceWit
                 ["RABBITMQ_CONF_ENV_FILE"] = Path.Combine(directory, "rabbitmq-env.conf"),
                 ["RABBITMQ_ENABLED_PLUGINS_FILE"] = Path.Combine(directory, "enabled_plugins"),
                 // Erlang's schedulers spin for more work before they sleep, which on a few shared cores takes CPU from
-                // the services and the database; RabbitMQ's runtime guide suggests turning it off on such hosts
+                // the services and the database; RabbitMQ's runtime guide describes turning it off where CPU is shared
                 // (placement alone, RabbitMQ's CPU per order 0.03-0.04 ms against 0.04-0.045, eng/bench/RESULTS.md session 12).
                 ["RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS"] = "-kernel inet_dist_use_interface {127,0,0,1} +sbwt none +sbwtdcpu none +sbwtdio none",
                 ["ERL_EPMD_ADDRESS"] = "127.0.0.1",
