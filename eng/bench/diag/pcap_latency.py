@@ -10,7 +10,8 @@ import sys
 
 
 def latencies(path, port):
-    data = open(path, "rb").read()
+    with open(path, "rb") as capture:
+        data = capture.read()
     magic, = struct.unpack("<I", data[:4])
     if magic not in (0xA1B2C3D4, 0xA1B23C4D):
         sys.exit(f"{path}: not a little-endian pcap file")
