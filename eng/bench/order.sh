@@ -9,11 +9,11 @@
 # Usage: eng/bench/order.sh [duration] [buyers]     (default 10s of wrk -t2 -c64 after a 15 s warm-up (BENCH_WARMUP)
 # and one to five 3 s second warm-ups (BENCH_SETTLE) until order-api's JIT is quiet, 2000 buyers)
 # During the measured placement run it also reads each process's CPU time (/proc/<pid>/stat utime+stime) and the
-# number of new orders, and prints CPU milliseconds per new order for order-api, MariaDB, the worker, catalog-api and
-# RabbitMQ. BENCH_SAGA=0 is another mode: the worker stops once it has declared its queues, so the orders stay Submitted
-# and nothing but placement (and the outbox relay publishing its events into the worker's queue) runs; it measures
-# placement alone, and skips 202 -> Paid and the flash sale. The default (BENCH_SAGA=1) is the mode whose figures
-# RESULTS.md compares.
+# number of new orders, and prints CPU milliseconds per new order for order-api, MariaDB, the worker, catalog-api,
+# RabbitMQ and Redis. BENCH_SAGA=0 is another mode: the worker stops once it has declared its queues, so the orders
+# stay Submitted and nothing but placement (and the outbox relay publishing its events into the worker's queue) runs;
+# it measures placement alone, and skips 202 -> Paid and the flash sale. The default (BENCH_SAGA=1) is the mode whose
+# figures RESULTS.md compares.
 # The worker gets the AppHost's Saga:Yield:PeakPlacements (lib.sh's bench_saga_yield, 500 since session 4: the saga takes
 # turns while placement is at its peak, since session 8 one transaction of one message every 250 ms, and catches
 # up after it); BENCH_SAGA_YIELD=0 runs the saga flat out throughout, as before session 4. BENCH_WORKER_NICE=N starts
@@ -133,8 +133,9 @@ done
 # CPU per new order: clock ticks (utime + stime) of each process over the measured run, divided by the orders it added.
 mariadb_pid=$(cat "$(sql "SELECT @@pid_file")")
 rabbit_pid=$(cat "$bench_work/rabbit/pid" 2>/dev/null || echo "")
-cpu_names=(order-api mariadb worker catalog-api rabbitmq)
-cpu_pids=("$order_api_pid" "$mariadb_pid" "$worker_pid" "$catalog_api_pid" "$rabbit_pid")
+redis_pid=$(pgrep -f "redis-server 127.0.0.1:$redis_port" | head -1 || true)
+cpu_names=(order-api mariadb worker catalog-api rabbitmq redis)
+cpu_pids=("$order_api_pid" "$mariadb_pid" "$worker_pid" "$catalog_api_pid" "$rabbit_pid" "$redis_pid")
 ticks() { local pid t; for pid in "${cpu_pids[@]}"; do t=0; [[ -n "$pid" && -r /proc/$pid/stat ]] && t=$(sed 's/.*) //' "/proc/$pid/stat" | awk '{ print $12 + $13 }'); printf '%s ' "$t"; done; echo; }
 place_label="order-api POST /api/orders (202, saga running behind it, yield at $saga_yield, worker nice $worker_nice)"
 [[ "$saga" == 1 ]] || place_label="order-api POST /api/orders (202, placement only: worker stopped, BENCH_SAGA=0)"
