@@ -2,9 +2,9 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
-using System.Net.Sockets;
 using System.Text.Json;
 using Bazaar.Hosting;
+using Bazaar.Testing;
 
 namespace Bazaar.EndToEndTests;
 
@@ -108,12 +108,5 @@ public sealed class ShopClient(ResourceNotificationService notifications, HttpCl
         }
 
         Assert.Fail($"Order {orderId} did not reach {status} within 60 s; last answer: {last}");
-    }
-
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

@@ -16,8 +16,18 @@ public sealed class MySqlDataSource
 {
     private static readonly string[] SslModeKeys = ["sslmode", "ssl mode", "ssl-mode"];
 
+    // MySql.Data 8.0.16 opens a new connection by starting an asynchronous TCP connect and blocking its thread on it
+    // (StreamCreator.GetTcpStream: Task.Wait); the connect completes on the thread pool. A burst of opens on a cold pool
+    // (a thousand reservations at once) blocked every pool thread that way, with nothing left to complete the connects:
+    // the process stood still until the pool grew a thread at a time, while a transaction holding a row lock waited
+    // behind them (a dump of the stall: 19 workers, all in GetTcpStream). So opens go a few at a time, the rest waiting
+    // without a thread. Taking a connection the pool already holds costs two short round trips (ping, COM_INIT_DB), so
+    // the queue stays short once the pool is warm.
+    private static readonly SemaphoreSlim Opening = new(Environment.ProcessorCount, Environment.ProcessorCount);
+
     private readonly DataRetryOptions _retryOptions;
     private readonly ResiliencePipeline _retry;
+    private readonly ConnectionGate? _gate;
 
     public MySqlDataSource(string connectionString, string? name = null, DataRetryOptions? retry = null)
     {
@@ -30,6 +40,9 @@ public sealed class MySqlDataSource
         Server = parsed.Server;
         Port = parsed.Port;
         Name = name ?? DatabaseName;
+        _gate = parsed.Pooling
+            ? ConnectionGate.For(ConnectionString, (int)parsed.MaximumPoolSize, TimeSpan.FromSeconds(parsed.ConnectionTimeout))
+            : null;
     }
 
     /// <summary>The logical name (the connection string's name in configuration).</summary>
@@ -43,12 +56,31 @@ public sealed class MySqlDataSource
 
     internal uint Port { get; }
 
+    /// <summary>
+    /// Opens a connection of the pool. When every pooled connection is in use, waits (asynchronously) for one to close,
+    /// for up to the connection string's Connect Timeout, then throws <see cref="DatabaseBusyException"/>.
+    /// </summary>
     public async Task<DbConnection> OpenConnectionAsync(CancellationToken cancellationToken = default)
     {
         var connection = new MySqlConnection(ConnectionString);
+        ConnectionGate.Place? place = null;
         try
         {
-            await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+            if (_gate is not null)
+            {
+                place = await _gate.EnterAsync(connection, Name, cancellationToken).ConfigureAwait(false);
+            }
+
+            await Opening.WaitAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                Opening.Release();
+            }
+
             await using var command = connection.CreateCommand();
             command.CommandText = SessionSetup;
             await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
@@ -57,9 +89,13 @@ public sealed class MySqlDataSource
         catch
         {
             await connection.DisposeAsync().ConfigureAwait(false);
+            place?.Leave(); // a connection that never opened does not close, so it leaves here
             throw;
         }
     }
+
+    /// <summary>Pooled connections that may be opened now without waiting (null without pooling).</summary>
+    internal int? FreeConnections => _gate?.Free;
 
     // MariaDB labels system strings (SHOW WARNINGS, @@version) utf8mb3, a name MySql.Data 8.0.16 does not know: any statement
     // that raised a note (CREATE TABLE IF NOT EXISTS on an existing table, INSERT IGNORE) then failed with KeyNotFoundException.

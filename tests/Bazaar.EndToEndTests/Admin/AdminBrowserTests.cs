@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Net;
 using Bazaar.AppHost;
 using Bazaar.Hosting;
+using Bazaar.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Playwright;
 using Xunit.Abstractions;
@@ -35,7 +36,7 @@ public sealed class AdminBrowserTests(ITestOutputHelper output) : IAsyncLifetime
             DataDirectory = _dataDirectory,
             UseFreePorts = true,
             DashboardUrl = "http://127.0.0.1:0",
-            OtlpEndpointUrl = "http://127.0.0.1:" + ShopClient.FreePort().ToString(CultureInfo.InvariantCulture),
+            OtlpEndpointUrl = "http://127.0.0.1:" + Loopback.FreePort().ToString(CultureInfo.InvariantCulture),
             ConsoleLogging = false,
             StopTimeout = TimeSpan.FromSeconds(10),
         });

@@ -5,6 +5,7 @@ using System.Net;
 using System.Net.Sockets;
 using Bazaar.Dashboard;
 using Bazaar.Hosting;
+using Bazaar.Testing;
 using Microsoft.Extensions.Logging;
 using Microsoft.Playwright;
 using OpenTelemetry;
@@ -33,7 +34,7 @@ public sealed class DashboardBrowserTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         _dataDirectory = Directory.CreateTempSubdirectory("bazaar-dashboard-e2e-").FullName;
-        _otlp = new Uri($"http://127.0.0.1:{FreePort()}");
+        _otlp = new Uri($"http://127.0.0.1:{Loopback.FreePort()}");
         var builder = DistributedApplication.CreateBuilder(new DistributedApplicationOptions
         {
             DataDirectory = _dataDirectory,
@@ -250,12 +251,5 @@ public sealed class DashboardBrowserTests : IAsyncLifetime
     {
         Directory.CreateDirectory(ScreenshotDirectory);
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(ScreenshotDirectory, name + ".png"), FullPage = true });
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

@@ -4,12 +4,12 @@ using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
-using System.Net.Sockets;
 using System.Text.Json;
 using Bazaar.AppHost;
 using Bazaar.Dashboard;
 using Bazaar.Hosting;
 using Bazaar.Hosting.Processes;
+using Bazaar.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Xunit.Abstractions;
 
@@ -89,12 +89,10 @@ public sealed partial class WholeApplicationTests(ITestOutputHelper output) : ID
         DataDirectory = _dataDirectory,
         UseFreePorts = true,
         DashboardUrl = "http://127.0.0.1:0",
-        OtlpEndpointUrl = "http://127.0.0.1:" + FreePort().ToString(CultureInfo.InvariantCulture),
+        OtlpEndpointUrl = "http://127.0.0.1:" + Loopback.FreePort().ToString(CultureInfo.InvariantCulture),
         ConsoleLogging = false,
         RestartDelay = TimeSpan.FromMilliseconds(500),
     });
-
-    private static int FreePort() => ShopClient.FreePort();
 
     private async Task The_state_endpoint_lists_every_resource_and_replica_as_running_and_healthy(DistributedApplication app)
     {

@@ -34,6 +34,65 @@ public sealed class DataSourceTests
     }
 
     [Fact]
+    public async Task Opens_beyond_the_pool_size_wait_for_a_connection_to_close_and_give_up_as_busy_after_the_connect_timeout()
+    {
+        var servers = await TestServers.SharedAsync();
+        var dataSource = new MySqlDataSource(await servers.CreateDatabaseAsync("gate") + ";Max Pool Size=2;Connect Timeout=1");
+        await using var first = await dataSource.OpenConnectionAsync();
+        var second = await dataSource.OpenConnectionAsync();
+        Assert.Equal(0, dataSource.FreeConnections);
+
+        var third = dataSource.OpenConnectionAsync();
+        await Task.Delay(200);
+        Assert.False(third.IsCompleted, "a third open waits while both pooled connections are in use");
+        await second.DisposeAsync();
+        await using (var opened = await third.WaitAsync(TimeSpan.FromSeconds(5)))
+        {
+            Assert.Equal(System.Data.ConnectionState.Open, opened.State);
+            var started = Stopwatch.StartNew();
+            var busy = await Assert.ThrowsAsync<DatabaseBusyException>(() => dataSource.OpenConnectionAsync());
+            Assert.InRange(started.Elapsed, TimeSpan.FromSeconds(0.9), TimeSpan.FromSeconds(5));
+            Assert.Contains("All 2 connections", busy.Message, StringComparison.Ordinal);
+        }
+
+        Assert.Equal(1, dataSource.FreeConnections);
+    }
+
+    [Fact]
+    public async Task A_hundred_opens_at_once_on_a_cold_pool_do_not_stall_the_thread_pool()
+    {
+        // MySql.Data blocks a pool thread on each new connection's TCP connect, which completes on the pool: all at once,
+        // the opens took every thread and the process stood still until the pool grew, half a second per thread (~50 s).
+        var servers = await TestServers.SharedAsync();
+        var dataSource = new MySqlDataSource(await servers.CreateDatabaseAsync("cold"));
+        var started = Stopwatch.StartNew();
+
+        var connections = await Task.WhenAll(Enumerable.Range(0, 100).Select(_ => Task.Run(() => dataSource.OpenConnectionAsync())));
+        var elapsed = started.Elapsed;
+        foreach (var connection in connections)
+        {
+            await connection.DisposeAsync();
+        }
+
+        Assert.True(elapsed < TimeSpan.FromSeconds(15), $"100 opens on a cold pool took {elapsed.TotalSeconds:0.0} s");
+        Assert.Equal(100, dataSource.FreeConnections);
+    }
+
+    [Fact]
+    public async Task A_connection_that_fails_to_open_gives_its_place_in_the_pool_back()
+    {
+        var unreachable = new MySqlDataSource($"Server=127.0.0.1;Port={Loopback.FreePort()};Database=none;User ID=root;Max Pool Size=1;Connect Timeout=1");
+
+        for (var attempt = 0; attempt < 3; attempt++)
+        {
+            var failure = await Assert.ThrowsAnyAsync<Exception>(() => unreachable.OpenConnectionAsync());
+            Assert.IsNotType<DatabaseBusyException>(failure);
+        }
+
+        Assert.Equal(1, unreachable.FreeConnections);
+    }
+
+    [Fact]
     public async Task A_deadlocked_transaction_is_retried_and_both_transactions_commit()
     {
         var servers = await TestServers.SharedAsync();
