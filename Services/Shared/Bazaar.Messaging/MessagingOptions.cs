@@ -43,6 +43,17 @@ public sealed class MessagingOptions
     /// <summary>How often an idle relay looks for rows written by other processes (rows written here wake it at once).</summary>
     public TimeSpan RelayPollInterval { get; set; } = TimeSpan.FromMilliseconds(250);
 
+    /// <summary>
+    /// After a batch of at least <see cref="RelayGatherRows"/> rows the relay waits this long before it looks again, so a
+    /// steady stream of rows goes out in fewer, larger batches (the database's and the broker's work is largely per batch:
+    /// a transaction, a claim, a publish and its confirm). A quiet outbox's rows still go out at once. Zero: never waits.
+    /// At 50 ms, placement at 4,700-5,200 orders/s cost 0.30-0.33 ms of CPU per order instead of 0.34-0.36 (session 16).
+    /// </summary>
+    public TimeSpan RelayGatherDelay { get; set; } = TimeSpan.FromMilliseconds(50);
+
+    /// <summary>The batch size from which the relay waits <see cref="RelayGatherDelay"/> before the next.</summary>
+    public int RelayGatherRows { get; set; } = 32;
+
     /// <summary>Longest pause between relay attempts while the broker or the database is down.</summary>
     public TimeSpan RelayMaxBackoff { get; set; } = TimeSpan.FromSeconds(5);
 
@@ -99,6 +110,11 @@ internal sealed class MessagingOptionsValidator : IValidateOptions<MessagingOpti
             || options.UnroutableRetryDelay <= TimeSpan.Zero || options.UnroutableGiveUpAfter <= TimeSpan.Zero)
         {
             failures.Add("Bazaar:Messaging intervals must be positive.");
+        }
+
+        if (options.RelayGatherDelay < TimeSpan.Zero || options.RelayGatherDelay > TimeSpan.FromSeconds(5) || options.RelayGatherRows < 1)
+        {
+            failures.Add("Bazaar:Messaging:RelayGatherDelay must be between 0 and 5 s, and RelayGatherRows positive.");
         }
 
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);

@@ -130,7 +130,17 @@ internal sealed partial class OutboxRelay : BackgroundService
                 (inFlight, after) = (null, 0);
                 var published = await current.ConfigureAwait(false);
                 backoff = TimeSpan.Zero;
-                if (published < _options.RelayBatchSize)
+                if (published >= _options.RelayBatchSize)
+                {
+                    continue;
+                }
+
+                if (published >= _options.RelayGatherRows && _options.RelayGatherDelay > TimeSpan.Zero)
+                {
+                    // A stream of rows: let the next batch gather (its rows are already coming) instead of taking them a few at a time.
+                    await Task.Delay(_options.RelayGatherDelay, _timeProvider, stoppingToken).ConfigureAwait(false);
+                }
+                else
                 {
                     await WaitForWorkAsync(stoppingToken).ConfigureAwait(false);
                 }

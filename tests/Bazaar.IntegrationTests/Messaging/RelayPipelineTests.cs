@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using Bazaar.Messaging;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -58,6 +59,50 @@ public sealed class RelayPipelineTests
         await Eventually.HoldsAsync(async () => await pipeline.Scenario.CountEffectsAsync() == 10, Timeout, "every event is handled");
         Assert.Equal(10, await pipeline.Scenario.CountDistinctEffectsAsync());
         Assert.True(pipeline.Confirmed.Count(batch => !Pipeline.IsFirstBatch(batch)) >= 2, "the second batch was rolled back and published again");
+    }
+
+    [Fact]
+    public async Task After_a_batch_of_RelayGatherRows_the_relay_waits_RelayGatherDelay_and_after_a_smaller_one_it_publishes_at_once()
+    {
+        var gather = TimeSpan.FromSeconds(3);
+        await using var scenario = await MessagingScenario.CreateAsync("gather");
+        await scenario.StartHostAsync(m => m.AddConsumer<ItemAdded, RecordingHandler>());
+        var outbox = new Outbox(new OutboxSignal(), TimeProvider.System);
+        await scenario.DataSource.InTransactionAsync(async (_, transaction, token) =>
+        {
+            for (var i = 0; i < 5; i++)
+            {
+                await outbox.AddAsync(transaction, new ItemAdded($"sku-{i}"), cancellationToken: token);
+            }
+        });
+
+        var confirmed = new ConcurrentQueue<(int Rows, long At)>();
+        await scenario.StartHostAsync(
+            m =>
+            {
+                m.Builder.Services.AddSingleton(new OutboxRelayTestPause((seqs, _) =>
+                {
+                    confirmed.Enqueue((seqs.Count, Stopwatch.GetTimestamp()));
+                    return Task.CompletedTask;
+                }));
+                m.AddOutbox();
+            },
+            o => (o.RelayGatherRows, o.RelayGatherDelay) = (5, gather));
+
+        await Eventually.HoldsAsync(() => Task.FromResult(!confirmed.IsEmpty), Timeout, "the five rows written before the relay started are published");
+        await scenario.CommitStateChangeAsync(outbox, "sku-gathered");
+        await Eventually.HoldsAsync(() => Task.FromResult(confirmed.Count == 2), Timeout, "the row written after them is published");
+        await scenario.CommitStateChangeAsync(outbox, "sku-at-once");
+        var written = Stopwatch.GetTimestamp();
+        await Eventually.HoldsAsync(() => Task.FromResult(confirmed.Count == 3), Timeout, "the row written after a lone row is published");
+
+        var batches = confirmed.ToArray();
+        Assert.Equal([5, 1, 1], batches.Select(b => b.Rows));
+        var gap = Stopwatch.GetElapsedTime(batches[0].At, batches[1].At);
+        Assert.True(gap >= gather, $"after a batch of five the next was published {gap.TotalMilliseconds:F0} ms later, within the gather delay");
+        var wait = Stopwatch.GetElapsedTime(written, batches[2].At);
+        Assert.True(wait < gather - TimeSpan.FromSeconds(1), $"after a lone row the next row waited {wait.TotalMilliseconds:F0} ms");
+        await Eventually.HoldsAsync(async () => await scenario.CountEffectsAsync() == 7, Timeout, "every event is handled");
     }
 
     /// <summary>Ten rows written before the relay starts; <c>pause</c> runs between each batch's confirm and its mark.</summary>

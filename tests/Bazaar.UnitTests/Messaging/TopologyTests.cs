@@ -60,6 +60,20 @@ public sealed class TopologyTests
         Assert.Contains(result.Failures!, f => f.Contains("ConsumerBatchSize", StringComparison.Ordinal));
     }
 
+    [Theory]
+    [InlineData(-1, 32)]
+    [InlineData(6000, 32)]
+    [InlineData(50, 0)]
+    public void A_gather_delay_outside_0_to_5_s_or_no_gather_rows_fails_validation(int delayMilliseconds, int rows)
+    {
+        var options = new MessagingOptions { ServiceName = "worker", RelayGatherDelay = TimeSpan.FromMilliseconds(delayMilliseconds), RelayGatherRows = rows };
+
+        var result = new MessagingOptionsValidator().Validate(null, options);
+
+        Assert.True(result.Failed);
+        Assert.Contains(result.Failures!, f => f.Contains("RelayGather", StringComparison.Ordinal));
+    }
+
     [Fact]
     public void Default_options_are_valid_once_a_service_name_is_set() =>
         Assert.Equal(ValidateOptionsResult.Success, new MessagingOptionsValidator().Validate(null, new MessagingOptions { ServiceName = "worker", RetryDelays = [TimeSpan.FromSeconds(1)] }));
