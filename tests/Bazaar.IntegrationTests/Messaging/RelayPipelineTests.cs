@@ -7,8 +7,9 @@ using Microsoft.Extensions.Hosting;
 namespace Bazaar.IntegrationTests.Messaging;
 
 /// <summary>
-/// The relay sends the next full batch while the previous one waits for its confirms and its commit. Each test writes
-/// two full batches (RelayBatchSize 5, ten rows) before the relay starts and watches the relay between confirm and mark.
+/// The relay sends the next full batch while the previous one waits for its confirms and its commit, and with a gather
+/// delay it waits after a large batch. Each test writes its rows (two full batches of 5, unless told) before the relay
+/// starts and watches the relay between confirm and mark.
 /// </summary>
 public sealed class RelayPipelineTests
 {
@@ -65,29 +66,18 @@ public sealed class RelayPipelineTests
     public async Task After_a_batch_of_RelayGatherRows_the_relay_waits_RelayGatherDelay_and_after_a_smaller_one_it_publishes_at_once()
     {
         var gather = TimeSpan.FromSeconds(3);
-        await using var scenario = await MessagingScenario.CreateAsync("gather");
-        await scenario.StartHostAsync(m => m.AddConsumer<ItemAdded, RecordingHandler>());
-        var outbox = new Outbox(new OutboxSignal(), TimeProvider.System);
-        await scenario.DataSource.InTransactionAsync(async (_, transaction, token) =>
-        {
-            for (var i = 0; i < 5; i++)
-            {
-                await outbox.AddAsync(transaction, new ItemAdded($"sku-{i}"), cancellationToken: token);
-            }
-        });
-
         var confirmed = new ConcurrentQueue<(int Rows, long At)>();
-        await scenario.StartHostAsync(
-            m =>
+        await using var pipeline = await Pipeline.StartAsync(
+            "gather",
+            (seqs, _) =>
             {
-                m.Builder.Services.AddSingleton(new OutboxRelayTestPause((seqs, _) =>
-                {
-                    confirmed.Enqueue((seqs.Count, Stopwatch.GetTimestamp()));
-                    return Task.CompletedTask;
-                }));
-                m.AddOutbox();
+                confirmed.Enqueue((seqs.Length, Stopwatch.GetTimestamp()));
+                return Task.CompletedTask;
             },
+            rows: 5,
             o => (o.RelayGatherRows, o.RelayGatherDelay) = (5, gather));
+        var scenario = pipeline.Scenario;
+        var outbox = new Outbox(new OutboxSignal(), TimeProvider.System);
 
         await Eventually.HoldsAsync(() => Task.FromResult(!confirmed.IsEmpty), Timeout, "the five rows written before the relay started are published");
         await scenario.CommitStateChangeAsync(outbox, "sku-gathered");
@@ -105,7 +95,10 @@ public sealed class RelayPipelineTests
         await Eventually.HoldsAsync(async () => await scenario.CountEffectsAsync() == 7, Timeout, "every event is handled");
     }
 
-    /// <summary>Ten rows written before the relay starts; <c>pause</c> runs between each batch's confirm and its mark.</summary>
+    /// <summary>
+    /// <c>rows</c> rows (ten unless told) written before the relay starts, whose batches are five rows unless <c>options</c>
+    /// say otherwise; <c>pause</c> runs between each batch's confirm and its mark.
+    /// </summary>
     private sealed class Pipeline : IAsyncDisposable
     {
         private Pipeline(MessagingScenario scenario) => Scenario = scenario;
@@ -118,7 +111,7 @@ public sealed class RelayPipelineTests
         /// <summary>The rows of a fresh outbox are numbered from 1, so the first batch is the one holding seq 1.</summary>
         public static bool IsFirstBatch(IReadOnlyCollection<long> seqs) => seqs.Contains(1);
 
-        public static async Task<Pipeline> StartAsync(string name, Func<long[], CancellationToken, Task> pause)
+        public static async Task<Pipeline> StartAsync(string name, Func<long[], CancellationToken, Task> pause, int rows = 10, Action<MessagingOptions>? options = null)
         {
             var pipeline = new Pipeline(await MessagingScenario.CreateAsync(name));
             var scenario = pipeline.Scenario;
@@ -128,7 +121,7 @@ public sealed class RelayPipelineTests
             var outbox = new Outbox(new OutboxSignal(), TimeProvider.System);
             await scenario.DataSource.InTransactionAsync(async (_, transaction, token) =>
             {
-                for (var i = 0; i < 10; i++)
+                for (var i = 0; i < rows; i++)
                 {
                     await outbox.AddAsync(transaction, new ItemAdded($"sku-{i}"), cancellationToken: token);
                 }
@@ -145,7 +138,7 @@ public sealed class RelayPipelineTests
                     }));
                     m.AddOutbox();
                 },
-                o => o.RelayBatchSize = 5);
+                options ?? (o => o.RelayBatchSize = 5));
             return pipeline;
         }
 
