@@ -51,6 +51,7 @@ internal sealed partial class EventConsumerHost : BackgroundService
     private DeliveryAcknowledger _acks = new((_, _, _) => ValueTask.CompletedTask, holdLimit: 1);
     private string? _consumerTag;
     private int _inFlight;
+    private int _stopped;
 
     public EventConsumerHost(
         IServiceProvider services,
@@ -631,15 +632,23 @@ internal sealed partial class EventConsumerHost : BackgroundService
 
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
+        // A host may be stopped twice (a stop, then the clean-up's); everything below was closed by the first.
+        if (Interlocked.Exchange(ref _stopped, 1) == 1)
+        {
+            return;
+        }
+
         if (_channel is { IsOpen: true } channel && _consumerTag is { } tag)
         {
             try
             {
                 await channel.BasicCancelAsync(tag, noWait: false, cancellationToken).ConfigureAwait(false);
             }
-            catch (Exception exception) when (exception is not OperationCanceledException)
+            catch (Exception exception)
             {
-                LogSettleFailed(_logger, exception);
+                // Also when the broker's cancel-ok is not back before the shutdown time ends: the handlers in flight
+                // are then aborted below, and closing the channel returns to the queue whatever it still holds.
+                LogCancelFailed(_logger, exception);
             }
         }
 
@@ -790,6 +799,9 @@ internal sealed partial class EventConsumerHost : BackgroundService
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Acknowledging or cancelling on the broker failed; the broker will redeliver")]
     private static partial void LogSettleFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Cancelling the consumer on the broker failed or timed out; closing its channel instead")]
+    private static partial void LogCancelFailed(ILogger logger, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Deleting old inbox rows failed")]
     private static partial void LogCleanupFailed(ILogger logger, Exception exception);
