@@ -45,13 +45,15 @@ internal sealed partial class EventConsumerHost : BackgroundService
     private readonly ConfirmingPublisher _publisher;
     private readonly IConsumerThrottle? _throttle;
     private readonly CancellationTokenSource _abortInFlight = new();
+    private readonly CancellationTokenSource _stopDeadline = new();
+    private readonly Lock _stopGate = new();
     private readonly Channel<Delivery> _received = Channel.CreateUnbounded<Delivery>(new UnboundedChannelOptions { SingleWriter = true });
     private Task[] _workers = [];
     private IChannel? _channel;
     private DeliveryAcknowledger _acks = new((_, _, _) => ValueTask.CompletedTask, holdLimit: 1);
     private string? _consumerTag;
     private int _inFlight;
-    private int _stopped;
+    private Task? _stopping;
 
     public EventConsumerHost(
         IServiceProvider services,
@@ -630,14 +632,25 @@ internal sealed partial class EventConsumerHost : BackgroundService
         while (deleted == 1000);
     }
 
+    /// <summary>
+    /// Stops once, however often it is called: a host may be stopped twice, even at the same time (a test host's stop and
+    /// the application's own <c>Run</c> ending), and every caller waits for that one stop, so the host is not disposed
+    /// while it still runs. The first caller's time to run out ends the wait for the handlers in flight.
+    /// </summary>
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
-        // A host may be stopped twice (a stop, then the clean-up's); everything below was closed by the first.
-        if (Interlocked.Exchange(ref _stopped, 1) == 1)
+        using var registration = cancellationToken.Register(static state => ((CancellationTokenSource)state!).Cancel(), _stopDeadline);
+        Task stopping;
+        lock (_stopGate)
         {
-            return;
+            stopping = _stopping ??= StopOnceAsync(_stopDeadline.Token);
         }
 
+        await stopping.ConfigureAwait(false);
+    }
+
+    private async Task StopOnceAsync(CancellationToken cancellationToken)
+    {
         if (_channel is { IsOpen: true } channel && _consumerTag is { } tag)
         {
             try
@@ -703,6 +716,7 @@ internal sealed partial class EventConsumerHost : BackgroundService
     public override void Dispose()
     {
         _abortInFlight.Dispose();
+        _stopDeadline.Dispose();
         base.Dispose();
     }
 
