@@ -212,11 +212,13 @@ bench_start_shop() {
   bench_start_service catalog-api catalog/Bazaar.Catalog.Api.dll /api/catalog/items/1 ConnectionStrings__catalogdb="$(bench_db catalogdb)" \
     "services__auth-api__http__0=$auth_api_url"
   local discovery=("services__auth-api__http__0=$auth_api_url" "services__catalog-api__http__0=$catalog_api_url")
-  bench_start_service order-api order/Bazaar.Order.Api.dll /alive ConnectionStrings__orderdb="$(bench_db orderdb)" "${discovery[@]}"
+  # BENCH_RELAY_HOLD=N: orderdb's relay holds back during a placement peak (Orders:RelayHold; off, as in the AppHost).
+  local relay_hold="Orders__RelayHold__PeakPlacements=${BENCH_RELAY_HOLD:-0}"
+  bench_start_service order-api order/Bazaar.Order.Api.dll /alive ConnectionStrings__orderdb="$(bench_db orderdb)" "${discovery[@]}" "$relay_hold"
   bench_service_nice="${BENCH_WORKER_NICE:-0}" \
     bench_start_service worker worker/Bazaar.Worker.dll /alive ConnectionStrings__orderdb="$(bench_db orderdb)" "${discovery[@]}" \
     ServiceAuth__ClientId=worker ServiceAuth__ClientSecret="$worker_secret" Callbacks__SigningSecret="bench-callback-secret-0123456789" \
-    Saga__Yield__PeakPlacements="${BENCH_SAGA_YIELD:-$bench_saga_yield}"
+    Saga__Yield__PeakPlacements="${BENCH_SAGA_YIELD:-$bench_saga_yield}" "$relay_hold"
   bench_wait_for "order-api health" curl -fsS "$order_api_url/health"
   bench_wait_for "worker health" curl -fsS "$worker_url/health"
 }

@@ -20,6 +20,8 @@
 # the worker at nice N (default 0). BENCH_IDLE=S leaves every process idle for S seconds before the measured run (default
 # 0), so placement alone meets its peak after a quiet spell, as it does in the default mode after the saga's drain.
 # BENCH_REPEAT=N measures placement N more times on the same servers (each in the table and the summary).
+# BENCH_RELAY_HOLD=N gives order-api and the worker Orders:RelayHold:PeakPlacements N (default 0, as the AppHost: off),
+# so orderdb's relay holds its events back during the peak (session 17, RESULTS.md).
 set -euo pipefail
 BENCH_OUT="${BENCH_OUT:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/.out/order}"
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -35,6 +37,7 @@ idle="${BENCH_IDLE:-0}"
 repeat="${BENCH_REPEAT:-0}"
 repeat_env=""; (( repeat == 0 )) || repeat_env="BENCH_REPEAT=$repeat "
 saga_yield="${BENCH_SAGA_YIELD:-$bench_saga_yield}"
+relay_hold="${BENCH_RELAY_HOLD:-0}"
 bench_require wrk wrk
 bench_require python3 python3
 bench_start_servers authdb catalogdb orderdb
@@ -56,11 +59,12 @@ bench_start_service auth-api auth/Bazaar.Auth.Api.dll /api/auth/.well-known/jwks
 bench_start_service catalog-api catalog/Bazaar.Catalog.Api.dll /api/catalog/items/1 ConnectionStrings__catalogdb="$(bench_db catalogdb)" \
   "services__auth-api__http__0=$auth_api_url"
 discovery=("services__auth-api__http__0=$auth_api_url" "services__catalog-api__http__0=$catalog_api_url")
-bench_start_service order-api order/Bazaar.Order.Api.dll /alive ConnectionStrings__orderdb="$(bench_db orderdb)" "${discovery[@]}"
+bench_start_service order-api order/Bazaar.Order.Api.dll /alive ConnectionStrings__orderdb="$(bench_db orderdb)" "${discovery[@]}" \
+  Orders__RelayHold__PeakPlacements="$relay_hold"
 bench_service_nice="$worker_nice" \
   bench_start_service worker worker/Bazaar.Worker.dll /alive ConnectionStrings__orderdb="$(bench_db orderdb)" "${discovery[@]}" \
   ServiceAuth__ClientId=worker ServiceAuth__ClientSecret="$worker_secret" Callbacks__SigningSecret="bench-callback-secret-0123456789" \
-  Saga__Yield__PeakPlacements="$saga_yield"
+  Saga__Yield__PeakPlacements="$saga_yield" Orders__RelayHold__PeakPlacements="$relay_hold"
 bench_wait_for "worker health" curl -fsS "$worker_url/health"
 if [[ "$saga" != 1 ]]; then
   # Placement alone still publishes into a bound queue, as in production: the worker ran long enough to declare its
@@ -208,10 +212,10 @@ verdict="FAILED"
 flash_rps=$(awk -v n="$buyers" -v s="$FLASH_ACCEPT_S" 'BEGIN { printf "%.0f", n / s }')
 
 summary="Placement: **$rps_place orders/s** (202), P50 $p50_place ms, P99 $p99_place ms at 64 connections, $errors_place errors, $new_orders_place new orders in the measured run (goal: 3,000/s, P99 < 50 ms); the saga then took about $drain_place s to finish the backlog.
-$cpu_place (Saga:Yield:PeakPlacements $saga_yield, worker nice $worker_nice)$repeats
+$cpu_place (Saga:Yield:PeakPlacements $saga_yield, Orders:RelayHold:PeakPlacements $relay_hold, worker nice $worker_nice)$repeats
 202 -> Paid at light load ($LAT_N orders one at a time, seen on the SSE stream): median **$LAT_P50 ms**, P90 $LAT_P90 ms, max $LAT_MAX ms (goal: median < 100 ms).
 Flash sale, $buyers buyers (each its own account) for 100 units: all $FLASH_ACCEPTED orders accepted in $FLASH_ACCEPT_S s ($flash_rps orders/s, clients retrying 429/503 after Retry-After), every order final after **$FLASH_TOTAL_S s**: $FLASH_PAID Paid, $FLASH_REJECTED Rejected, $FLASH_CANCELLED Cancelled, $FLASH_PENDING pending; stock available $FLASH_AVAILABLE + reserved $FLASH_RESERVED, sold $sold; charges held $FLASH_CHARGED, on orders not Paid $FLASH_CHARGED_NOT_PAID. Exactly-100-sold check: **$verdict**."
 echo; echo "$table"; echo; echo "$summary"
-bench_record "order: placement, 202 -> Paid, flash sale (Release, Production)" "BENCH_SAGA_YIELD=$saga_yield BENCH_WORKER_NICE=$worker_nice ${repeat_env}eng/bench/order.sh $duration $buyers" "$table
+bench_record "order: placement, 202 -> Paid, flash sale (Release, Production)" "BENCH_SAGA_YIELD=$saga_yield BENCH_RELAY_HOLD=$relay_hold BENCH_WORKER_NICE=$worker_nice ${repeat_env}eng/bench/order.sh $duration $buyers" "$table
 
 $summary"

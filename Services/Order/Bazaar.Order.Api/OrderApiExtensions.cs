@@ -1,9 +1,11 @@
 using Bazaar.Data;
+using Bazaar.Messaging;
 using Bazaar.Order.Api.Apis;
 using Bazaar.Order.Api.Ordering;
 using Bazaar.Order.Api.Placement;
 using Bazaar.Order.Api.Streaming;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
 
 namespace Bazaar.Order.Api;
 
@@ -37,6 +39,7 @@ public static class OrderApiExtensions
             .ValidateOnStart();
 
         builder.Services.AddOptions<PlacementPaceOptions>().BindConfiguration(PlacementPaceOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddOptions<RelayHoldOptions>().BindConfiguration(RelayHoldOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
 
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<OrderLedger>();
@@ -49,6 +52,13 @@ public static class OrderApiExtensions
         builder.Services.AddSingleton<PlacementWriter>();
         builder.Services.AddSingleton<PlacementPace>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<PlacementPace>());
+        builder.Services.AddSingleton<IRelayThrottle>(sp =>
+        {
+            var options = sp.GetRequiredService<IOptions<RelayHoldOptions>>();
+            var pace = sp.GetRequiredService<PlacementPace>();
+            return new RelayHold(
+                () => options.Value.PeakPlacements > 0 && pace.RecentLocal >= options.Value.PeakPlacements, options, sp.GetRequiredService<TimeProvider>());
+        });
         builder.Services.AddTransient<OrderPlacement>();
         builder.Services.AddHttpClient<CatalogPrices>().RemoveStandardResilienceHandler();
         return builder;

@@ -92,6 +92,7 @@ public sealed class MessagingBuilder
             sp.GetRequiredService<ILogger<OutboxRelay>>())
         {
             AfterPublishBeforeMark = sp.GetService<OutboxRelayTestPause>()?.AfterPublishBeforeMark,
+            Throttle = sp.GetService<IRelayThrottle>(),
         });
         services.AddHealthChecks().Add(new HealthCheckRegistration(
             ConnectionName + "-outbox",

@@ -96,6 +96,9 @@ internal sealed partial class OutboxRelay : BackgroundService
     /// <remarks>Null unless a test sets it, directly or by registering <see cref="OutboxRelayTestPause"/>.</remarks>
     internal Func<IReadOnlyList<long>, CancellationToken, Task>? AfterPublishBeforeMark { get; set; }
 
+    /// <summary>The service's <see cref="IRelayThrottle"/>, if it registered one.</summary>
+    internal IRelayThrottle? Throttle { get; init; }
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var backoff = TimeSpan.Zero;
@@ -111,6 +114,11 @@ internal sealed partial class OutboxRelay : BackgroundService
                 {
                     await older.ConfigureAwait(false);
                     older = null;
+                }
+
+                if (inFlight is null && Throttle is not null)
+                {
+                    await Throttle.WaitAsync(stoppingToken).ConfigureAwait(false);
                 }
 
                 // While a full batch waits for its confirms and its commit, the next one is claimed and sent: the broker
@@ -477,6 +485,11 @@ internal sealed partial class OutboxRelay : BackgroundService
         if (!await _signal.WaitAsync(_options.RelayPollInterval, cancellationToken).ConfigureAwait(false))
         {
             return;
+        }
+
+        if (Throttle is not null)
+        {
+            await Throttle.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
 
         // Signalled before the writer committed: look again a few times shortly after, then fall back to polling.
