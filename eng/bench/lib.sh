@@ -90,9 +90,11 @@ bench_start_servers() { # database...
   # to utf8mb4, and MariaDB spent part of its time converting strings between the two (my_convert_fix in perf). Until
   # session 12 both ran with InnoDB's default 128 MB buffer pool and 96 MB redo log, which placement's peak filled in
   # seconds: InnoDB then flushed about 1,000 pages a second beside the commits, and P99 grew with the data.
+  # BENCH_MARIADB_ARGS adds server options for an experiment (word-split), e.g. --thread-handling=pool-of-threads.
+  # shellcheck disable=SC2086
   mariadbd --no-defaults --datadir="$bench_work/mysql" --port="$mysql_port" --socket="$bench_work/mysql/mysqld.sock" \
     --bind-address=127.0.0.1 --user=root --skip-name-resolve --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci \
-    --max-connections=2000 --innodb-buffer-pool-size=1G --innodb-log-file-size=1G >"$BENCH_OUT/mysql.log" 2>&1 &
+    --max-connections=2000 --innodb-buffer-pool-size=1G --innodb-log-file-size=1G ${BENCH_MARIADB_ARGS:-} >"$BENCH_OUT/mysql.log" 2>&1 &
   bench_pids+=($!)
 
   # As the AppHost starts it (RabbitMQServerResource): Erlang schedulers that sleep instead of spinning for work.
