@@ -27,6 +27,8 @@ public sealed class AdminBrowserTests(ITestOutputHelper output) : IAsyncLifetime
     private ResourceNotificationService _notifications = null!;
     private ShopClient _shop = null!;
     private Chromium? _chromium;
+    private IPage? _page;
+    private bool _finished;
 
     public async Task InitializeAsync()
     {
@@ -59,6 +61,11 @@ public sealed class AdminBrowserTests(ITestOutputHelper output) : IAsyncLifetime
 
     public async Task DisposeAsync()
     {
+        if (!_finished)
+        {
+            await DescribeFailureAsync();
+        }
+
         if (_chromium is not null)
         {
             await _chromium.DisposeAsync();
@@ -84,7 +91,7 @@ public sealed class AdminBrowserTests(ITestOutputHelper output) : IAsyncLifetime
         string orderId = await _shop.PlaceOrderAsync(customer, productId: 1);
         await _shop.WaitForOrderStatusAsync(orderId, customer, "Paid");
 
-        IPage page = await _chromium!.NewPageAsync(1300, 900);
+        IPage page = _page = await _chromium!.NewPageAsync(1300, 900);
         var circuits = 0;
         page.WebSocket += (_, socket) => circuits += socket.Url.Contains("/_blazor", StringComparison.Ordinal) ? 1 : 0;
         await page.GotoAsync(new Uri(admin, "orders?status=Paid").ToString());
@@ -155,6 +162,34 @@ public sealed class AdminBrowserTests(ITestOutputHelper output) : IAsyncLifetime
         var stopping = Stopwatch.StartNew();
         await commands.StopAsync("admin");
         Assert.True(stopping.Elapsed < TimeSpan.FromSeconds(5), $"the admin took {stopping.Elapsed.TotalSeconds:0.0} s to stop with a page open");
+        _finished = true;
+    }
+
+    // For a failed run's story (CI, 2026-12-03: #ship never appeared once the circuit ran): what the page showed last, and
+    // the last lines the admin and order-api wrote.
+    private async Task DescribeFailureAsync()
+    {
+        if (_page is not null)
+        {
+            try
+            {
+                string main = await _page.Locator("main").InnerTextAsync(new LocatorInnerTextOptions { Timeout = 5_000 });
+                output.WriteLine($"The page at the end ({_page.Url}):{Environment.NewLine}{main}");
+            }
+            catch (PlaywrightException exception)
+            {
+                output.WriteLine($"The page could not be read: {exception.Message}");
+            }
+        }
+
+        var logs = _app.Services.GetRequiredService<ResourceLoggerService>();
+        foreach (string resource in new[] { "admin", "order-api" })
+        {
+            foreach (string line in logs.Tail(resource, 40))
+            {
+                output.WriteLine($"{resource}: {line}");
+            }
+        }
     }
 
     private static async Task Screenshot(IPage page, string name)
