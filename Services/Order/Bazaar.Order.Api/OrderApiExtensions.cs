@@ -1,5 +1,4 @@
 using Bazaar.Data;
-using Bazaar.Messaging;
 using Bazaar.Order.Api.Apis;
 using Bazaar.Order.Api.Ordering;
 using Bazaar.Order.Api.Placement;
@@ -39,7 +38,6 @@ public static class OrderApiExtensions
             .ValidateOnStart();
 
         builder.Services.AddOptions<PlacementPaceOptions>().BindConfiguration(PlacementPaceOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
-        builder.Services.AddOptions<RelayHoldOptions>().BindConfiguration(RelayHoldOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
 
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<OrderLedger>();
@@ -52,12 +50,11 @@ public static class OrderApiExtensions
         builder.Services.AddSingleton<PlacementWriter>();
         builder.Services.AddSingleton<PlacementPace>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<PlacementPace>());
-        builder.Services.AddSingleton<IRelayThrottle>(sp =>
+        RelayHold.Register(builder.Services, sp =>
         {
-            var options = sp.GetRequiredService<IOptions<RelayHoldOptions>>();
             var pace = sp.GetRequiredService<PlacementPace>();
-            return new RelayHold(
-                () => options.Value.PeakPlacements > 0 && pace.RecentLocal >= options.Value.PeakPlacements, options, sp.GetRequiredService<TimeProvider>());
+            var options = sp.GetRequiredService<IOptions<RelayHoldOptions>>();
+            return () => pace.RecentLocal >= options.Value.PeakPlacements;
         });
         builder.Services.AddTransient<OrderPlacement>();
         builder.Services.AddHttpClient<CatalogPrices>().RemoveStandardResilienceHandler();

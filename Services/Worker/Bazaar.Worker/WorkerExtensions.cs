@@ -7,7 +7,6 @@ using Bazaar.Worker.Catalog;
 using Bazaar.Worker.Payments;
 using Bazaar.Worker.Saga;
 using Microsoft.Extensions.DependencyInjection.Extensions;
-using Microsoft.Extensions.Options;
 
 namespace Bazaar.Worker;
 
@@ -52,7 +51,6 @@ public static class WorkerExtensions
         builder.Services.AddOptions<CallbackOptions>().BindConfiguration(CallbackOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddOptions<SagaYieldOptions>().BindConfiguration(SagaYieldOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddOptions<PlacementPaceOptions>().BindConfiguration(PlacementPaceOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
-        builder.Services.AddOptions<RelayHoldOptions>().BindConfiguration(RelayHoldOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddOptions<ServiceAuthOptions>().BindConfiguration(ServiceAuthOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         // The saga's moves hint order-api's status streams over Redis on this channel (the same setting as order-api's).
         builder.Services.AddOptions<OrderStreamOptions>().BindConfiguration(OrderStreamOptions.SectionName)
@@ -73,11 +71,10 @@ public static class WorkerExtensions
         builder.Services.AddSingleton<SagaYield>();
         builder.Services.AddSingleton<IConsumerThrottle>(sp => sp.GetRequiredService<SagaYield>());
         builder.Services.AddHostedService(sp => sp.GetRequiredService<SagaYield>());
-        builder.Services.AddSingleton<IRelayThrottle>(sp =>
+        RelayHold.Register(builder.Services, sp =>
         {
-            var options = sp.GetRequiredService<IOptions<RelayHoldOptions>>();
             var saga = sp.GetRequiredService<SagaYield>();
-            return new RelayHold(() => options.Value.PeakPlacements > 0 && saga.IsYielding, options, sp.GetRequiredService<TimeProvider>());
+            return () => saga.IsYielding;
         });
         builder.Services.AddHostedService<PaymentTimeoutSweeper>();
         builder.Services.AddHostedService<CallbackDispatcher>();

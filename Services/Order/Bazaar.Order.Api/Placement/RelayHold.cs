@@ -1,5 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 using Bazaar.Messaging;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 
 namespace Bazaar.Order.Api.Placement;
@@ -38,9 +39,21 @@ public sealed class RelayHold(Func<bool> atPeak, IOptions<RelayHoldOptions> opti
 {
     private long _peakSeenAt = -1;
 
+    /// <summary>
+    /// Binds <see cref="RelayHoldOptions"/> and registers the relay's hold, judging the peak with what
+    /// <paramref name="atPeak"/> builds from the process's services (asked only while the hold is on).
+    /// </summary>
+    public static IServiceCollection Register(IServiceCollection services, Func<IServiceProvider, Func<bool>> atPeak)
+    {
+        ArgumentNullException.ThrowIfNull(atPeak);
+        services.AddOptions<RelayHoldOptions>().BindConfiguration(RelayHoldOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+        return services.AddSingleton<IRelayThrottle>(sp =>
+            new RelayHold(atPeak(sp), sp.GetRequiredService<IOptions<RelayHoldOptions>>(), sp.GetRequiredService<TimeProvider>()));
+    }
+
     public ValueTask WaitAsync(CancellationToken cancellationToken)
     {
-        if (!atPeak())
+        if (!AtPeak())
         {
             _peakSeenAt = -1;
             return ValueTask.CompletedTask;
@@ -54,6 +67,8 @@ public sealed class RelayHold(Func<bool> atPeak, IOptions<RelayHoldOptions> opti
         return HeldTooLong() ? ValueTask.CompletedTask : HoldAsync(cancellationToken);
     }
 
+    private bool AtPeak() => options.Value.PeakPlacements > 0 && atPeak();
+
     private bool HeldTooLong() => time.GetElapsedTime(_peakSeenAt) >= options.Value.AtMost;
 
     private async ValueTask HoldAsync(CancellationToken cancellationToken)
@@ -61,7 +76,7 @@ public sealed class RelayHold(Func<bool> atPeak, IOptions<RelayHoldOptions> opti
         do
         {
             await Task.Delay(options.Value.CheckInterval, time, cancellationToken).ConfigureAwait(false);
-            if (!atPeak())
+            if (!AtPeak())
             {
                 _peakSeenAt = -1;
                 return;
