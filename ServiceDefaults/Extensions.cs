@@ -76,9 +76,10 @@ public static class Extensions
             builder.AddOpenTelemetryLogs(configuration, environment, endpoint);
         }
 
-        builder.Services.AddHostedService(_ => new TelemetryProviders(
+        builder.Services.AddHostedService(services => new TelemetryProviders(
             TelemetrySetup.IsExported(configuration, TelemetrySetup.TracesExporterKey) ? TelemetrySetup.BuildTracerProvider(configuration, environment, endpoint) : null,
-            TelemetrySetup.IsExported(configuration, TelemetrySetup.MetricsExporterKey) ? TelemetrySetup.BuildMeterProvider(configuration, environment, endpoint) : null));
+            TelemetrySetup.IsExported(configuration, TelemetrySetup.MetricsExporterKey) ? TelemetrySetup.BuildMeterProvider(configuration, environment, endpoint) : null,
+            services.GetService<LoggerProvider>()));
         return builder;
     }
 

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Hosting;
 using OpenTelemetry;
 using OpenTelemetry.Exporter;
+using OpenTelemetry.Logs;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
@@ -179,21 +180,75 @@ internal sealed class HealthProbeTraceFilter : BaseProcessor<Activity>
         || string.Equals(path, "/alive", StringComparison.OrdinalIgnoreCase);
 }
 
-/// <summary>Owns the tracer and meter providers: built when the host is, flushed and disposed when it stops.</summary>
-internal sealed class TelemetryProviders(TracerProvider? tracerProvider, MeterProvider? meterProvider) : IHostedService, IDisposable
+/// <summary>
+/// Owns the tracer and meter providers, built when the host is; stopping flushes them and the logger provider, and
+/// disposal (after every hosted service has stopped) shuts all three down. Flush and shutdown share one budget: the
+/// SDK alone allows each export 10 s and each provider's shutdown 5 s, and a metric flush exports on the calling thread
+/// whatever timeout it is given, so a collector that accepts connections but never answers (a hung or starved
+/// dashboard) held a service's stop for 21 s, past the AppHost's SIGKILL at 10 s. What the budget does not cover is
+/// dropped; an export still waiting then holds only a thread-pool thread, which does not keep the process alive.
+/// </summary>
+internal sealed class TelemetryProviders : IHostedService, IDisposable
 {
+    /// <summary>How long stopping may spend delivering what the providers still hold, flush and shutdown together.</summary>
+    public static readonly TimeSpan DeliveryBudget = TimeSpan.FromSeconds(2);
+
+    private readonly TracerProvider? _tracerProvider;
+    private readonly MeterProvider? _meterProvider;
+    private readonly (Func<int, bool> Flush, Func<int, bool> Shutdown)[] _signals;
+    private long _stoppingSince;
+
+    public TelemetryProviders(TracerProvider? tracerProvider, MeterProvider? meterProvider, LoggerProvider? loggerProvider)
+    {
+        _tracerProvider = tracerProvider;
+        _meterProvider = meterProvider;
+        var signals = new List<(Func<int, bool>, Func<int, bool>)>();
+        if (tracerProvider is not null)
+        {
+            signals.Add((tracerProvider.ForceFlush, tracerProvider.Shutdown));
+        }
+
+        if (meterProvider is not null)
+        {
+            signals.Add((meterProvider.ForceFlush, meterProvider.Shutdown));
+        }
+
+        if (loggerProvider is not null)
+        {
+            signals.Add((loggerProvider.ForceFlush, loggerProvider.Shutdown));
+        }
+
+        _signals = [.. signals];
+    }
+
     public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
-    public Task StopAsync(CancellationToken cancellationToken)
+    public async Task StopAsync(CancellationToken cancellationToken)
     {
-        tracerProvider?.ForceFlush(timeoutMilliseconds: 2000);
-        meterProvider?.ForceFlush(timeoutMilliseconds: 2000);
-        return Task.CompletedTask;
+        Task flushed = Task.WhenAll(_signals.Select(signal => Task.Run(() => signal.Flush(RemainingMilliseconds()), CancellationToken.None)));
+        await Task.WhenAny(flushed, Task.Delay(Remaining(), CancellationToken.None)).ConfigureAwait(false);
     }
 
     public void Dispose()
     {
-        tracerProvider?.Dispose();
-        meterProvider?.Dispose();
+        // Each shutdown keeps to the time it is given (it cancels the export it waits for), and once shut down, a
+        // provider's own disposal does not shut it down again with 5 s of its own.
+        foreach ((_, Func<int, bool> shutdown) in _signals)
+        {
+            shutdown(RemainingMilliseconds());
+        }
+
+        _tracerProvider?.Dispose();
+        _meterProvider?.Dispose();
     }
+
+    /// <summary>What is left of the budget, counted from the first call (stopping, or disposal without a stop).</summary>
+    private TimeSpan Remaining()
+    {
+        Interlocked.CompareExchange(ref _stoppingSince, Stopwatch.GetTimestamp(), 0);
+        TimeSpan left = DeliveryBudget - Stopwatch.GetElapsedTime(Interlocked.Read(ref _stoppingSince));
+        return left > TimeSpan.Zero ? left : TimeSpan.Zero;
+    }
+
+    private int RemainingMilliseconds() => (int)Remaining().TotalMilliseconds;
 }

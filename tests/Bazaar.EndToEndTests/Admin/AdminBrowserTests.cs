@@ -151,7 +151,8 @@ public sealed class AdminBrowserTests(ITestOutputHelper output) : IAsyncLifetime
         await Expect(page).ToHaveURLAsync(new System.Text.RegularExpressions.Regex("/signin\\?ReturnUrl="));
 
         // Signed in again, the page holds its circuit's WebSocket open; stopping the admin (as Ctrl+C on the AppHost
-        // does) must end it at once instead of waiting for it until the engine's stop timeout and SIGKILL.
+        // does) must end it instead of waiting for it until the engine's stop timeout and SIGKILL. So the test asks for
+        // the admin's own exit (code 0), not for a time: a loaded CI machine once took 8.1 s, inside the stop timeout.
         await page.Locator("input[name='Input.Email']").FillAsync("admin@bazaar.local");
         await page.Locator("input[name='Input.Password']").FillAsync(_adminPassword);
         await page.RunAndWaitForWebSocketAsync(
@@ -161,7 +162,9 @@ public sealed class AdminBrowserTests(ITestOutputHelper output) : IAsyncLifetime
         var commands = _app.Services.GetRequiredService<ResourceCommandService>();
         var stopping = Stopwatch.StartNew();
         await commands.StopAsync("admin");
-        Assert.True(stopping.Elapsed < TimeSpan.FromSeconds(5), $"the admin took {stopping.Elapsed.TotalSeconds:0.0} s to stop with a page open");
+        Assert.True(_notifications.TryGetCurrentSnapshot("admin", out ResourceSnapshot stopped));
+        Assert.True(stopped.ExitCode == 0,
+            $"the admin ended by itself, not killed at the stop timeout: exit code {stopped.ExitCode} after {stopping.Elapsed.TotalSeconds:0.0} s with a page open");
         _finished = true;
     }
 

@@ -1,5 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
 using Bazaar.ServiceDefaults.Telemetry;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -10,6 +12,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using OpenTelemetry;
 using OpenTelemetry.Exporter;
+using OpenTelemetry.Logs;
 using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
 
@@ -64,7 +67,7 @@ public sealed class TelemetryTests
     {
         var received = new ConcurrentQueue<(string Path, string? ContentType, long Length)>();
         await using WebApplication collector = await StartCollectorAsync(received);
-        using IHost host = await StartExportingHostAsync(collector, []);
+        using IHost host = await StartExportingHostAsync(collector.Urls.Single(), []);
 
         PlaceAnOrder(host);
 
@@ -85,7 +88,7 @@ public sealed class TelemetryTests
     {
         var received = new ConcurrentQueue<(string Path, string? ContentType, long Length)>();
         await using WebApplication collector = await StartCollectorAsync(received);
-        using IHost host = await StartExportingHostAsync(collector, new() { [key] = "none" });
+        using IHost host = await StartExportingHostAsync(collector.Urls.Single(), new() { [key] = "none" });
 
         PlaceAnOrder(host);
 
@@ -94,6 +97,36 @@ public sealed class TelemetryTests
         // Stopping flushes every provider there is, so a signal still exported would have arrived by now.
         await host.StopAsync();
         Assert.DoesNotContain(received, r => r.Path == path);
+    }
+
+    [Fact]
+    public async Task A_collector_that_never_answers_holds_the_stop_no_longer_than_the_delivery_budget()
+    {
+        // Accepts connections (the kernel does, up to the backlog) and never reads or answers: a hung dashboard.
+        var collector = new TcpListener(IPAddress.Loopback, 0);
+        collector.Start();
+        try
+        {
+            // Metrics at the SDK's default pace, so the stop's flush exports them itself (on the stopping thread, as the
+            // SDK's metric flush does) while the spans and logs exported after 100 ms still wait on the collector.
+            IHost host = await StartExportingHostAsync(
+                $"http://127.0.0.1:{((IPEndPoint)collector.LocalEndpoint).Port}", new() { ["OTEL_METRIC_EXPORT_INTERVAL"] = "60000" });
+            Assert.NotNull(host.Services.GetService<LoggerProvider>());
+            PlaceAnOrder(host);
+            await Task.Delay(500);
+
+            var stopping = Stopwatch.StartNew();
+            await host.StopAsync();
+            host.Dispose();
+
+            // The SDK's own limits held it 21 s (measured with the admin app), past the AppHost's SIGKILL at 10 s.
+            Assert.True(stopping.Elapsed < TelemetryProviders.DeliveryBudget + TimeSpan.FromSeconds(3),
+                $"stopping took {stopping.Elapsed.TotalSeconds:0.0} s with a collector that never answers");
+        }
+        finally
+        {
+            collector.Stop();
+        }
     }
 
     [Theory]
@@ -129,12 +162,12 @@ public sealed class TelemetryTests
         return collector;
     }
 
-    private static async Task<IHost> StartExportingHostAsync(WebApplication collector, Dictionary<string, string?> settings)
+    private static async Task<IHost> StartExportingHostAsync(string collector, Dictionary<string, string?> settings)
     {
         HostApplicationBuilder builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { EnvironmentName = "Production" });
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
         {
-            ["OTEL_EXPORTER_OTLP_ENDPOINT"] = collector.Urls.Single(),
+            ["OTEL_EXPORTER_OTLP_ENDPOINT"] = collector,
             ["OTEL_SERVICE_NAME"] = "telemetry-test",
             // The SDK's own defaults are 5 s for spans and logs and 60 s for metrics: arrival within 3 s shows these are read.
             ["OTEL_BSP_SCHEDULE_DELAY"] = "100",
