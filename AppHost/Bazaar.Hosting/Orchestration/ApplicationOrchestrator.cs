@@ -204,8 +204,16 @@ internal sealed partial class ApplicationOrchestrator
                 }
                 catch (DistributedApplicationException)
                 {
-                    // The dependency failed to start; keep waiting, a person may fix it and start it again.
-                    await Notifications.WaitForResourceAsync(dependency.Name, s => s.State != ResourceState.FailedToStart, cancellationToken).ConfigureAwait(false);
+                    // The dependency failed to start; keep waiting, a person may fix it and start it again. (Not
+                    // WaitForResourceAsync: it throws on the very failure this waits out.)
+                    await foreach (ResourceSnapshot snapshot in Notifications.WatchAsync(cancellationToken).ConfigureAwait(false))
+                    {
+                        if (string.Equals(snapshot.Name, dependency.Name, StringComparison.OrdinalIgnoreCase)
+                            && snapshot.State != ResourceState.FailedToStart)
+                        {
+                            break;
+                        }
+                    }
                 }
             }
         }

@@ -39,6 +39,13 @@ public sealed class MySqlServerResource(string name, int? port = null) : Backing
 
     private static string DataPath(ServerLaunchContext context) => Path.Combine(context.DataDirectory, "data");
 
+    /// <summary>
+    /// Its own directory for temporary tables. A starting mariadbd deletes every #sql file in its tmpdir, so with the
+    /// shared /tmp one server starting deleted another's temporary tables: 1 of 6 mariadb-install-db runs at once failed
+    /// ("Could not remove temporary table", then "Unknown table 'mysql.tmp_user_sys'"; CI, the end-to-end tests).
+    /// </summary>
+    private static string TempPath(ServerLaunchContext context) => Path.Combine(context.DataDirectory, "tmp");
+
     private static string SocketPath(ServerLaunchContext context)
     {
         // A Unix socket path must stay under 108 bytes; deep data directories fall back to /tmp.
@@ -51,6 +58,7 @@ public sealed class MySqlServerResource(string name, int? port = null) : Backing
     public override async Task PrepareAsync(ServerLaunchContext context, CancellationToken cancellationToken)
     {
         string data = DataPath(context);
+        Directory.CreateDirectory(TempPath(context));
         if (!Directory.Exists(Path.Combine(data, "mysql")))
         {
             Directory.CreateDirectory(data);
@@ -79,16 +87,23 @@ public sealed class MySqlServerResource(string name, int? port = null) : Backing
     {
         var spec = new ProcessSpec(
             "mariadb-install-db",
-            ["--no-defaults", $"--datadir={data}", "--auth-root-authentication-method=normal", "--skip-test-db", "--user=root"])
+            ["--no-defaults", $"--datadir={data}", $"--tmpdir={TempPath(context)}", "--auth-root-authentication-method=normal", "--skip-test-db", "--user=root"])
         {
             WorkingDirectory = context.DataDirectory,
         };
         context.Log($"First start: {spec.CommandLine}");
-        var tail = new LineTail(20);
+        // What went wrong comes first; the last lines are the script's general advice.
+        var head = new List<string>();
         await using ManagedProcess install = ManagedProcess.Start(spec, (line, _) =>
         {
             context.Log(line);
-            tail.Add(line);
+            lock (head)
+            {
+                if (head.Count < 12)
+                {
+                    head.Add(line);
+                }
+            }
         });
         int exitCode = await install.Exited.WaitAsync(cancellationToken).ConfigureAwait(false);
         if (exitCode != 0)
@@ -96,7 +111,7 @@ public sealed class MySqlServerResource(string name, int? port = null) : Backing
             // Leave no half-initialised data directory: the next start must initialise again.
             Directory.Delete(data, recursive: true);
             throw new InvalidOperationException(
-                $"mariadb-install-db failed with exit code {exitCode}. Last lines:{Environment.NewLine}{tail}");
+                $"mariadb-install-db failed with exit code {exitCode}. First lines:{Environment.NewLine}{string.Join(Environment.NewLine, head)}");
         }
     }
 
@@ -107,6 +122,7 @@ public sealed class MySqlServerResource(string name, int? port = null) : Backing
             $"--datadir={DataPath(context)}",
             $"--port={Port.ToString(CultureInfo.InvariantCulture)}",
             $"--socket={SocketPath(context)}",
+            $"--tmpdir={TempPath(context)}",
             "--bind-address=127.0.0.1",
             "--user=root",
             "--skip-name-resolve",

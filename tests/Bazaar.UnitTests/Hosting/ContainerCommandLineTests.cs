@@ -70,4 +70,13 @@ public sealed class ContainerCommandLineTests
         Assert.Equal("127.0.0.1", rabbit.CreateProcessSpec(Context).Environment["RABBITMQ_NODE_IP_ADDRESS"]);
         Assert.Equal("25673", rabbit.CreateProcessSpec(Context).Environment["RABBITMQ_DIST_PORT"]);
     }
+
+    [Fact]
+    public void MariaDB_keeps_its_temporary_tables_in_its_own_directory_not_the_shared_tmp()
+    {
+        // A starting mariadbd deletes every #sql file in its tmpdir: in a shared /tmp, another server's temporary tables.
+        MySqlServerResource mysql = Allocated(new MySqlServerResource("mysql"), 13306, "root", "pw3");
+
+        Assert.Contains("--tmpdir=/data/.bazaar/server/tmp", mysql.CreateProcessSpec(Context).Arguments);
+    }
 }

@@ -91,6 +91,27 @@ public sealed class OrchestrationTests : IDisposable
     }
 
     [Fact]
+    public async Task A_resource_whose_dependency_failed_to_start_waits_until_a_person_starts_the_dependency_again()
+    {
+        IDistributedApplicationBuilder builder = NewBuilder();
+        var server = new AbsentServerResource("ghost");
+        IResourceBuilder<AbsentServerResource> ghost = builder.AddResource(server);
+        builder.AddExecutable("second", "sleep", ".", "600").WaitFor(ghost);
+        await using DistributedApplication app = builder.Build();
+        using var deadline = new CancellationTokenSource(Deadline);
+
+        await app.StartAsync(deadline.Token);
+        await Notifications(app).WaitForResourceAsync("ghost", s => s.State == ResourceState.FailedToStart, deadline.Token);
+        server.Installed = true;
+        await app.Services.GetRequiredService<ResourceCommandService>().StartAsync("ghost", deadline.Token);
+
+        // Before, the dependent's wait ended in the dependency's failure: it never started, and stopping threw that failure.
+        ResourceSnapshot second = await Notifications(app).WaitForResourceHealthyAsync("second", deadline.Token);
+        await app.StopAsync(deadline.Token);
+        Assert.False(ProcessTable.IsAlive(second.Pid!.Value));
+    }
+
+    [Fact]
     public async Task A_process_left_by_a_killed_AppHost_is_ended_on_the_next_start()
     {
         IDistributedApplicationBuilder builder = NewBuilder();
@@ -173,11 +194,14 @@ public sealed class OrchestrationTests : IDisposable
         }
     }
 
+    /// <summary>A server whose program is missing until the test installs it (as `sleep`).</summary>
     private sealed class AbsentServerResource(string name) : BackingServerResource(name, null)
     {
+        public volatile bool Installed;
+
         public override string PackageName => "bazaar-ghost-package";
 
-        public override string ServerProgram => "bazaar-no-such-server";
+        public override string ServerProgram => Installed ? "sleep" : "bazaar-no-such-server";
 
         public override string ContainerImage => "ghost:1";
 
@@ -190,9 +214,9 @@ public sealed class OrchestrationTests : IDisposable
 
         public override Task PrepareAsync(ServerLaunchContext context, CancellationToken cancellationToken) => Task.CompletedTask;
 
-        public override ProcessSpec CreateProcessSpec(ServerLaunchContext context) => new(ServerProgram, []);
+        public override ProcessSpec CreateProcessSpec(ServerLaunchContext context) => new(ServerProgram, ["600"]);
 
         public override Task<HealthCheckResult> CheckHealthAsync(CancellationToken cancellationToken) =>
-            Task.FromResult(HealthCheckResult.Unhealthy("never"));
+            Task.FromResult(Installed ? HealthCheckResult.Healthy() : HealthCheckResult.Unhealthy("not installed"));
     }
 }
