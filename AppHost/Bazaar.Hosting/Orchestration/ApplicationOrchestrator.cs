@@ -195,25 +195,13 @@ internal sealed partial class ApplicationOrchestrator
     {
         foreach (IResource dependency in DependencyGraph.DependenciesOf(resource))
         {
-            while (true)
+            // Not WaitForResourceHealthyAsync, which throws once the dependency failed to start: this waits that out, as a
+            // person may fix it and start it again.
+            await foreach (ResourceSnapshot snapshot in Notifications.WatchAsync(cancellationToken).ConfigureAwait(false))
             {
-                try
+                if (string.Equals(snapshot.Name, dependency.Name, StringComparison.OrdinalIgnoreCase) && snapshot.IsHealthy)
                 {
-                    await Notifications.WaitForResourceHealthyAsync(dependency.Name, cancellationToken).ConfigureAwait(false);
                     break;
-                }
-                catch (DistributedApplicationException)
-                {
-                    // The dependency failed to start; keep waiting, a person may fix it and start it again. (Not
-                    // WaitForResourceAsync: it throws on the very failure this waits out.)
-                    await foreach (ResourceSnapshot snapshot in Notifications.WatchAsync(cancellationToken).ConfigureAwait(false))
-                    {
-                        if (string.Equals(snapshot.Name, dependency.Name, StringComparison.OrdinalIgnoreCase)
-                            && snapshot.State != ResourceState.FailedToStart)
-                        {
-                            break;
-                        }
-                    }
                 }
             }
         }
