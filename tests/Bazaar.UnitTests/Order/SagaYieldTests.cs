@@ -22,37 +22,62 @@ public sealed class SagaYieldTests
         NullLogger<SagaYield>.Instance);
 
     [Fact]
-    public async Task Outside_a_peak_every_consumer_transaction_goes_at_once_small_after_an_idle_spell_and_growing_while_they_fill()
+    public async Task After_an_idle_spell_one_transaction_at_a_time_each_allowed_twice_the_last_until_one_takes_fewer()
     {
         using SagaYield yielding = Yield(peakPlacements: 100);
         yielding.Observe(99);
 
-        ValueTask<ConsumerTurn>[] turns = [.. Enumerable.Range(0, 8).Select(_ => yielding.WaitTurnAsync(CancellationToken.None))];
+        List<Task<ConsumerTurn>> waiting = [.. Enumerable.Range(0, 8).Select(_ => yielding.WaitTurnAsync(CancellationToken.None).AsTask())];
 
         Assert.False(yielding.IsYielding);
-        Assert.All(turns, turn => Assert.True(turn.IsCompletedSuccessfully));
-        var first = new ConsumerTurn[turns.Length];
-        for (int i = 0; i < turns.Length; i++)
+        ConsumerTurn turn = await NextTurnAsync(waiting);
+        Assert.Equal(3, turn.MaxMessages);
+        foreach (int limit in new[] { 6, 12 })
         {
-            first[i] = await turns[i];
+            turn.End(messages: turn.MaxMessages);
+            turn = await NextTurnAsync(waiting);
+            Assert.Equal(limit, turn.MaxMessages);
         }
 
-        Assert.All(first, turn => Assert.Equal(3, turn.MaxMessages));
+        // One that takes fewer (the queue ran dry) ends the one-at-a-time: the five waiting go at once.
+        turn.End(messages: 5);
+        ConsumerTurn[] together = await Task.WhenAll(waiting).WaitAsync(TimeSpan.FromSeconds(5));
+        Assert.Equal(5, together.Length);
+        Assert.All(together, next => Assert.Equal(12, next.MaxMessages));
 
-        first[0].End(messages: 3);
-        first[1].End(messages: 3);
-        first[2].End(messages: 1);
-        ConsumerTurn grown = await yielding.WaitTurnAsync(CancellationToken.None);
-        Assert.Equal(9, grown.MaxMessages);
-
-        grown.End(messages: 9);
-        foreach (ConsumerTurn turn in first[3..])
+        // None running, the last having taken fewer: the saga was idle, and the next starts small and alone again.
+        foreach (ConsumerTurn next in together)
         {
-            turn.End(messages: 0);
+            next.End(messages: 1);
         }
 
-        // No transaction running: the saga was idle, and the next starts small again.
-        Assert.Equal(3, (await yielding.WaitTurnAsync(CancellationToken.None)).MaxMessages);
+        ValueTask<ConsumerTurn> alone = yielding.WaitTurnAsync(CancellationToken.None);
+        ValueTask<ConsumerTurn> behind = yielding.WaitTurnAsync(CancellationToken.None);
+        Assert.Equal(3, (await alone).MaxMessages);
+        Assert.False(behind.IsCompleted);
+    }
+
+    [Fact]
+    public async Task A_peak_that_starts_while_a_turn_waits_for_the_ramp_gives_it_a_peak_turn()
+    {
+        using SagaYield yielding = Yield(peakPlacements: 100);
+        yielding.Observe(99);
+        ConsumerTurn ramp = await yielding.WaitTurnAsync(CancellationToken.None);
+        ValueTask<ConsumerTurn> waiting = yielding.WaitTurnAsync(CancellationToken.None);
+        Assert.False(waiting.IsCompleted);
+
+        yielding.Observe(100);
+
+        ConsumerTurn peak = await waiting.AsTask().WaitAsync(TimeSpan.FromSeconds(5));
+        Assert.Equal(3, peak.MaxMessages);
+        ramp.End(messages: 3);
+        peak.End(messages: 3);
+        // A peak turn: the next waits out the pause.
+        ValueTask<ConsumerTurn> next = yielding.WaitTurnAsync(CancellationToken.None);
+        await Eventually.HoldsAsync(() => _clock.PendingTimers.Count > 0, "the next turn's pause is armed");
+        Assert.False(next.IsCompleted);
+        _clock.Advance(Interval);
+        (await next.AsTask().WaitAsync(TimeSpan.FromSeconds(5))).End(messages: 1);
     }
 
     [Fact]
@@ -115,5 +140,14 @@ public sealed class SagaYieldTests
         yielding.Observe(10);
 
         Assert.False(yielding.IsYielding);
+    }
+
+    /// <summary>The one turn of <paramref name="waiting"/> that has gone (the others must still wait), taken out of it.</summary>
+    private static async Task<ConsumerTurn> NextTurnAsync(List<Task<ConsumerTurn>> waiting)
+    {
+        Task<ConsumerTurn> gone = await Task.WhenAny(waiting).WaitAsync(TimeSpan.FromSeconds(5));
+        waiting.Remove(gone);
+        Assert.All(waiting, turn => Assert.False(turn.IsCompleted));
+        return await gone;
     }
 }

@@ -21,8 +21,8 @@ public sealed class SagaYieldOptions
     /// <summary>
     /// During a peak the saga handles its messages one transaction at a time, of at most this many messages, and pauses
     /// <see cref="TurnInterval"/> after each: at most 4 messages a second with the defaults, so orders always move on.
-    /// Outside a peak it is also the size of the saga's first transactions after it was idle, and the step by which
-    /// they grow (see <see cref="SagaYield"/>).
+    /// Outside a peak it is also the size of the saga's first transaction after it was idle, the start of its ramp
+    /// (see <see cref="SagaYield"/>).
     /// </summary>
     [Range(1, 1000)]
     public int MessagesPerTurn { get; set; } = 1;
@@ -47,11 +47,16 @@ public sealed class SagaYieldOptions
 /// <para>
 /// A peak is seen only some time after it starts (the pace is counted per second and read every
 /// <see cref="SagaYieldOptions.CheckInterval"/>), and by then the relay has handed the worker hundreds of orders. So the
-/// saga also starts slowly: after it was idle (no transaction running) its transactions take at most
-/// <see cref="SagaYieldOptions.MessagesPerTurn"/> messages, and the limit grows by as many with each transaction that
-/// reached it, until the consumer's own batch size bounds it. A backlog is soon taken in whole batches, while the start of
-/// a peak costs a few small transactions instead of the consumer's full concurrency of full batches (eight of 32 orders,
-/// some 15 ms of CPU each across the processes, measured in session 8).
+/// saga also starts slowly, as TCP does: after it was idle (the last transaction to end took fewer messages than it was
+/// allowed, and none is running or waiting) it runs one transaction at a time, the first of at most
+/// <see cref="SagaYieldOptions.MessagesPerTurn"/> messages, each next one allowed twice as many as the last if that took
+/// all it was allowed. The first transaction to take fewer (the queue ran dry, or the consumer's batch size bounds it)
+/// ends the one-at-a-time: from then on transactions run side by side, each allowed the ramp's limit, which still
+/// doubles with every transaction that reaches it. A backlog is taken in whole batches after a handful of transactions,
+/// while the first few hundred milliseconds of a peak cost a few small transactions one after another instead of the
+/// consumer's full concurrency: with eight side by side from the start, the saga took 52 orders (eight transactions of
+/// one, then eight of 2-9) in the peak's first 440 ms, and catalog-api, the worker and MariaDB took most of both cores
+/// for its first second, when placement ran at half its speed (session 19).
 /// </para>
 /// </summary>
 public sealed partial class SagaYield : BackgroundService, IConsumerThrottle
@@ -64,10 +69,17 @@ public sealed partial class SagaYield : BackgroundService, IConsumerThrottle
     private readonly SemaphoreSlim _peakTurn = new(1, 1);
     private readonly PeakTurns _peakTurns;
     private readonly RampTurns _rampTurns;
+    private readonly Lock _rampLock = new();
     private DateTimeOffset _nextTurnAt;
     private volatile bool _yielding;
+
+    // The ramp, under _rampLock.
     private int _rampTurnsOut;
-    private int _ramp;
+    private int _rampLimit;
+    private bool _rampOneAtATime;
+    private bool _rampIdle = true;
+    private int _rampWaiting;
+    private TaskCompletionSource? _rampTurnEnded;
 
     public SagaYield(IServiceProvider services, IOptions<SagaYieldOptions> options, IOptions<PlacementPaceOptions> pace, TimeProvider time, ILogger<SagaYield> logger)
     {
@@ -84,8 +96,9 @@ public sealed partial class SagaYield : BackgroundService, IConsumerThrottle
     public bool IsYielding => _yielding;
 
     /// <summary>
-    /// At once outside a peak, with the ramp's limit (unlimited when the saga never yields). During one, waits until no
-    /// other turn is out and the pause after the last one is over, then allows <see cref="SagaYieldOptions.MessagesPerTurn"/>
+    /// Outside a peak, the ramp's turn: at once with its limit, or, while it runs one transaction at a time, when the
+    /// transaction out has ended (unlimited at once when the saga never yields). During a peak, waits until no other turn
+    /// is out and the pause after the last one is over, then allows <see cref="SagaYieldOptions.MessagesPerTurn"/>
     /// messages; ending the turn starts the next pause.
     /// </summary>
     public async ValueTask<ConsumerTurn> WaitTurnAsync(CancellationToken cancellationToken)
@@ -95,15 +108,9 @@ public sealed partial class SagaYield : BackgroundService, IConsumerThrottle
             return ConsumerTurn.Unlimited;
         }
 
-        if (!_yielding)
+        if (!_yielding && await RampTurnAsync(cancellationToken).ConfigureAwait(false) is { } rampTurn)
         {
-            if (Interlocked.Increment(ref _rampTurnsOut) == 1)
-            {
-                // No transaction was running: the saga was idle, and what arrives now may be the start of a peak.
-                Volatile.Write(ref _ramp, _options.Value.MessagesPerTurn);
-            }
-
-            return new ConsumerTurn(Volatile.Read(ref _ramp), _rampTurns);
+            return rampTurn;
         }
 
         await _peakTurn.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -124,6 +131,59 @@ public sealed partial class SagaYield : BackgroundService, IConsumerThrottle
         return new ConsumerTurn(_options.Value.MessagesPerTurn, _peakTurns);
     }
 
+    /// <summary>The ramp's turn, or null if a peak started while it waited.</summary>
+    private async ValueTask<ConsumerTurn?> RampTurnAsync(CancellationToken cancellationToken)
+    {
+        bool waiting = false;
+        try
+        {
+            while (!_yielding)
+            {
+                Task turnEnded;
+                lock (_rampLock)
+                {
+                    if (waiting)
+                    {
+                        waiting = false;
+                        _rampWaiting--;
+                    }
+
+                    if (_rampIdle && _rampTurnsOut == 0)
+                    {
+                        // The saga was idle, and what arrives now may be the start of a peak.
+                        _rampIdle = false;
+                        _rampOneAtATime = true;
+                        _rampLimit = _options.Value.MessagesPerTurn;
+                    }
+
+                    if (!_rampOneAtATime || _rampTurnsOut == 0)
+                    {
+                        _rampTurnsOut++;
+                        return new ConsumerTurn(_rampLimit, _rampTurns);
+                    }
+
+                    waiting = true;
+                    _rampWaiting++;
+                    turnEnded = (_rampTurnEnded ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+                }
+
+                await turnEnded.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            return null;
+        }
+        finally
+        {
+            if (waiting)
+            {
+                lock (_rampLock)
+                {
+                    _rampWaiting--;
+                }
+            }
+        }
+    }
+
     /// <summary>Takes in a fresh reading of the pace: orders placed in the current and the previous second.</summary>
     internal void Observe(long recentPlacements)
     {
@@ -134,6 +194,16 @@ public sealed partial class SagaYield : BackgroundService, IConsumerThrottle
             _yielding = yielding;
             if (yielding)
             {
+                // The saga ramps up again after the peak; turns waiting for the ramp take their peak turns instead.
+                TaskCompletionSource? waiting;
+                lock (_rampLock)
+                {
+                    _rampIdle = true;
+                    waiting = _rampTurnEnded;
+                    _rampTurnEnded = null;
+                }
+
+                waiting?.TrySetResult();
                 LogPeakStarted(_logger, recentPlacements, _options.Value.MessagesPerTurn, _options.Value.TurnInterval.TotalMilliseconds);
             }
             else
@@ -198,18 +268,35 @@ public sealed partial class SagaYield : BackgroundService, IConsumerThrottle
         }
     }
 
-    /// <summary>Ends a turn taken outside a peak: one that took all it was allowed raises the limit of the next.</summary>
+    /// <summary>
+    /// Ends a turn taken outside a peak: one that took all it was allowed doubles the ramp's limit; one that took fewer
+    /// ends the one-at-a-time, and, if no other is out or waiting, leaves the saga idle.
+    /// </summary>
     private sealed class RampTurns(SagaYield owner) : IConsumerTurnOwner
     {
         public void TurnEnded(int maxMessages, int messages)
         {
-            if (messages >= maxMessages)
+            TaskCompletionSource? waiting;
+            lock (owner._rampLock)
             {
-                // Past the consumer's batch size no transaction reaches the limit any more, so it stops growing there.
-                Interlocked.Add(ref owner._ramp, owner._options.Value.MessagesPerTurn);
+                owner._rampTurnsOut--;
+                if (messages >= maxMessages)
+                {
+                    // Past the consumer's batch size no transaction reaches the limit any more, so it stops growing there.
+                    owner._rampLimit = maxMessages > int.MaxValue / 2 ? int.MaxValue : Math.Max(owner._rampLimit, maxMessages * 2);
+                }
+                else
+                {
+                    // Idle only if no other turn is out nor waiting (the waiting hold deliveries).
+                    owner._rampOneAtATime = false;
+                    owner._rampIdle = owner._rampTurnsOut == 0 && owner._rampWaiting == 0;
+                }
+
+                waiting = owner._rampTurnEnded;
+                owner._rampTurnEnded = null;
             }
 
-            Interlocked.Decrement(ref owner._rampTurnsOut);
+            waiting?.TrySetResult();
         }
     }
 
