@@ -11,12 +11,13 @@ namespace Bazaar.UnitTests.Order;
 public sealed class SagaYieldTests
 {
     private static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(250);
+    private static readonly TimeSpan OneAtATimeFor = TimeSpan.FromSeconds(1);
 
     private readonly ManualTimeProvider _clock = new();
 
     private SagaYield Yield(int peakPlacements) => new(
         new ServiceCollection().BuildServiceProvider(),
-        Options.Create(new SagaYieldOptions { PeakPlacements = peakPlacements, MessagesPerTurn = 3, TurnInterval = Interval }),
+        Options.Create(new SagaYieldOptions { PeakPlacements = peakPlacements, MessagesPerTurn = 3, TurnInterval = Interval, OneAtATimeFor = OneAtATimeFor }),
         Options.Create(new PlacementPaceOptions()),
         _clock,
         NullLogger<SagaYield>.Instance);
@@ -55,6 +56,25 @@ public sealed class SagaYieldTests
         ValueTask<ConsumerTurn> behind = yielding.WaitTurnAsync(CancellationToken.None);
         Assert.Equal(3, (await alone).MaxMessages);
         Assert.False(behind.IsCompleted);
+    }
+
+    [Fact]
+    public async Task One_at_a_time_lasts_no_longer_than_its_bound_even_while_a_slow_transaction_holds_the_turn()
+    {
+        using SagaYield yielding = Yield(peakPlacements: 100);
+        yielding.Observe(99);
+        ConsumerTurn slow = await yielding.WaitTurnAsync(CancellationToken.None);
+        List<Task<ConsumerTurn>> waiting = [yielding.WaitTurnAsync(CancellationToken.None).AsTask(), yielding.WaitTurnAsync(CancellationToken.None).AsTask()];
+        await Eventually.HoldsAsync(() => _clock.PendingTimers.Count == 2, "both waiting turns wait with the bound");
+
+        _clock.Advance(OneAtATimeFor - TimeSpan.FromMilliseconds(1));
+        Assert.All(waiting, turn => Assert.False(turn.IsCompleted));
+        _clock.Advance(TimeSpan.FromMilliseconds(1));
+
+        ConsumerTurn[] together = await Task.WhenAll(waiting).WaitAsync(TimeSpan.FromSeconds(5));
+        Assert.All(together, turn => Assert.Equal(3, turn.MaxMessages));
+        slow.End(messages: 3);
+        Assert.True(yielding.WaitTurnAsync(CancellationToken.None).IsCompleted);
     }
 
     [Fact]

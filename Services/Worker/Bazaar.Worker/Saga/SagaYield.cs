@@ -27,6 +27,14 @@ public sealed class SagaYieldOptions
     [Range(1, 1000)]
     public int MessagesPerTurn { get; set; } = 1;
 
+    /// <summary>
+    /// After an idle spell the saga runs one transaction at a time for at most this long (less if one takes fewer messages
+    /// than it was allowed): long enough for a peak to be seen, short enough that slow transactions (a flash sale's
+    /// reservations contend for one row) do not keep a backlog in single file.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:01:00")]
+    public TimeSpan OneAtATimeFor { get; set; } = TimeSpan.FromSeconds(1);
+
     /// <summary>The pause after each turn during a peak.</summary>
     [Range(typeof(TimeSpan), "00:00:00", "00:01:00")]
     public TimeSpan TurnInterval { get; set; } = TimeSpan.FromMilliseconds(250);
@@ -50,9 +58,9 @@ public sealed class SagaYieldOptions
 /// saga also starts slowly, as TCP does: after it was idle (the last transaction to end took fewer messages than it was
 /// allowed, and none is running or waiting) it runs one transaction at a time, the first of at most
 /// <see cref="SagaYieldOptions.MessagesPerTurn"/> messages, each next one allowed twice as many as the last if that took
-/// all it was allowed. The first transaction to take fewer (the queue ran dry, or the consumer's batch size bounds it)
-/// ends the one-at-a-time: from then on transactions run side by side, each allowed the ramp's limit, which still
-/// doubles with every transaction that reaches it. A backlog is taken in whole batches after a handful of transactions,
+/// all it was allowed. The first transaction to take fewer (the queue ran dry, or the consumer's batch size bounds it),
+/// or <see cref="SagaYieldOptions.OneAtATimeFor"/> passing, ends the one-at-a-time: from then on transactions run side
+/// by side, each allowed the ramp's limit, which still doubles with every transaction that reaches it. A backlog is taken in whole batches after a handful of transactions,
 /// while the first few hundred milliseconds of a peak cost a few small transactions one after another instead of the
 /// consumer's full concurrency: with eight side by side from the start, the saga took 52 orders (eight transactions of
 /// one, then eight of 2-9) in the peak's first 440 ms, and catalog-api, the worker and MariaDB took most of both cores
@@ -77,6 +85,7 @@ public sealed partial class SagaYield : BackgroundService, IConsumerThrottle
     private int _rampTurnsOut;
     private int _rampLimit;
     private bool _rampOneAtATime;
+    private long _rampStartedAt;
     private bool _rampIdle = true;
     private int _rampWaiting;
     private TaskCompletionSource? _rampTurnEnded;
@@ -140,6 +149,7 @@ public sealed partial class SagaYield : BackgroundService, IConsumerThrottle
             while (!_yielding)
             {
                 Task turnEnded;
+                TimeSpan alone;
                 lock (_rampLock)
                 {
                     if (waiting)
@@ -153,7 +163,14 @@ public sealed partial class SagaYield : BackgroundService, IConsumerThrottle
                         // The saga was idle, and what arrives now may be the start of a peak.
                         _rampIdle = false;
                         _rampOneAtATime = true;
+                        _rampStartedAt = _time.GetTimestamp();
                         _rampLimit = _options.Value.MessagesPerTurn;
+                    }
+
+                    alone = _options.Value.OneAtATimeFor - _time.GetElapsedTime(_rampStartedAt);
+                    if (alone <= TimeSpan.Zero)
+                    {
+                        _rampOneAtATime = false;
                     }
 
                     if (!_rampOneAtATime || _rampTurnsOut == 0)
@@ -167,7 +184,14 @@ public sealed partial class SagaYield : BackgroundService, IConsumerThrottle
                     turnEnded = (_rampTurnEnded ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
                 }
 
-                await turnEnded.WaitAsync(cancellationToken).ConfigureAwait(false);
+                try
+                {
+                    await turnEnded.WaitAsync(alone, _time, cancellationToken).ConfigureAwait(false);
+                }
+                catch (TimeoutException)
+                {
+                    // One at a time long enough: the next round lets every waiting turn go.
+                }
             }
 
             return null;
