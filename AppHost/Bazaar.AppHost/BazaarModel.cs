@@ -23,6 +23,12 @@ public static class BazaarModel
 
     public const int CatalogReplicas = 2;
 
+    /// <summary>
+    /// Orders placed in 1-2 s from which placement counts as a promotion-day peak: the saga takes turns and orderdb's outbox
+    /// relay holds its events back until it is over (<c>Saga:Yield</c> and <c>Orders:RelayHold</c>).
+    /// </summary>
+    private const string PeakPlacements = "500";
+
     public static void Configure(IDistributedApplicationBuilder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);
@@ -66,13 +72,16 @@ public static class BazaarModel
             .WithReference(messaging).WaitFor(messaging)
             .WithReference(catalogApi).WaitFor(catalogApi)
             .WithReference(authApi).WaitFor(authApi)
+            .WithEnvironment("Orders__RelayHold__PeakPlacements", PeakPlacements)
             .WithHttpHealthCheck("/health");
 
         // The saga yields to placement during a promotion-day peak (500 orders in 1-2 s: more than it can follow anyway) and
-        // catches up after it (Services/Worker/README.md, "Yielding to a placement peak").
+        // catches up after it; orderdb's outbox relay, whichever process holds its lease, holds its events back meanwhile
+        // (Services/Worker/README.md, "Yielding to a placement peak").
         IResourceBuilder<ProjectResource> worker = builder.AddProject("worker", "Services/Worker/Bazaar.Worker/Bazaar.Worker.csproj")
             .WithHttpEndpoint(Ports.Worker)
-            .WithEnvironment("Saga__Yield__PeakPlacements", "500")
+            .WithEnvironment("Saga__Yield__PeakPlacements", PeakPlacements)
+            .WithEnvironment("Orders__RelayHold__PeakPlacements", PeakPlacements)
             .WithEnvironment("ServiceAuth__ClientId", "worker")
             .WithEnvironment("ServiceAuth__ClientSecret", workerClientSecret)
             .WithEnvironment("Callbacks__SigningSecret", callbackSigningSecret)

@@ -193,10 +193,12 @@ bench_start_service() { # name dll health-path env...
   printf -v "${name//-/_}_url" '%s' "$url"
 }
 
-# The worker's settings as the AppHost gives them (BazaarModel): the saga yields while placement is at a peak of 500
-# orders in 1-2 s (BENCH_SAGA_YIELD=0: never yields). BENCH_WORKER_NICE=N starts it at nice N (the AppHost's
-# WithCpuPriority; the AppHost does not use it for the worker: measured without effect, eng/bench/RESULTS.md).
+# The settings the AppHost gives (BazaarModel): the saga yields while placement is at a peak of 500 orders in 1-2 s
+# (BENCH_SAGA_YIELD=0: never yields), and orderdb's outbox relay holds its events back meanwhile, in order-api and the
+# worker (BENCH_RELAY_HOLD=0: never holds; since session 19). BENCH_WORKER_NICE=N starts the worker at nice N (the
+# AppHost's WithCpuPriority; the AppHost does not use it for the worker: measured without effect, eng/bench/RESULTS.md).
 bench_saga_yield=500
+bench_relay_hold=500
 
 # Builds and starts auth-api, catalog-api, order-api and the worker as the AppHost wires them (after
 # bench_start_servers authdb catalogdb orderdb). Sets admin_password and <service>_url / <service>_pid.
@@ -214,8 +216,7 @@ bench_start_shop() {
   bench_start_service catalog-api catalog/Bazaar.Catalog.Api.dll /api/catalog/items/1 ConnectionStrings__catalogdb="$(bench_db catalogdb)" \
     "services__auth-api__http__0=$auth_api_url"
   local discovery=("services__auth-api__http__0=$auth_api_url" "services__catalog-api__http__0=$catalog_api_url")
-  # BENCH_RELAY_HOLD=N: orderdb's relay holds back during a placement peak (Orders:RelayHold; off, as in the AppHost).
-  local relay_hold="Orders__RelayHold__PeakPlacements=${BENCH_RELAY_HOLD:-0}"
+  local relay_hold="Orders__RelayHold__PeakPlacements=${BENCH_RELAY_HOLD:-$bench_relay_hold}"
   bench_start_service order-api order/Bazaar.Order.Api.dll /alive ConnectionStrings__orderdb="$(bench_db orderdb)" "${discovery[@]}" "$relay_hold"
   bench_service_nice="${BENCH_WORKER_NICE:-0}" \
     bench_start_service worker worker/Bazaar.Worker.dll /alive ConnectionStrings__orderdb="$(bench_db orderdb)" "${discovery[@]}" \

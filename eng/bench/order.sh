@@ -20,8 +20,8 @@
 # the worker at nice N (default 0). BENCH_IDLE=S leaves every process idle for S seconds before the measured run (default
 # 0), so placement alone meets its peak after a quiet spell, as it does in the default mode after the saga's drain.
 # BENCH_REPEAT=N measures placement N more times on the same servers (each in the table and the summary).
-# BENCH_RELAY_HOLD=N gives order-api and the worker Orders:RelayHold:PeakPlacements N (default 0, as the AppHost: off),
-# so orderdb's relay holds its events back during the peak (session 17, RESULTS.md).
+# BENCH_RELAY_HOLD=N gives order-api and the worker Orders:RelayHold:PeakPlacements N (lib.sh's bench_relay_hold, 500 as
+# the AppHost since session 19: orderdb's relay holds its events back during the peak; 0 publishes them at once).
 set -euo pipefail
 BENCH_OUT="${BENCH_OUT:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/.out/order}"
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -37,7 +37,7 @@ idle="${BENCH_IDLE:-0}"
 repeat="${BENCH_REPEAT:-0}"
 repeat_env=""; (( repeat == 0 )) || repeat_env="BENCH_REPEAT=$repeat "
 saga_yield="${BENCH_SAGA_YIELD:-$bench_saga_yield}"
-relay_hold="${BENCH_RELAY_HOLD:-0}"
+relay_hold="${BENCH_RELAY_HOLD:-$bench_relay_hold}"
 bench_require wrk wrk
 bench_require python3 python3
 bench_start_servers authdb catalogdb orderdb
