@@ -102,6 +102,10 @@ public sealed class AdminBrowserTests(ITestOutputHelper output) : IAsyncLifetime
 
         await Expect(page.Locator($"tr[data-order='{orderId}']")).ToBeVisibleAsync();
         await Screenshot(page, "orders");
+        // CI (2026-12-03) waited 60 s for #ship with the orders list on the screen under the order's address: most likely
+        // the link was clicked before the list's circuit ran, and that circuit, starting after the order had been shown,
+        // rendered the list again. So the list's circuit runs first, as for the Ship button below.
+        await Chromium.ExpectCircuitAsync(page);
         await page.Locator($"tr[data-order='{orderId}'] a").ClickAsync();
         await Expect(page.Locator("#order-status")).ToHaveTextAsync("Paid");
         // The prerendered page shows the button before the circuit runs; a click then does nothing (CI, 2026-12-02).
