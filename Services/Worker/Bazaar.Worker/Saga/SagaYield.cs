@@ -58,13 +58,14 @@ public sealed class SagaYieldOptions
 /// saga also starts slowly, as TCP does: after it was idle (the last transaction to end took fewer messages than it was
 /// allowed, and none is running or waiting) it runs one transaction at a time, the first of at most
 /// <see cref="SagaYieldOptions.MessagesPerTurn"/> messages, each next one allowed twice as many as the last if that took
-/// all it was allowed. The first transaction to take fewer (the queue ran dry, or the consumer's batch size bounds it),
-/// or <see cref="SagaYieldOptions.OneAtATimeFor"/> passing, ends the one-at-a-time: from then on transactions run side
-/// by side, each allowed the ramp's limit, which still doubles with every transaction that reaches it. A backlog is taken in whole batches after a handful of transactions,
-/// while the first few hundred milliseconds of a peak cost a few small transactions one after another instead of the
-/// consumer's full concurrency: with eight side by side from the start, the saga took 52 orders (eight transactions of
-/// one, then eight of 2-9) in the peak's first 440 ms, and catalog-api, the worker and MariaDB took most of both cores
-/// for its first second, when placement ran at half its speed (session 19).
+/// all it was allowed. The first transaction to take fewer (the queue ran dry, or the consumer's batch size bounds it), or
+/// <see cref="SagaYieldOptions.OneAtATimeFor"/> passing, ends the one-at-a-time: from then on transactions run side by
+/// side, each allowed the ramp's limit, which still doubles with every transaction that reaches it. A backlog is taken
+/// in whole batches after a handful of transactions, while the first few hundred milliseconds of a peak cost a few
+/// small transactions one after another instead of the consumer's full concurrency: with eight side by side from the
+/// start, the saga took 52 orders (eight transactions of one, then eight of 2-10) in the peak's first 440 ms, and
+/// catalog-api, the worker and MariaDB took most of both cores for its first second, when placement ran at half its
+/// speed (session 19).
 /// </para>
 /// </summary>
 public sealed partial class SagaYield : BackgroundService, IConsumerThrottle
