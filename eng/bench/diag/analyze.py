@@ -11,7 +11,7 @@ import os
 import sys
 
 d = sys.argv[1]
-requests, groups, handled, transactions, catalog, compiled = [], [], [], [], [], []
+requests, groups, transactions, catalog, compiled = [], [], [], [], []
 for path in glob.glob(f"{d}/d.*"):
     for line in open(path):
         f = line.strip().split(",", 4)
@@ -20,7 +20,6 @@ for path in glob.glob(f"{d}/d.*"):
         elif f[0] == "G" and f[1] == "orders.place":
             groups.append((int(f[2]), int(f[3])))
         elif f[0] == "H":
-            handled.append((int(f[1]), int(f[3])))
             transactions.append((int(f[1]), int(f[2]), int(f[3])))
         elif f[0] == "Q":
             catalog.append((int(f[2]), f[3] + " " + "/".join(f[4].split("/")[:5])))
@@ -52,7 +51,7 @@ longest = collections.defaultdict(float)
 for a, b in groups:
     longest[(a - start) // B] = max(longest[(a - start) // B], (b - a) / 1e6)
 consumed = collections.Counter()
-for a, n in handled:
+for a, _, n in transactions:
     consumed[(a - start) // B] += n
 cpu, names = {}, []
 if os.path.exists(f"{d}/cpu.csv"):
