@@ -17,13 +17,13 @@ fi
 if [ "$(id -u)" -ne 0 ] && ! command -v sudo >/dev/null 2>&1; then
   echo "Bazaar needs these Debian packages: ${need[*]}" >&2
   echo "Install them with: sudo apt-get install -y ${need[*]}" >&2
-  echo "or run the backing servers as containers: ./run.sh --runtime docker" >&2
+  echo "or run the backing servers as containers: ./run.sh --runtime container" >&2
   exit 1
 fi
 sudo=""
 [ "$(id -u)" -ne 0 ] && sudo="sudo"
 if ! command -v apt-get >/dev/null 2>&1; then
-  echo "No apt-get here. Install: ${need[*]} (or use ./run.sh --runtime docker)" >&2
+  echo "No apt-get here. Install: ${need[*]} (or use ./run.sh --runtime container)" >&2
   exit 1
 fi
 echo "Installing ${need[*]} ..."

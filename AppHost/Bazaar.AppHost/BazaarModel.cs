@@ -3,12 +3,12 @@ using Bazaar.Hosting;
 namespace Bazaar.AppHost;
 
 /// <summary>
-/// The Bazaar application: its backing servers, databases and services, each referencing what it uses and waiting
-/// for it. Public so the end-to-end tests start exactly this model.
+/// The Bazaar application: its backing servers, databases and services, each referencing what it uses and waiting for
+/// it; every server and service is started again if it crashes.
 /// </summary>
-public static class BazaarModel
+public sealed class BazaarModel
 {
-    /// <summary>Preferred ports (a free one is taken, and remembered, when one is busy); replicas count up from these.</summary>
+    /// <summary>Preferred ports (a free one is taken, and remembered, when one is busy).</summary>
     public static class Ports
     {
         public const int Cache = 16379;
@@ -29,57 +29,95 @@ public static class BazaarModel
     /// </summary>
     private const string PeakPlacements = "500";
 
-    public static void Configure(IDistributedApplicationBuilder builder)
+    private BazaarModel(BazaarDataDirectory data) => Data = data;
+
+    public BazaarDataDirectory Data { get; }
+
+    /// <summary>Where auth-api writes the generated admin password: inside the data directory.</summary>
+    public string AdminPasswordFile => Path.Combine(Data.SecretsDirectory, "auth-admin-password");
+
+    public static BazaarModel Configure(IDistributedApplicationBuilder builder, BazaarOptions options)
     {
         ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(options);
 
-        IResourceBuilder<RedisResource> cache = builder.AddRedis("cache", Ports.Cache);
-        IResourceBuilder<RabbitMQServerResource> messaging = builder.AddRabbitMQ("messaging", Ports.Messaging);
-        IResourceBuilder<MySqlServerResource> mysql = builder.AddMySql("mysql", Ports.MySql);
-        IResourceBuilder<MySqlDatabaseResource> catalogDb = mysql.AddDatabase("catalogdb");
-        IResourceBuilder<MySqlDatabaseResource> orderDb = mysql.AddDatabase("orderdb");
-        IResourceBuilder<MySqlDatabaseResource> authDb = mysql.AddDatabase("authdb");
-
-        // Shared by auth-api and the worker: the worker's client-credentials secret; and the worker's callback signing key.
-        GeneratedSecret workerClientSecret = builder.AddSecret("worker-client-secret");
-        GeneratedSecret callbackSigningSecret = builder.AddSecret("callback-signing-secret");
-
-        IResourceBuilder<ProjectResource> authApi = builder.AddProject("auth-api", "Services/Auth/Bazaar.Auth.Api/Bazaar.Auth.Api.csproj")
-            .WithHttpEndpoint(Ports.AuthApi)
-            .WithEnvironment("Auth__Clients__worker__Secret", workerClientSecret)
-            .WithEnvironment("Auth__SecretsDirectory", SecretsDirectory(builder))
-            .WithReference(authDb).WaitFor(authDb)
-            .WithReference(cache).WaitFor(cache)
-            .WithHttpHealthCheck("/health");
-        if (builder.Configuration["BAZAAR_ADMIN_PASSWORD"] is { Length: > 0 } adminPassword)
+        string dataDirectory = options.ResolveDataDirectory(builder.AppHostDirectory);
+        if (options.Fresh && Directory.Exists(dataDirectory))
         {
-            authApi.WithEnvironment("Auth__AdminPassword", adminPassword);
+            Directory.Delete(dataDirectory, recursive: true);
         }
 
-        IResourceBuilder<ProjectResource> catalogApi = builder.AddProject("catalog-api", "Services/Catalog/Bazaar.Catalog.Api/Bazaar.Catalog.Api.csproj")
-            .WithHttpEndpoint(Ports.CatalogApi)
+        var data = new BazaarDataDirectory(dataDirectory, options.FreePorts);
+        var model = new BazaarModel(data);
+        ConfigureDashboard(builder, options, data);
+        builder.AddResourceStateServer(options.StateUrl);
+
+        bool containers = options.Runtime == ServerRuntime.Container;
+        IResourceBuilder<IResourceWithConnectionString> cache = containers
+            ? builder.AddRedis("cache", data.Port("cache", Ports.Cache), Password(builder, data, "cache"))
+                .WithDataBindMount(data.ResourceDirectory("cache"))
+            : builder.AddRedisServer("cache", data, Ports.Cache);
+        IResourceBuilder<IResourceWithConnectionString> messaging = containers
+            ? builder.AddRabbitMQ("messaging", builder.AddParameter("messaging-user", "bazaar"), Password(builder, data, "messaging"), data.Port("messaging", Ports.Messaging))
+                .WithDataBindMount(data.ResourceDirectory("messaging"))
+            : builder.AddRabbitMQServer("messaging", data, Ports.Messaging);
+        IResourceBuilder<MySqlDatabaseResource> catalogDb, orderDb, authDb;
+        if (containers)
+        {
+            IResourceBuilder<MySqlContainerResource> mysql = builder.AddMySqlContainer("mysql", data, Ports.MySql).WithRestartOnCrash();
+            (catalogDb, orderDb, authDb) = (mysql.AddDatabase("catalogdb"), mysql.AddDatabase("orderdb"), mysql.AddDatabase("authdb"));
+        }
+        else
+        {
+            IResourceBuilder<MariaDbServerResource> mysql = builder.AddMariaDb("mysql", data, Ports.MySql).WithRestartOnCrash();
+            (catalogDb, orderDb, authDb) = (mysql.AddDatabase("catalogdb"), mysql.AddDatabase("orderdb"), mysql.AddDatabase("authdb"));
+        }
+
+        cache.WithRestartOnCrash();
+        messaging.WithRestartOnCrash();
+
+        // Shared by auth-api and the worker: the worker's client-credentials secret; and the worker's callback signing key.
+        IResourceBuilder<ParameterResource> workerClientSecret = builder.AddParameter("worker-client-secret", data.Secret("worker-client-secret"), secret: true);
+        IResourceBuilder<ParameterResource> callbackSigningSecret = builder.AddParameter("callback-signing-secret", data.Secret("callback-signing-secret"), secret: true);
+
+        IResourceBuilder<ProjectResource> authApi = builder.AddProject<Projects.Bazaar_Auth_Api>("auth-api", launchProfileName: null)
+            .WithHttpEndpoint(data.Port("auth-api", Ports.AuthApi))
+            .WithEnvironment("Auth__Clients__worker__Secret", workerClientSecret)
+            .WithEnvironment("Auth__SecretsDirectory", data.SecretsDirectory)
+            .WithReference(authDb).WaitFor(authDb)
+            .WithReference(cache).WaitFor(cache)
+            .WithHttpHealthCheck("/health")
+            .WithRestartOnCrash();
+        if (options.AdminPassword is not null)
+        {
+            authApi.WithEnvironment("Auth__AdminPassword", builder.AddParameter("admin-password", options.AdminPassword, secret: true));
+        }
+
+        IResourceBuilder<ProjectResource> catalogApi = builder.AddProject<Projects.Bazaar_Catalog_Api>("catalog-api", launchProfileName: null)
+            .WithHttpEndpoint(data.Port("catalog-api", Ports.CatalogApi))
             .WithReplicas(CatalogReplicas)
             .WithReference(catalogDb).WaitFor(catalogDb)
             .WithReference(cache).WaitFor(cache)
             .WithReference(messaging).WaitFor(messaging)
             .WithReference(authApi).WaitFor(authApi)
-            .WithHttpHealthCheck("/health");
+            .WithHttpHealthCheck("/health")
+            .WithRestartOnCrash();
 
-        IResourceBuilder<ProjectResource> orderApi = builder.AddProject("order-api", "Services/Order/Bazaar.Order.Api/Bazaar.Order.Api.csproj")
-            .WithHttpEndpoint(Ports.OrderApi)
+        IResourceBuilder<ProjectResource> orderApi = builder.AddProject<Projects.Bazaar_Order_Api>("order-api", launchProfileName: null)
+            .WithHttpEndpoint(data.Port("order-api", Ports.OrderApi))
             .WithReference(orderDb).WaitFor(orderDb)
             .WithReference(cache).WaitFor(cache)
             .WithReference(messaging).WaitFor(messaging)
             .WithReference(catalogApi).WaitFor(catalogApi)
             .WithReference(authApi).WaitFor(authApi)
             .WithEnvironment("Orders__RelayHold__PeakPlacements", PeakPlacements)
-            .WithHttpHealthCheck("/health");
+            .WithHttpHealthCheck("/health")
+            .WithRestartOnCrash();
 
-        // The saga yields to placement during a promotion-day peak (500 orders in 1-2 s: more than it can follow anyway) and
-        // catches up after it; orderdb's outbox relay, whichever process holds its lease, holds its events back meanwhile
-        // (Services/Worker/README.md, "Yielding to a placement peak").
-        IResourceBuilder<ProjectResource> worker = builder.AddProject("worker", "Services/Worker/Bazaar.Worker/Bazaar.Worker.csproj")
-            .WithHttpEndpoint(Ports.Worker)
+        // The saga yields to placement during a promotion-day peak and catches up after it; orderdb's outbox relay, whichever
+        // process holds its lease, holds its events back meanwhile (Services/Worker/README.md, "Yielding to a placement peak").
+        IResourceBuilder<ProjectResource> worker = builder.AddProject<Projects.Bazaar_Worker>("worker", launchProfileName: null)
+            .WithHttpEndpoint(data.Port("worker", Ports.Worker))
             .WithEnvironment("Saga__Yield__PeakPlacements", PeakPlacements)
             .WithEnvironment("Orders__RelayHold__PeakPlacements", PeakPlacements)
             .WithEnvironment("ServiceAuth__ClientId", "worker")
@@ -90,21 +128,33 @@ public static class BazaarModel
             .WithReference(cache).WaitFor(cache)
             .WithReference(catalogApi).WaitFor(catalogApi)
             .WithReference(authApi).WaitFor(authApi)
-            .WithHttpHealthCheck("/health");
+            .WithHttpHealthCheck("/health")
+            .WithRestartOnCrash();
 
-        builder.AddProject("admin", "Web/Bazaar.Admin/Bazaar.Admin.csproj")
-            .WithHttpEndpoint(Ports.Admin)
+        builder.AddProject<Projects.Bazaar_Admin>("admin", launchProfileName: null)
+            .WithHttpEndpoint(data.Port("admin", Ports.Admin))
             .WithReference(catalogApi).WaitFor(catalogApi)
             .WithReference(orderApi).WaitFor(orderApi)
             .WithReference(authApi).WaitFor(authApi)
             .WithReference(worker)
-            .WithHttpHealthCheck("/health");
+            .WithHttpHealthCheck("/health")
+            .WithRestartOnCrash();
+
+        return model;
     }
 
-    /// <summary>Where auth-api writes the generated admin password (<see cref="AdminPasswordFile"/>): inside the data directory.</summary>
-    public static string SecretsDirectory(IDistributedApplicationBuilder builder) =>
-        Path.Combine(builder.Options.ResolveDataDirectory(), "secrets");
+    /// <summary>
+    /// The Aspire dashboard on plain http at a fixed loopback address, OTLP beside it, and its telemetry API behind a key
+    /// that scripts and tests read from the data directory (or BAZAAR_DASHBOARD_API_KEY).
+    /// </summary>
+    private static void ConfigureDashboard(IDistributedApplicationBuilder builder, BazaarOptions options, BazaarDataDirectory data)
+    {
+        builder.Configuration["ASPNETCORE_URLS"] = options.DashboardUrl;
+        builder.Configuration["ASPIRE_DASHBOARD_OTLP_HTTP_ENDPOINT_URL"] = options.OtlpUrl;
+        builder.Configuration["ASPIRE_ALLOW_UNSECURED_TRANSPORT"] = "true";
+        builder.Configuration["AppHost:DashboardApiKey"] = options.ResolveDashboardApiKey(data.SecretsDirectory);
+    }
 
-    public static string AdminPasswordFile(IDistributedApplicationBuilder builder) =>
-        Path.Combine(SecretsDirectory(builder), "auth-admin-password");
+    private static IResourceBuilder<ParameterResource> Password(IDistributedApplicationBuilder builder, BazaarDataDirectory data, string server) =>
+        builder.AddParameter($"{server}-password", data.Secret($"{server}-password"), secret: true);
 }

@@ -1,11 +1,9 @@
 using Bazaar.AppHost;
-using Bazaar.Dashboard;
-using Bazaar.Hosting;
 
-IDistributedApplicationBuilder builder;
+BazaarOptions options;
 try
 {
-    builder = DistributedApplication.CreateBuilder(args);
+    options = BazaarOptions.Parse(args, Environment.GetEnvironmentVariable);
 }
 catch (ArgumentException ex)
 {
@@ -13,23 +11,18 @@ catch (ArgumentException ex)
     return 2;
 }
 
-BazaarModel.Configure(builder);
-builder.AddDashboard();
-
-await using DistributedApplication app = builder.Build();
-try
+IDistributedApplicationBuilder builder = DistributedApplication.CreateBuilder(new DistributedApplicationOptions
 {
-    await app.StartAsync();
-}
-catch (DistributedApplicationException ex)
-{
-    Console.Error.WriteLine(ex.Message);
-    return 1;
-}
+    Args = [.. options.AspireArgs],
+    // The dashboard serves plain http on loopback (Bazaar binds nothing else).
+    AllowUnsecuredTransport = true,
+});
+BazaarModel model = BazaarModel.Configure(builder, options);
 
-Console.WriteLine($"Bazaar is starting. Dashboard: {app.DashboardUrl ?? "(disabled)"}   Data: {app.DataDirectory}   Ctrl+C stops everything.");
-Console.WriteLine(builder.Configuration["BAZAAR_ADMIN_PASSWORD"] is { Length: > 0 }
+Console.WriteLine($"Bazaar: data in {model.Data.Path}; resource states for scripts at {options.StateUrl}/api/resources. Ctrl+C stops everything.");
+Console.WriteLine(options.AdminPassword is not null
     ? "Admin: admin@bazaar.local, password from BAZAAR_ADMIN_PASSWORD."
-    : $"Admin: admin@bazaar.local, password in {BazaarModel.AdminPasswordFile(builder)} (written by auth-api at its first start).");
-await app.RunAsync();
+    : $"Admin: admin@bazaar.local, password in {model.AdminPasswordFile} (written by auth-api at its first start).");
+Console.WriteLine($"Dashboard telemetry API key (header x-api-key): in {Path.Combine(model.Data.SecretsDirectory, "dashboard-api-key")} unless BAZAAR_DASHBOARD_API_KEY is set.");
+await builder.Build().RunAsync();
 return 0;
