@@ -1,14 +1,18 @@
 using System.Globalization;
+using Aspire.Hosting;
+using Aspire.Hosting.ApplicationModel;
+using Aspire.Hosting.Testing;
 using Bazaar.Hosting;
-using Bazaar.Hosting.Processes;
 using Microsoft.Extensions.DependencyInjection;
+using MySqlConnector;
 
 namespace Bazaar.Testing;
 
 /// <summary>
-/// Real Redis, RabbitMQ and MariaDB for tests, started by the hosting engine in a temporary data directory on free
-/// loopback ports. <see cref="SharedAsync"/> gives the one set a test process shares (isolate by database, key prefix,
-/// exchange and queue names); <see cref="StartDedicatedAsync"/> gives a set of its own that a test may stop and start.
+/// Real Redis, RabbitMQ and MariaDB for tests: an Aspire model of just those servers (AppHost/Bazaar.Hosting's executable
+/// resources) started through Aspire.Hosting.Testing in a temporary data directory on free loopback ports.
+/// <see cref="SharedAsync"/> gives the one set a test process shares (isolate by database, key prefix, exchange and queue
+/// names); <see cref="StartDedicatedAsync"/> gives a set of its own that a test may stop and start.
 /// </summary>
 public sealed class TestServers : IAsyncDisposable
 {
@@ -21,18 +25,19 @@ public sealed class TestServers : IAsyncDisposable
     private static readonly SemaphoreSlim SharedLock = new(1, 1);
     private static TestServers? _shared;
 
-    private readonly DistributedApplication _app;
+    private readonly Dictionary<string, string> _connectionStrings;
     private readonly bool _isShared;
 
-    private TestServers(DistributedApplication app, string dataDirectory, bool isShared)
+    private TestServers(DistributedApplication app, string dataDirectory, Dictionary<string, string> connectionStrings, bool isShared)
     {
-        _app = app;
+        Application = app;
         DataDirectory = dataDirectory;
+        _connectionStrings = connectionStrings;
         _isShared = isShared;
     }
 
-    /// <summary>The application running the servers (its Services hold the notification, logger and command services).</summary>
-    public DistributedApplication Application => _app;
+    /// <summary>The Aspire application running the servers.</summary>
+    public DistributedApplication Application { get; }
 
     public string DataDirectory { get; }
 
@@ -43,7 +48,7 @@ public sealed class TestServers : IAsyncDisposable
     public string RabbitMqConnectionString => ConnectionString(RabbitMq);
 
     /// <summary>Server=127.0.0.1;Port=PORT;User ID=root;Password=PW;SslMode=None (no database).</summary>
-    public string MySqlConnectionString => Server<MySqlServerResource>(MySql).GetServerConnectionString()!;
+    public string MySqlConnectionString => ConnectionString(MySql);
 
     /// <summary>The servers every test of this process shares; started on first use, stopped when the process exits.</summary>
     public static async Task<TestServers> SharedAsync(CancellationToken cancellationToken = default)
@@ -53,7 +58,7 @@ public sealed class TestServers : IAsyncDisposable
         {
             if (_shared is null)
             {
-                await EndLeftoversOfDeadTestRunsAsync(cancellationToken).ConfigureAwait(false);
+                RemoveDataOfDeadTestRuns();
                 _shared = await StartAsync(redis: true, rabbitMq: true, mySql: true, isShared: true, cancellationToken).ConfigureAwait(false);
                 AppDomain.CurrentDomain.ProcessExit += (_, _) => StopSharedAtExit();
             }
@@ -77,10 +82,13 @@ public sealed class TestServers : IAsyncDisposable
     /// <summary>Creates a fresh, uniquely named database and returns its connection string.</summary>
     public async Task<string> CreateDatabaseAsync(string prefix, CancellationToken cancellationToken = default)
     {
-        MySqlServerResource mysql = Server<MySqlServerResource>(MySql);
         string database = UniqueName(prefix);
-        await mysql.CreateDatabaseAsync(database, cancellationToken).ConfigureAwait(false);
-        return mysql.BuildConnectionString(database)!;
+        await using var connection = new MySqlConnection(MySqlConnectionString);
+        await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+        // The name is UniqueName's: letters, digits and '_' only; an identifier cannot be a parameter.
+        await using var command = new MySqlCommand($"CREATE DATABASE `{database}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci", connection);
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        return $"{MySqlConnectionString};Database={database}";
     }
 
     /// <summary>Stops a server of a dedicated set ("cache", "messaging" or "mysql"); its port and credentials stay.</summary>
@@ -91,69 +99,80 @@ public sealed class TestServers : IAsyncDisposable
             throw new InvalidOperationException("The shared servers cannot be stopped: use TestServers.StartDedicatedAsync for outage tests.");
         }
 
-        await Commands.StopAsync(name, cancellationToken).ConfigureAwait(false);
+        await ExecuteAsync(name, KnownResourceCommands.StopCommand, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Starts a stopped server again on the same port with the same credentials, and waits until it answers.</summary>
     public async Task StartServerAsync(string name, CancellationToken cancellationToken = default)
     {
-        await Commands.StartAsync(name, cancellationToken).ConfigureAwait(false);
-        await WaitHealthyAsync(_app, name, cancellationToken).ConfigureAwait(false);
+        await ExecuteAsync(name, KnownResourceCommands.StartCommand, cancellationToken).ConfigureAwait(false);
+        await WaitHealthyAsync(Application, name, cancellationToken).ConfigureAwait(false);
     }
 
     public async ValueTask DisposeAsync()
     {
-        await _app.DisposeAsync().ConfigureAwait(false);
+        await Application.StopAsync().ConfigureAwait(false);
+        await Application.DisposeAsync().ConfigureAwait(false);
         TryDeleteDirectory(DataDirectory);
     }
 
-    private ResourceCommandService Commands => _app.Services.GetRequiredService<ResourceCommandService>();
+    private async Task ExecuteAsync(string name, string command, CancellationToken cancellationToken)
+    {
+        IResource resource = Application.Services.GetRequiredService<DistributedApplicationModel>().Resources.Single(r => r.Name == name);
+        ExecuteCommandResult result = await Application.ResourceCommands.ExecuteCommandAsync(resource, command, cancellationToken).ConfigureAwait(false);
+        if (!result.Success)
+        {
+            throw new InvalidOperationException($"{command} on '{name}' failed: {result.Message}");
+        }
+    }
 
-    private T Server<T>(string name)
-        where T : class, IResource =>
-        _app.Services.GetRequiredService<DistributedApplicationModel>().Find(name) as T
-            ?? throw new InvalidOperationException($"This server set has no '{name}': start it with that server enabled.");
-
-    private string ConnectionString(string name) =>
-        Server<IResourceWithConnectionString>(name).GetConnectionString()
-            ?? throw new InvalidOperationException($"'{name}' has no connection string yet.");
+    private string ConnectionString(string name) => _connectionStrings.TryGetValue(name, out string? connectionString)
+        ? connectionString
+        : throw new InvalidOperationException($"This server set has no '{name}': start it with that server enabled.");
 
     private static async Task<TestServers> StartAsync(bool redis, bool rabbitMq, bool mySql, bool isShared, CancellationToken cancellationToken)
     {
-        // The owning process id in the folder name lets a later run clean up after a test process that was killed.
+        // The owning process id in the folder name lets a later run remove what a killed test process left (DCP, which
+        // watches the test process, stops the servers themselves).
         string dataDirectory = Path.Combine(
             TestDataRoot,
             string.Create(CultureInfo.InvariantCulture, $"{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..8]}"));
-        IDistributedApplicationBuilder builder = DistributedApplication.CreateBuilder(new DistributedApplicationOptions
-        {
-            DataDirectory = dataDirectory,
-            UseFreePorts = true,
-            DashboardUrl = null,
-            ConsoleLogging = false,
-        });
+        IDistributedApplicationTestingBuilder builder = await DistributedApplicationTestingBuilder
+            .CreateAsync<Projects.Bazaar_TestHost>(cancellationToken)
+            .ConfigureAwait(false);
+        var data = new BazaarDataDirectory(dataDirectory, useFreePorts: true);
+        var names = new List<string>();
         if (redis)
         {
-            builder.AddRedis(Redis);
+            builder.AddRedisServer(Redis, data);
+            names.Add(Redis);
         }
 
         if (rabbitMq)
         {
-            builder.AddRabbitMQ(RabbitMq);
+            builder.AddRabbitMQServer(RabbitMq, data);
+            names.Add(RabbitMq);
         }
 
         if (mySql)
         {
-            builder.AddMySql(MySql);
+            builder.AddMariaDb(MySql, data);
+            names.Add(MySql);
         }
 
-        DistributedApplication app = builder.Build();
+        DistributedApplication app = await builder.BuildAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             await app.StartAsync(cancellationToken).ConfigureAwait(false);
-            foreach (IResource resource in builder.Resources)
+            var connectionStrings = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (string name in names)
             {
-                await WaitHealthyAsync(app, resource.Name, cancellationToken).ConfigureAwait(false);
+                await WaitHealthyAsync(app, name, cancellationToken).ConfigureAwait(false);
+                connectionStrings[name] = await app.GetConnectionStringAsync(name, cancellationToken).ConfigureAwait(false)
+                    ?? throw new InvalidOperationException($"'{name}' has no connection string.");
             }
+
+            return new TestServers(app, dataDirectory, connectionStrings, isShared);
         }
         catch
         {
@@ -161,8 +180,6 @@ public sealed class TestServers : IAsyncDisposable
             TryDeleteDirectory(dataDirectory);
             throw;
         }
-
-        return new TestServers(app, dataDirectory, isShared);
     }
 
     private static async Task WaitHealthyAsync(DistributedApplication app, string name, CancellationToken cancellationToken)
@@ -171,13 +188,11 @@ public sealed class TestServers : IAsyncDisposable
         deadline.CancelAfter(StartDeadline);
         try
         {
-            await app.Services.GetRequiredService<ResourceNotificationService>().WaitForResourceHealthyAsync(name, deadline.Token).ConfigureAwait(false);
+            await app.ResourceNotifications.WaitForResourceHealthyAsync(name, deadline.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            IReadOnlyList<string> tail = app.Services.GetRequiredService<ResourceLoggerService>().Tail(name, 30);
-            throw new TimeoutException(
-                $"'{name}' was not healthy within {StartDeadline.TotalSeconds} s. Last lines of its log:{Environment.NewLine}{string.Join(Environment.NewLine, tail)}");
+            throw new TimeoutException($"'{name}' was not healthy within {StartDeadline.TotalSeconds} s; its console log is in the test output.");
         }
     }
 
@@ -196,12 +211,12 @@ public sealed class TestServers : IAsyncDisposable
         }
         catch (AggregateException)
         {
-            // The process is exiting; the next test run ends whatever is left through the pid files.
+            // The process is exiting; DCP stops whatever is left when it sees the test process gone.
         }
     }
 
-    /// <summary>Ends the servers of test processes that died without stopping them, and removes their data.</summary>
-    private static async Task EndLeftoversOfDeadTestRunsAsync(CancellationToken cancellationToken)
+    /// <summary>Removes the data directories of test processes that died without removing them.</summary>
+    private static void RemoveDataOfDeadTestRuns()
     {
         if (!Directory.Exists(TestDataRoot))
         {
@@ -211,21 +226,23 @@ public sealed class TestServers : IAsyncDisposable
         foreach (string directory in Directory.EnumerateDirectories(TestDataRoot))
         {
             string owner = Path.GetFileName(directory).Split('-')[0];
-            if (int.TryParse(owner, NumberStyles.None, CultureInfo.InvariantCulture, out int pid) && ProcessTable.IsAlive(pid))
+            if (int.TryParse(owner, NumberStyles.None, CultureInfo.InvariantCulture, out int pid) && !IsAlive(pid))
             {
-                continue;
+                TryDeleteDirectory(directory);
             }
+        }
+    }
 
-            string pids = Path.Combine(directory, "pids");
-            if (Directory.Exists(pids))
-            {
-                foreach (string pidFile in Directory.EnumerateFiles(pids, "*.pid"))
-                {
-                    await ManagedProcess.EndLeftoverAsync(pidFile, TimeSpan.FromSeconds(5), cancellationToken).ConfigureAwait(false);
-                }
-            }
-
-            TryDeleteDirectory(directory);
+    private static bool IsAlive(int pid)
+    {
+        try
+        {
+            using var process = System.Diagnostics.Process.GetProcessById(pid);
+            return !process.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false;
         }
     }
 

@@ -1,15 +1,15 @@
+using System.Globalization;
 using System.Net.Sockets;
-using Bazaar.Hosting;
-using Bazaar.Hosting.Processes;
+using Aspire.Hosting.ApplicationModel;
 using Bazaar.Testing;
-using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using MySql.Data.MySqlClient;
 using RabbitMQ.Client;
 using StackExchange.Redis;
 
 namespace Bazaar.IntegrationTests.Platform;
 
-/// <summary>Each backing server, started by the engine as a local process, answers its own protocol and stops without leftovers.</summary>
+/// <summary>Each backing server, started by Aspire (DCP) as a local process, answers its own protocol and stops without leftovers.</summary>
 public sealed class BackingServerTests
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(60);
@@ -57,7 +57,7 @@ public sealed class BackingServerTests
 
         string connectionString = await servers.CreateDatabaseAsync("platform", ct);
         Assert.Contains(";Database=platform_", connectionString, StringComparison.Ordinal);
-        Assert.EndsWith(";SslMode=None", connectionString, StringComparison.Ordinal);
+        Assert.Contains(";SslMode=None", connectionString, StringComparison.Ordinal);
         await using (var connection = new MySqlConnection(connectionString))
         {
             await connection.OpenAsync(ct);
@@ -105,18 +105,17 @@ public sealed class BackingServerTests
 
     private static async Task AssertStopsCleanlyAsync(TestServers servers, string name, CancellationToken ct)
     {
-        ResourceNotificationService notifications = servers.Application.Services.GetRequiredService<ResourceNotificationService>();
-        Assert.True(notifications.TryGetCurrentSnapshot(name, out ResourceSnapshot running));
-        Assert.True(running.IsHealthy);
-        int pid = running.Pid ?? throw new InvalidOperationException("A running server has a pid.");
-        int port = servers.Application.Services.GetRequiredService<DistributedApplicationModel>().Resources
-            .OfType<BackingServerResource>().Single(r => r.Name == name).Port;
+        Assert.True(servers.Application.ResourceNotifications.TryGetCurrentState(name, out ResourceEvent? running));
+        Assert.Equal(HealthStatus.Healthy, running.Snapshot.HealthStatus);
+        int pid = Convert.ToInt32(running.Snapshot.Properties.Single(p => p.Name == "executable.pid").Value, CultureInfo.InvariantCulture);
+        int port = int.Parse(running.Snapshot.Urls.Single().Url.Split(':')[^1], CultureInfo.InvariantCulture);
 
         await servers.StopServerAsync(name, ct);
 
-        Assert.True(notifications.TryGetCurrentSnapshot(name, out ResourceSnapshot stopped));
-        Assert.Equal(ResourceState.Finished, stopped.State);
-        Assert.Empty(ProcessTable.GroupMembers(pid));
+        ResourceEvent stopped = await servers.Application.ResourceNotifications.WaitForResourceAsync(
+            name, e => KnownResourceStates.TerminalStates.Contains(e.Snapshot.State?.Text), ct);
+        Assert.Contains(stopped.Snapshot.State?.Text, KnownResourceStates.TerminalStates);
+        Assert.False(Directory.Exists($"/proc/{pid}"), $"{name}'s process {pid} is still there after stop.");
         using var client = new TcpClient();
         await Assert.ThrowsAnyAsync<SocketException>(() => client.ConnectAsync("127.0.0.1", port, ct).AsTask());
     }
