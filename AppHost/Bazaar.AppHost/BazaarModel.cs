@@ -23,6 +23,9 @@ public sealed class BazaarModel
 
     public const int CatalogReplicas = 2;
 
+    /// <summary>The queues whose dead letters the worker's dashboard commands re-queue (as the admin UI lists them).</summary>
+    private static readonly string[] DeadLetterQueues = ["worker", "order-api"];
+
     /// <summary>
     /// Orders placed in 1-2 s from which placement counts as a promotion-day peak: the saga takes turns and orderdb's outbox
     /// relay holds its events back until it is over (<c>Saga:Yield</c> and <c>Orders:RelayHold</c>).
@@ -130,6 +133,11 @@ public sealed class BazaarModel
             .WithReference(authApi).WaitFor(authApi)
             .WithHttpHealthCheck("/health")
             .WithRestartOnCrash();
+        string AdminPassword() => options.AdminPassword ?? File.ReadAllText(model.AdminPasswordFile).Trim();
+        foreach (string queue in DeadLetterQueues)
+        {
+            worker.WithRequeueDeadLettersCommand(queue, authApi, AdminPassword);
+        }
 
         builder.AddProject<Projects.Bazaar_Admin>("admin", launchProfileName: null)
             .WithHttpEndpoint(data.Port("admin", Ports.Admin))
