@@ -55,10 +55,17 @@ for i in $(seq 1 "$runs"); do
       "$(echo "($o2 - $o1) * 100 / $hz / $idle" | bc -l)" $(( orss / 1024 )) \
       "$(echo "($a2 - $a1) * 100 / $hz / $idle" | bc -l)" $(( arss / 1024 ))
   fi
+  # This run's processes: every resource's pid, the services' own (children of dotnet run), DCP's (it watches the AppHost).
+  pids=$(curl -sf "$state/api/resources" | python3 -c 'import json,sys; print(" ".join(str(r["pid"]) for r in json.load(sys.stdin) if r["pid"]))')
+  pids="$pids $(pgrep -f "tools/dcp.*--monitor $apphost" | tr '\n' ' ')"
   kill -TERM "$apphost"
   wait "$apphost" || true
-  for _ in $(seq 1 30); do pgrep -f "tools/dcp|$data" >/dev/null || break; sleep 1; done
-  left=$(pgrep -af "tools/dcp|$data|Bazaar\.(Auth|Catalog|Order|Worker|Admin)" || true)
-  [ -z "$left" ] || { echo "left after SIGTERM + 30 s:"; echo "$left"; }
+  left=""
+  for _ in $(seq 1 30); do
+    left=$(for p in $pids; do [ -d "/proc/$p" ] && tr '\0' ' ' < "/proc/$p/cmdline" | cut -c1-120 | sed "s/^/$p /"; done || true)
+    [ -z "$left" ] && break
+    sleep 1
+  done
+  [ -z "$left" ] && echo "  stopped: none of its processes left" || { echo "  left after SIGTERM + 30 s:"; echo "$left"; }
 done
 printf 'median of %d: %.1f s\n' "$runs" "$(printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}')"
