@@ -20,8 +20,8 @@ app.MapDefaultEndpoints();
 app.UseAuthentication();
 app.UseAuthorization();
 // An open page holds its circuit's WebSocket, and Kestrel's stop waits for it until the shutdown timeout (the AppHost
-// kills after 10 s): stopping ends circuits at once; the browser shows Blazor's reconnect notice. The dashboard does
-// the same (AppHost/Bazaar.Dashboard, where a dump showed the wait).
+// kills after 10 s): stopping ends circuits at once; the browser shows Blazor's reconnect notice (eng/DEPENDENCIES.md:
+// a dump showed the wait).
 app.Use(async (context, next) =>
 {
     if (!context.Request.Path.StartsWithSegments("/_blazor"))
