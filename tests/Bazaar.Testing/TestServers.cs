@@ -144,19 +144,19 @@ public sealed class TestServers : IAsyncDisposable
         var names = new List<string>();
         if (redis)
         {
-            builder.AddRedisServer(Redis, data);
+            builder.AddRedisServer(Redis, data).WithRestartOnCrash();
             names.Add(Redis);
         }
 
         if (rabbitMq)
         {
-            builder.AddRabbitMQServer(RabbitMq, data);
+            builder.AddRabbitMQServer(RabbitMq, data).WithRestartOnCrash();
             names.Add(RabbitMq);
         }
 
         if (mySql)
         {
-            builder.AddMariaDb(MySql, data);
+            builder.AddMariaDb(MySql, data).WithRestartOnCrash();
             names.Add(MySql);
         }
 

@@ -51,7 +51,7 @@ public sealed class CrashRestart(
                 }
 
                 TrackStops(update.Resource);
-                Instance instance = _instances.GetOrAdd(update.ResourceId, _ => new Instance());
+                Instance instance = _instances.GetOrAdd(update.ResourceId, _ => new Instance(update.Resource.Name));
                 string? state = update.Snapshot.State?.Text;
                 bool wasRunning = instance.LastState == KnownResourceStates.Running;
                 instance.LastState = state;
@@ -129,7 +129,7 @@ public sealed class CrashRestart(
                         stop.UpdateState,
                         context =>
                         {
-                            _instances.GetOrAdd(context.ResourceName, _ => new Instance()).StoppedByPerson = true;
+                            MarkStoppedByPerson(context.ResourceName);
                             return stop.ExecuteCommand(context);
                         },
                         stop.DisplayDescription,
@@ -147,8 +147,29 @@ public sealed class CrashRestart(
         }
     }
 
-    private sealed class Instance
+    /// <summary>The command names an instance (a replica's id) or, for the resource as a whole, the resource.</summary>
+    private void MarkStoppedByPerson(string name)
     {
+        bool any = false;
+        foreach ((string id, Instance instance) in _instances)
+        {
+            if (id == name || instance.ResourceName == name)
+            {
+                instance.StoppedByPerson = true;
+                any = true;
+            }
+        }
+
+        if (!any)
+        {
+            _instances.GetOrAdd(name, _ => new Instance(name)).StoppedByPerson = true;
+        }
+    }
+
+    private sealed class Instance(string resourceName)
+    {
+        public string ResourceName { get; } = resourceName;
+
         public string? LastState { get; set; }
 
         public bool StoppedByPerson { get; set; }

@@ -1,7 +1,9 @@
 using System.Globalization;
 using System.Net.Sockets;
 using Aspire.Hosting.ApplicationModel;
+using Bazaar.Hosting.Lifecycle;
 using Bazaar.Testing;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using MySql.Data.MySqlClient;
 using RabbitMQ.Client;
@@ -89,6 +91,36 @@ public sealed class BackingServerTests
     }
 
     [Fact]
+    public async Task A_server_that_crashes_is_started_again_and_one_stopped_by_a_person_stays_stopped()
+    {
+        CancellationToken ct = TestContext();
+        await using TestServers servers = await TestServers.StartDedicatedAsync(redis: true, rabbitMq: false, mySql: false, ct);
+        ResourceNotificationService notifications = servers.Application.ResourceNotifications;
+        Assert.True(notifications.TryGetCurrentState(TestServers.Redis, out ResourceEvent? running));
+        int crashed = Pid(running);
+
+        System.Diagnostics.Process.GetProcessById(crashed).Kill();
+
+        ResourceEvent again = await notifications.WaitForResourceAsync(
+            TestServers.Redis, e => e.Snapshot.State?.Text == KnownResourceStates.Running && Pid(e) != crashed, ct);
+        await notifications.WaitForResourceHealthyAsync(TestServers.Redis, ct);
+        Assert.Equal(1, servers.Application.Services.GetRequiredService<CrashRestart>().RestartsOf(again.ResourceId));
+        using (ConnectionMultiplexer redis = await ConnectionMultiplexer.ConnectAsync(servers.RedisConnectionString))
+        {
+            Assert.True((await redis.GetDatabase().PingAsync()) < TimeSpan.FromSeconds(5));
+        }
+
+        await servers.StopServerAsync(TestServers.Redis, ct);
+        await notifications.WaitForResourceAsync(TestServers.Redis, e => KnownResourceStates.TerminalStates.Contains(e.Snapshot.State?.Text), ct);
+        // Longer than the back-off before a first restart (1 s): a stop a person asked for is not a crash.
+        await Task.Delay(TimeSpan.FromSeconds(4), ct);
+
+        Assert.True(notifications.TryGetCurrentState(TestServers.Redis, out ResourceEvent? stopped));
+        Assert.Contains(stopped.Snapshot.State?.Text, KnownResourceStates.TerminalStates);
+        Assert.Equal(1, servers.Application.Services.GetRequiredService<CrashRestart>().RestartsOf(stopped.ResourceId));
+    }
+
+    [Fact]
     public async Task The_shared_servers_give_each_test_a_database_of_its_own()
     {
         CancellationToken ct = TestContext();
@@ -107,7 +139,7 @@ public sealed class BackingServerTests
     {
         Assert.True(servers.Application.ResourceNotifications.TryGetCurrentState(name, out ResourceEvent? running));
         Assert.Equal(HealthStatus.Healthy, running.Snapshot.HealthStatus);
-        int pid = Convert.ToInt32(running.Snapshot.Properties.Single(p => p.Name == "executable.pid").Value, CultureInfo.InvariantCulture);
+        int pid = Pid(running);
         int port = int.Parse(running.Snapshot.Urls.Single().Url.Split(':')[^1], CultureInfo.InvariantCulture);
 
         await servers.StopServerAsync(name, ct);
@@ -119,6 +151,9 @@ public sealed class BackingServerTests
         using var client = new TcpClient();
         await Assert.ThrowsAnyAsync<SocketException>(() => client.ConnectAsync("127.0.0.1", port, ct).AsTask());
     }
+
+    private static int Pid(ResourceEvent resource) =>
+        Convert.ToInt32(resource.Snapshot.Properties.Single(p => p.Name == "executable.pid").Value, CultureInfo.InvariantCulture);
 
     private static CancellationToken TestContext() => new CancellationTokenSource(Deadline * 3).Token;
 }
