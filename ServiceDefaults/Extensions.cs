@@ -1,27 +1,35 @@
-using Bazaar.ServiceDefaults.Discovery;
 using Bazaar.ServiceDefaults.Health;
 using Bazaar.ServiceDefaults.Hosting;
-using Bazaar.ServiceDefaults.Resilience;
 using Bazaar.ServiceDefaults.Telemetry;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Logging;
-using OpenTelemetry.Logs;
+using OpenTelemetry;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Trace;
+using Scalar.AspNetCore;
 
 namespace Microsoft.Extensions.Hosting;
 
-/// <summary>The one line every Bazaar service adds to join the platform, as in an Aspire ServiceDefaults project.</summary>
+/// <summary>
+/// The one line every Bazaar service adds to join the platform: Aspire's ServiceDefaults template (service discovery,
+/// the standard resilience handler, OpenTelemetry, health checks) plus what Bazaar needs beyond it.
+/// </summary>
 public static class Extensions
 {
     public const string HealthEndpointPath = "/health";
     public const string AlivenessEndpointPath = "/alive";
     public const string LiveTag = "live";
+
+    /// <summary>The options of every HttpClient's standard resilience handler (Microsoft.Extensions.Http.Resilience).</summary>
+    public const string ResilienceSection = "Resilience:Http";
 
     /// <summary>Where a service listens when nothing says otherwise: Kestrel's port, on loopback only.</summary>
     public const string DefaultUrls = "http://127.0.0.1:5000";
@@ -41,16 +49,15 @@ public static class Extensions
         builder.ConfigureLoopbackUrls();
 
         builder.Services.AddServiceDiscovery();
-        builder.Services.AddStandardResilience(builder.Configuration);
+        IConfigurationSection resilience = builder.Configuration.GetSection(ResilienceSection);
         builder.Services.ConfigureHttpClientDefaults(http =>
         {
             // Resilience outside discovery: each retry resolves again and may reach another replica.
-            http.AddStandardResilienceHandler();
+            http.AddStandardResilienceHandler(resilience.Bind);
             http.AddServiceDiscovery();
         });
 
-        // Registered first so it wraps the problem-details handlers and records the status they finally send.
-        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IStartupFilter, RequestActivityStartupFilter>());
+        builder.Services.AddOpenApi();
         builder.Services.AddProblemDetails();
         builder.Services.AddOptions<DependencyFailureOptions>();
         builder.Services.TryAddSingleton<DependencyUnavailableHandler>();
@@ -61,73 +68,49 @@ public static class Extensions
         return builder;
     }
 
+    /// <summary>
+    /// Logs, metrics and traces through OpenTelemetry.Extensions.Hosting, exported over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT
+    /// is set. The SDK reads the other OTEL_* settings (protocol, service name, resource attributes, export pace) from
+    /// configuration itself. Stopping spends at most <see cref="TelemetryFlush.DeliveryBudget"/> delivering what is left.
+    /// </summary>
     public static TBuilder ConfigureOpenTelemetry<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
-    {
-        Uri? endpoint = TelemetrySetup.OtlpEndpoint(builder.Configuration);
-        if (endpoint is null)
-        {
-            return builder;
-        }
-
-        IConfiguration configuration = builder.Configuration;
-        IHostEnvironment environment = builder.Environment;
-        if (TelemetrySetup.IsExported(configuration, TelemetrySetup.LogsExporterKey))
-        {
-            builder.AddOpenTelemetryLogs(configuration, environment, endpoint);
-        }
-
-        builder.Services.AddHostedService(services => new TelemetryProviders(
-            TelemetrySetup.IsExported(configuration, TelemetrySetup.TracesExporterKey) ? TelemetrySetup.BuildTracerProvider(configuration, environment, endpoint) : null,
-            TelemetrySetup.IsExported(configuration, TelemetrySetup.MetricsExporterKey) ? TelemetrySetup.BuildMeterProvider(configuration, environment, endpoint) : null,
-            services.GetService<LoggerProvider>()));
-        return builder;
-    }
-
-    private static void AddOpenTelemetryLogs(this IHostApplicationBuilder builder, IConfiguration configuration, IHostEnvironment environment, Uri endpoint)
     {
         builder.Logging.AddOpenTelemetry(logging =>
         {
             logging.IncludeFormattedMessage = true;
             logging.IncludeScopes = true;
-            logging.SetResourceBuilder(TelemetrySetup.CreateResource(configuration, environment));
-            logging.AddOtlpExporter((options, processor) =>
-            {
-                TelemetrySetup.ConfigureExporter(options, configuration, endpoint, "/v1/logs");
-                if (TelemetrySetup.TryGetMilliseconds(configuration, "OTEL_BLRP_SCHEDULE_DELAY", out int delay))
-                {
-                    processor.BatchExportProcessorOptions.ScheduledDelayMilliseconds = delay;
-                }
-            });
         });
+
+        builder.Services.AddOpenTelemetry()
+            .WithMetrics(metrics => metrics
+                .AddAspNetCoreInstrumentation()
+                .AddHttpClientInstrumentation()
+                .AddRuntimeInstrumentation()
+                // Polly: the standard resilience handler's retries and circuit-breaker transitions.
+                .AddMeter("Bazaar.*", "Polly"))
+            .WithTracing(tracing => tracing
+                .AddSource(builder.Environment.ApplicationName, "Bazaar.*")
+                // The orchestrator probes every few seconds; those spans would bury the requests people look for.
+                .AddAspNetCoreInstrumentation(options => options.Filter = context => !IsProbe(context.Request.Path))
+                .AddHttpClientInstrumentation());
+
+        if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
+        {
+            builder.Services.AddOpenTelemetry().UseOtlpExporter();
+        }
+
+        builder.Services.AddHostedService<TelemetryFlush>();
+        return builder;
     }
+
+    private static bool IsProbe(PathString path) =>
+        path.StartsWithSegments(HealthEndpointPath) || path.StartsWithSegments(AlivenessEndpointPath);
 
     public static TBuilder AddDefaultHealthChecks<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
     {
         // "self" answers /alive: the process serves requests. Dependencies are checked by /health only.
         builder.Services.AddHealthChecks().AddCheck("self", () => HealthCheckResult.Healthy(), [LiveTag]);
         return builder;
-    }
-
-    public static IServiceCollection AddServiceDiscovery(this IServiceCollection services)
-    {
-        services.TryAddSingleton<ServiceEndpointResolver>();
-        services.TryAddTransient<ServiceDiscoveryHandler>();
-        return services;
-    }
-
-    public static IHttpClientBuilder AddServiceDiscovery(this IHttpClientBuilder builder) =>
-        builder.AddHttpMessageHandler<ServiceDiscoveryHandler>();
-
-    public static IServiceCollection AddStandardResilience(this IServiceCollection services, IConfiguration configuration)
-    {
-        services.AddStandardResilienceCore();
-
-        // Every client's options (named by the client) start from the configuration section; a client's own
-        // configure action, registered later, applies on top.
-        IConfigurationSection section = configuration.GetSection(HttpStandardResilienceOptions.ConfigurationSection);
-        services.ConfigureAll<HttpStandardResilienceOptions>(section.Bind);
-        services.AddOptions<HttpStandardResilienceOptions>().ValidateOnStart();
-        return services;
     }
 
     /// <summary>
@@ -150,7 +133,10 @@ public static class Extensions
         return builder;
     }
 
-    /// <summary>/health (every check) and /alive (checks tagged "live"), both with a JSON body, in every environment.</summary>
+    /// <summary>
+    /// /health (every check) and /alive (checks tagged "live"), both with a JSON body, in every environment; in Development
+    /// also the OpenAPI document at /openapi/v1.json and the Scalar API reference at /scalar.
+    /// </summary>
     public static WebApplication MapDefaultEndpoints(this WebApplication app)
     {
         ArgumentNullException.ThrowIfNull(app);
@@ -166,6 +152,12 @@ public static class Extensions
             Predicate = check => check.Tags.Contains(LiveTag),
             ResponseWriter = HealthResponseWriter.WriteAsync,
         }).AllowAnonymous().DisableRateLimiting().DisableHttpMetrics();
+
+        if (app.Environment.IsDevelopment())
+        {
+            app.MapOpenApi().AllowAnonymous();
+            app.MapScalarApiReference().AllowAnonymous();
+        }
 
         return app;
     }

@@ -31,7 +31,12 @@ public static partial class AuthenticationExtensions
 
         services.TryAddSingleton(TimeProvider.System);
         services.AddProblemDetails();
-        services.AddHttpClient(AuthenticationConventions.JwksHttpClientName);
+        // No standard resilience handler: SigningKeyConfigurationManager keeps the keys it has when a fetch fails and asks
+        // again on its own schedule, while a request may be waiting on the fetch; retries would hold it up to 30 s.
+#pragma warning disable EXTEXP0001 // experimental in Microsoft.Extensions.Http.Resilience 11; the documented way to opt one client out
+        services.AddHttpClient(AuthenticationConventions.JwksHttpClientName, client => client.Timeout = TimeSpan.FromSeconds(10))
+            .RemoveAllResilienceHandlers();
+#pragma warning restore EXTEXP0001
         services.TryAddSingleton<ISigningKeySource, JwksSigningKeySource>();
         services.TryAddSingleton<SigningKeyConfigurationManager>();
         services.TryAddSingleton(sp => new CachingJsonWebTokenHandler(sp.GetRequiredService<TimeProvider>()) { MapInboundClaims = false });

@@ -28,6 +28,8 @@ public sealed class TokenDenyList
 
     public const string Channel = "bazaar:auth:denied";
 
+    private static readonly RedisChannel DeniedChannel = RedisChannel.Literal(Channel);
+
     private const int PruneAbove = 4096;
 
     private static readonly TimeSpan FirstPause = TimeSpan.FromMilliseconds(25);
@@ -76,7 +78,7 @@ public sealed class TokenDenyList
         _ = denial.StringSetAsync(KeyFor(tokenId), 1, remaining);
         _ = denial.SortedSetAddAsync(SetKey, tokenId, until);
         _ = denial.SortedSetRemoveRangeByScoreAsync(SetKey, double.NegativeInfinity, now.ToUnixTimeSeconds(), Exclude.Stop);
-        _ = denial.PublishAsync(Channel, Message(tokenId, until));
+        _ = denial.PublishAsync(DeniedChannel, Message(tokenId, until));
         // Without conditions a transaction always executes: the result says nothing here, a failure throws.
         await denial.ExecuteAsync();
 
@@ -163,8 +165,8 @@ public sealed class TokenDenyList
             // Subscribed first, then loaded: a denial made in between is in the set, and one made later arrives as a message.
             // Unsubscribed before, so the handler is registered once however often the copy is loaded again.
             ISubscriber subscriber = _redis.GetSubscriber();
-            await subscriber.UnsubscribeAsync(Channel, _onDenied).ConfigureAwait(false);
-            await subscriber.SubscribeAsync(Channel, _onDenied).ConfigureAwait(false);
+            await subscriber.UnsubscribeAsync(DeniedChannel, _onDenied).ConfigureAwait(false);
+            await subscriber.SubscribeAsync(DeniedChannel, _onDenied).ConfigureAwait(false);
             long now = _time.GetUtcNow().ToUnixTimeSeconds();
             SortedSetEntry[] denied = await _redis.GetDatabase()
                 .SortedSetRangeByScoreWithScoresAsync(SetKey, now, double.PositiveInfinity).ConfigureAwait(false);

@@ -57,7 +57,9 @@ public static class OrderApiExtensions
             return () => pace.RecentLocal >= options.Value.PeakPlacements;
         });
         builder.Services.AddTransient<OrderPlacement>();
-        builder.Services.AddHttpClient<CatalogPrices>().RemoveStandardResilienceHandler();
+#pragma warning disable EXTEXP0001 // experimental in Microsoft.Extensions.Http.Resilience 11; the documented way to opt one client out
+        builder.Services.AddHttpClient<CatalogPrices>().RemoveAllResilienceHandlers();
+#pragma warning restore EXTEXP0001
         return builder;
     }
 

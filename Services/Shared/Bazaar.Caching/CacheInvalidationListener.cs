@@ -33,7 +33,7 @@ internal sealed partial class CacheInvalidationListener(TwoLevelCache cache, Tim
             {
                 if (!subscribed && redis.IsConnected)
                 {
-                    await redis.GetSubscriber().SubscribeAsync(cache.Options.InvalidationChannel,
+                    await redis.GetSubscriber().SubscribeAsync(RedisChannel.Literal(cache.Options.InvalidationChannel),
                         (_, message) => cache.OnInvalidationMessage((string)message!)).ConfigureAwait(false);
                     subscribed = true;
                     LogSubscribed(logger, cache.Options.InvalidationChannel);

@@ -66,6 +66,7 @@ internal sealed class BatchPublisher(RabbitMQConnectionProvider provider, string
                     // as a child of the current activity and writes that span into the traceparent header: the message's
                     // span must be current, or the consumer would continue a trace of the relay's loop instead of the request's.
                     Activity.Current = message.Span ?? outer;
+                    using var trace = MessageHeaders.ContinueTrace(message.Properties.Headers);
                     await channel.BasicPublishAsync(exchange, message.RoutingKey, mandatory: true, message.Properties, message.Body, cancellationToken).ConfigureAwait(false);
                 }
             }

@@ -57,6 +57,7 @@ internal sealed class ConfirmingPublisher(RabbitMQConnectionProvider provider, s
     public async Task PublishAsync(string targetExchange, string routingKey, BasicProperties properties, ReadOnlyMemory<byte> body, CancellationToken cancellationToken, bool mandatory = false)
     {
         var channel = await GetChannelAsync(cancellationToken).ConfigureAwait(false);
+        using var trace = MessageHeaders.ContinueTrace(properties.Headers);
         await channel.BasicPublishAsync(targetExchange, routingKey, mandatory, properties, body, cancellationToken).ConfigureAwait(false);
     }
 

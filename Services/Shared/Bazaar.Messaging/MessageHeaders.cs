@@ -36,6 +36,26 @@ public static class MessageHeaders
     internal static Dictionary<string, object?> Copy(IDictionary<string, object?>? headers) =>
         headers is null ? new Dictionary<string, object?>(StringComparer.Ordinal) : new Dictionary<string, object?>(headers, StringComparer.Ordinal);
 
+    /// <summary>
+    /// Makes the message's own trace current for its publish when the current activity is of another trace (none is, or
+    /// the message's span was not sampled). The RabbitMQ client, whose spans Aspire's integration records, starts its
+    /// publish span as a child of the current activity and writes that span into traceparent: it would otherwise start a
+    /// trace of its own and overwrite the message's. The activity is known to no listener; dispose it after the publish.
+    /// </summary>
+    internal static Activity? ContinueTrace(IDictionary<string, object?>? headers)
+    {
+        if (!ActivityContext.TryParse(GetString(headers, TraceParent), GetString(headers, TraceState), out var context)
+            || Activity.Current?.TraceId == context.TraceId)
+        {
+            return null;
+        }
+
+        var carrier = new Activity("Bazaar.Messaging.Publish");
+        carrier.SetParentId(context.TraceId, context.SpanId, context.TraceFlags);
+        carrier.TraceStateString = context.TraceState;
+        return carrier.Start();
+    }
+
     /// <summary>The trace context a consumer continues: the span's, or without one the fallback (the row's own).</summary>
     internal static (string? TraceParent, string? TraceState) TraceContext(Activity? activity, string? fallbackTraceParent, string? fallbackTraceState) =>
         (activity?.Id ?? fallbackTraceParent, activity is null ? fallbackTraceState : activity.TraceStateString);

@@ -13,7 +13,7 @@ namespace Microsoft.Extensions.Hosting;
 public static class MessagingExtensions
 {
     /// <summary>
-    /// Integration events over the RabbitMQ connection registered by <c>AddRabbitMQClient</c>, with the outbox and inbox
+    /// Integration events over the RabbitMQ connection registered by Aspire's <c>AddRabbitMQClient</c>, with the outbox and inbox
     /// tables in the database registered by <c>AddMySqlDataSource(connectionName)</c> (created by migration at start).
     /// Options bind from <c>Bazaar:Messaging</c>. Continue with <see cref="MessagingBuilder.AddOutbox"/> to publish and
     /// <see cref="MessagingBuilder.AddConsumer{TEvent, THandler}"/> to consume.
@@ -44,6 +44,8 @@ public static class MessagingExtensions
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddMetrics();
         builder.Services.TryAddSingleton<MessagingTelemetry>();
+        builder.Services.TryAddSingleton(sp => new RabbitMQConnectionProvider(
+            sp.GetRequiredService<RabbitMQ.Client.IConnection>, sp.GetRequiredService<ILogger<RabbitMQConnectionProvider>>()));
         builder.Services.TryAddSingleton<DeadLetterStore>();
         builder.AddMigrations(connectionName, "Bazaar.Messaging", Migration.FromAssembly(typeof(MessagingExtensions).Assembly));
         return new MessagingBuilder(builder, connectionName);

@@ -4,30 +4,16 @@ using RabbitMQ.Client;
 namespace Bazaar.Messaging;
 
 /// <summary>
-/// Connects lazily and keeps trying until the broker answers, so a service starts (and reports Unhealthy)
-/// while the broker is still down. Once connected, the client's automatic recovery takes over.
+/// Hands the relay, the consumer and the dead-letter store the connection that Aspire's <c>AddRabbitMQClient</c>
+/// registers, without blocking them. Aspire connects when <see cref="IConnection"/> is first resolved, synchronously, with
+/// a few retries, and throws if the broker stays away; this resolves it off the caller's thread and tries again with
+/// back-off until cancelled, so a service starts (and reports Unhealthy) while the broker is still down. Once connected,
+/// the client's automatic recovery takes over; the container owns and closes the connection.
 /// </summary>
-public sealed partial class RabbitMQConnectionProvider : IAsyncDisposable
+public sealed partial class RabbitMQConnectionProvider(Func<IConnection> connect, ILogger<RabbitMQConnectionProvider> logger)
 {
-    private readonly ConnectionFactory _factory;
-    private readonly ILogger _logger;
     private readonly SemaphoreSlim _gate = new(1, 1);
     private volatile IConnection? _connection;
-    private bool _disposed;
-
-    public RabbitMQConnectionProvider(string connectionString, RabbitMQClientSettings settings, string clientName, ILogger<RabbitMQConnectionProvider> logger)
-    {
-        ArgumentException.ThrowIfNullOrWhiteSpace(connectionString);
-        _factory = new ConnectionFactory
-        {
-            Uri = new Uri(connectionString),
-            AutomaticRecoveryEnabled = true,
-            TopologyRecoveryEnabled = true,
-            NetworkRecoveryInterval = settings.NetworkRecoveryInterval,
-            ClientProvidedName = clientName,
-        };
-        _logger = logger;
-    }
 
     /// <summary>The connection if one was made already; null before the first successful connect.</summary>
     public IConnection? Current => _connection;
@@ -43,7 +29,6 @@ public sealed partial class RabbitMQConnectionProvider : IAsyncDisposable
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            ObjectDisposedException.ThrowIf(_disposed, this);
             var delay = TimeSpan.FromMilliseconds(100);
             for (var attempt = 1; ; attempt++)
             {
@@ -54,13 +39,13 @@ public sealed partial class RabbitMQConnectionProvider : IAsyncDisposable
 
                 try
                 {
-                    _connection = await _factory.CreateConnectionAsync(cancellationToken).ConfigureAwait(false);
-                    LogConnected(_logger, _factory.Endpoint.ToString(), attempt);
+                    _connection = await Task.Run(connect, CancellationToken.None).WaitAsync(cancellationToken).ConfigureAwait(false);
+                    LogConnected(logger, _connection.Endpoint.ToString(), attempt);
                     return _connection;
                 }
                 catch (Exception exception) when (!cancellationToken.IsCancellationRequested)
                 {
-                    LogConnectFailed(_logger, exception, _factory.Endpoint.ToString(), attempt, delay);
+                    LogConnectFailed(logger, exception, attempt, delay);
                 }
 
                 await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
@@ -73,39 +58,9 @@ public sealed partial class RabbitMQConnectionProvider : IAsyncDisposable
         }
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        await _gate.WaitAsync().ConfigureAwait(false);
-        try
-        {
-            _disposed = true;
-            if (_connection is { } connection)
-            {
-                _connection = null;
-                try
-                {
-                    await connection.CloseAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
-                }
-                catch (Exception exception)
-                {
-                    LogCloseFailed(_logger, exception);
-                }
-
-                await connection.DisposeAsync().ConfigureAwait(false);
-            }
-        }
-        finally
-        {
-            _gate.Release();
-        }
-    }
-
     [LoggerMessage(Level = LogLevel.Information, Message = "Connected to RabbitMQ at {Endpoint} after {Attempt} attempt(s)")]
     private static partial void LogConnected(ILogger logger, string endpoint, int attempt);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Cannot connect to RabbitMQ at {Endpoint} (attempt {Attempt}); retrying in {Delay}")]
-    private static partial void LogConnectFailed(ILogger logger, Exception exception, string endpoint, int attempt, TimeSpan delay);
-
-    [LoggerMessage(Level = LogLevel.Debug, Message = "Closing the RabbitMQ connection failed")]
-    private static partial void LogCloseFailed(ILogger logger, Exception exception);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Cannot connect to RabbitMQ (attempt {Attempt}); retrying in {Delay}")]
+    private static partial void LogConnectFailed(ILogger logger, Exception exception, int attempt, TimeSpan delay);
 }

@@ -67,7 +67,9 @@ public static class WorkerExtensions
         builder.Services.AddHttpClient<StockClient>(StockClient.HttpClientName, http => http.BaseAddress = new Uri(builder.Configuration["Catalog:BaseAddress"] ?? "http://catalog-api"))
             .AddHttpMessageHandler<ServiceTokenHandler>();
         // The dispatcher retries on its own schedule and records each attempt, so the standard retries would only hide them.
-        builder.Services.AddHttpClient(CallbackDispatcher.HttpClientName).RemoveStandardResilienceHandler();
+#pragma warning disable EXTEXP0001 // experimental in Microsoft.Extensions.Http.Resilience 11; the documented way to opt one client out
+        builder.Services.AddHttpClient(CallbackDispatcher.HttpClientName).RemoveAllResilienceHandlers();
+#pragma warning restore EXTEXP0001
         builder.Services.AddSingleton<SagaYield>();
         builder.Services.AddSingleton<IConsumerThrottle>(sp => sp.GetRequiredService<SagaYield>());
         builder.Services.AddHostedService(sp => sp.GetRequiredService<SagaYield>());

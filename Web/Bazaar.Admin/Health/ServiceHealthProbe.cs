@@ -62,9 +62,11 @@ public static class ServiceHealthProbeExtensions
     public static IHostApplicationBuilder AddServiceHealthProbe(this IHostApplicationBuilder builder)
     {
         builder.Services.AddOptions<AdminOptions>().BindConfiguration(AdminOptions.SectionName);
+#pragma warning disable EXTEXP0001 // experimental in Microsoft.Extensions.Http.Resilience 11; the documented way to opt one client out
         builder.Services.AddHttpClient<ServiceHealthProbe>(ServiceHealthProbe.ClientName, client => client.Timeout = TimeSpan.FromSeconds(5))
             // A 503 from /health is the answer to show, not a failure to retry for half a minute.
-            .RemoveStandardResilienceHandler();
+            .RemoveAllResilienceHandlers();
+#pragma warning restore EXTEXP0001
         return builder;
     }
 }

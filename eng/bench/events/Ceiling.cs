@@ -27,7 +27,8 @@ internal static class Ceiling
         var name = $"bench.ceiling.{Guid.NewGuid():N}"[..28];
         var factory = new ConnectionFactory { Uri = new Uri(amqp), ClientProvidedName = "bench-ceiling" };
         await using var connection = await factory.CreateConnectionAsync(cancellationToken);
-        var provider = new RabbitMQConnectionProvider(amqp, new RabbitMQClientSettings(), "bench-ceiling-publisher",
+        await using var publisherConnection = await factory.CreateConnectionAsync("bench-ceiling-publisher", cancellationToken);
+        var provider = new RabbitMQConnectionProvider(() => publisherConnection,
             Microsoft.Extensions.Logging.Abstractions.NullLogger<RabbitMQConnectionProvider>.Instance);
         await using var publisher = new BatchPublisher(provider, name);
         await using var channel = await connection.CreateChannelAsync(cancellationToken: cancellationToken);

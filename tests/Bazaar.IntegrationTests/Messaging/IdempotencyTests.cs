@@ -1,3 +1,4 @@
+using System.Reflection;
 using System.Diagnostics;
 using System.Threading.Channels;
 using Bazaar.Data;
@@ -124,7 +125,11 @@ public sealed class IdempotencyTests
                 RedirectStandardError = true,
                 UseShellExecute = false,
             };
-            info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Bazaar.Messaging.Probe.dll"));
+            // From its own output folder, with the files its own deps.json names: this folder holds what the tests
+            // resolved, which may lack a package file the probe's resolution chose (a Microsoft.Extensions package newer
+            // than the installed shared framework).
+            info.ArgumentList.Add(typeof(IdempotencyTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
+                .Single(attribute => attribute.Key == "MessagingProbePath").Value!);
             foreach (var argument in new[] { "--database", scenario.DatabaseConnectionString, "--broker", scenario.RabbitMqConnectionString, "--prefix", scenario.Prefix })
             {
                 info.ArgumentList.Add(argument);

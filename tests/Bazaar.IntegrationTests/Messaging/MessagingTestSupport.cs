@@ -127,10 +127,9 @@ public sealed class MessagingScenario : IAsyncDisposable
         {
             [$"ConnectionStrings:{Database}"] = DatabaseConnectionString,
             ["ConnectionStrings:messaging"] = RabbitMqConnectionString,
-            ["Bazaar:RabbitMQ:messaging:NetworkRecoveryInterval"] = "00:00:00.500",
         });
         builder.AddMySqlDataSource(Database);
-        builder.AddRabbitMQClient("messaging");
+        builder.AddRabbitMQClient("messaging", configureConnectionFactory: factory => factory.NetworkRecoveryInterval = TimeSpan.FromMilliseconds(500));
         var messagingBuilder = builder.AddMessaging(Database, o =>
         {
             o.Prefix = Prefix;

@@ -80,14 +80,14 @@ public sealed class OrderStatusHintsTests
         {
             TestServers servers = await TestServers.SharedAsync();
             var listener = new Listener { _redis = await ConnectionMultiplexer.ConnectAsync(servers.RedisConnectionString), _channel = TestServers.UniqueName("hints") };
-            await listener._redis.GetSubscriber().SubscribeAsync(listener._channel, (_, message) => listener.Heard.Enqueue(message.ToString()));
+            await listener._redis.GetSubscriber().SubscribeAsync(RedisChannel.Literal(listener._channel), (_, message) => listener.Heard.Enqueue(message.ToString()));
             listener._services = new ServiceCollection().AddSingleton<IConnectionMultiplexer>(listener._redis).BuildServiceProvider();
             listener.Hints = new OrderStatusHints(listener._services, Options.Create(new OrderStreamOptions { Channel = listener._channel }), NullLogger<OrderStatusHints>.Instance);
             listener.Database = new MySqlDataSource(await servers.CreateDatabaseAsync("hints"));
             return listener;
         }
 
-        public Task PublishAsync(string message) => _redis.GetSubscriber().PublishAsync(_channel, message);
+        public Task PublishAsync(string message) => _redis.GetSubscriber().PublishAsync(RedisChannel.Literal(_channel), message);
 
         public async ValueTask DisposeAsync()
         {

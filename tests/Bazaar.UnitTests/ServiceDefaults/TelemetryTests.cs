@@ -11,7 +11,6 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using OpenTelemetry;
-using OpenTelemetry.Exporter;
 using OpenTelemetry.Logs;
 using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
@@ -21,45 +20,20 @@ namespace Bazaar.UnitTests.ServiceDefaults;
 public sealed class TelemetryTests
 {
     [Fact]
-    public void Resource_attributes_are_read_as_the_OpenTelemetry_specification_writes_them()
+    public async Task The_resource_names_the_service_and_its_replica_from_the_OTEL_variables()
     {
-        Dictionary<string, object> attributes = TelemetrySetup.ParseResourceAttributes("service.instance.id=catalog-api-1, team=shop%20floor,broken");
-
-        Assert.Equal("catalog-api-1", attributes["service.instance.id"]);
-        Assert.Equal("shop floor", attributes["team"]);
-        Assert.Equal(2, attributes.Count);
-    }
-
-    [Fact]
-    public void The_resource_names_the_service_and_its_replica_from_the_OTEL_variables()
-    {
-        IConfiguration configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        using IHost host = await StartExportingHostAsync("http://127.0.0.1:1", new()
         {
             ["OTEL_SERVICE_NAME"] = "catalog-api",
             ["OTEL_RESOURCE_ATTRIBUTES"] = "service.instance.id=catalog-api-2",
-        }).Build();
-        var environment = new HostApplicationBuilder(new HostApplicationBuilderSettings { EnvironmentName = "Production" }).Environment;
+        });
 
-        Resource resource = TelemetrySetup.CreateResource(configuration, environment).Build();
+        Resource resource = host.Services.GetRequiredService<TracerProvider>().GetResource();
         var attributes = resource.Attributes.ToDictionary(a => a.Key, a => a.Value);
 
         Assert.Equal("catalog-api", attributes["service.name"]);
         Assert.Equal("catalog-api-2", attributes["service.instance.id"]);
-    }
-
-    [Theory]
-    [InlineData("http://127.0.0.1:18889", "/v1/traces", "http://127.0.0.1:18889/v1/traces")]
-    [InlineData("http://127.0.0.1:18889/", "/v1/logs", "http://127.0.0.1:18889/v1/logs")]
-    [InlineData("http://collector:4318/otlp", "/v1/metrics", "http://collector:4318/otlp/v1/metrics")]
-    public void The_http_protobuf_exporter_gets_the_signal_path_appended(string baseEndpoint, string signal, string expected)
-    {
-        var options = new OtlpExporterOptions();
-        IConfiguration configuration = new ConfigurationBuilder().Build();
-
-        TelemetrySetup.ConfigureExporter(options, configuration, new Uri(baseEndpoint), signal);
-
-        Assert.Equal(OtlpExportProtocol.HttpProtobuf, options.Protocol);
-        Assert.Equal(expected, options.Endpoint.AbsoluteUri);
+        await host.StopAsync();
     }
 
     [Fact]
@@ -78,25 +52,6 @@ public sealed class TelemetryTests
         await host.StopAsync();
         Assert.All(received, r => Assert.Equal("application/x-protobuf", r.ContentType));
         Assert.All(received, r => Assert.True(r.Length > 0));
-    }
-
-    [Theory]
-    [InlineData("OTEL_TRACES_EXPORTER", "/v1/traces")]
-    [InlineData("OTEL_METRICS_EXPORTER", "/v1/metrics")]
-    [InlineData("OTEL_LOGS_EXPORTER", "/v1/logs")]
-    public async Task A_signal_whose_exporter_is_none_is_not_exported_while_the_others_are(string key, string path)
-    {
-        var received = new ConcurrentQueue<(string Path, string? ContentType, long Length)>();
-        await using WebApplication collector = await StartCollectorAsync(received);
-        using IHost host = await StartExportingHostAsync(collector.Urls.Single(), new() { [key] = "none" });
-
-        PlaceAnOrder(host);
-
-        string[] others = [.. new[] { "/v1/traces", "/v1/logs", "/v1/metrics" }.Where(other => other != path)];
-        await Eventually.HoldsAsync(() => others.All(other => received.Any(r => r.Path == other)), "the other two signals are received", TimeSpan.FromSeconds(3));
-        // Stopping flushes every provider there is, so a signal still exported would have arrived by now.
-        await host.StopAsync();
-        Assert.DoesNotContain(received, r => r.Path == path);
     }
 
     [Fact]
@@ -120,29 +75,13 @@ public sealed class TelemetryTests
             host.Dispose();
 
             // The SDK's own limits held it 21 s (measured with the admin app), past the AppHost's SIGKILL at 10 s.
-            Assert.True(stopping.Elapsed < TelemetryProviders.DeliveryBudget + TimeSpan.FromSeconds(3),
+            Assert.True(stopping.Elapsed < TelemetryFlush.DeliveryBudget + TimeSpan.FromSeconds(3),
                 $"stopping took {stopping.Elapsed.TotalSeconds:0.0} s with a collector that never answers");
         }
         finally
         {
             collector.Stop();
         }
-    }
-
-    [Theory]
-    [InlineData(null, true)]
-    [InlineData("otlp", true)]
-    [InlineData("none", false)]
-    [InlineData(" None ", false)]
-    [InlineData("none,otlp", true)]
-    public void An_exporter_setting_turns_its_signal_off_only_when_it_names_none_alone(string? value, bool exported)
-    {
-        IConfiguration configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
-        {
-            [TelemetrySetup.TracesExporterKey] = value,
-        }).Build();
-
-        Assert.Equal(exported, TelemetrySetup.IsExported(configuration, TelemetrySetup.TracesExporterKey));
     }
 
     private static async Task<WebApplication> StartCollectorAsync(ConcurrentQueue<(string Path, string? ContentType, long Length)> received)
@@ -168,6 +107,7 @@ public sealed class TelemetryTests
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
         {
             ["OTEL_EXPORTER_OTLP_ENDPOINT"] = collector,
+            ["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf",
             ["OTEL_SERVICE_NAME"] = "telemetry-test",
             // The SDK's own defaults are 5 s for spans and logs and 60 s for metrics: arrival within 3 s shows these are read.
             ["OTEL_BSP_SCHEDULE_DELAY"] = "100",
@@ -194,19 +134,15 @@ public sealed class TelemetryTests
     /// A service with the defaults, whose request spans are collected in memory as an exporter would see them. Other tests
     /// run web servers in this process at the same time, so only the spans that name this server's port are kept.
     /// </summary>
-    private static async Task<(WebApplication App, HttpClient Client, TracerProvider Tracing, ConcurrentQueue<Activity> Exported)> StartTracedAsync()
+    private static async Task<(WebApplication App, HttpClient Client, ConcurrentQueue<Activity> Exported)> StartTracedAsync()
     {
         var exported = new ConcurrentQueue<Activity>();
         var exporter = new CollectingExporter(exported);
-        TracerProvider tracing = Sdk.CreateTracerProviderBuilder()
-            .AddSource("Microsoft.AspNetCore", "System.Net.Http")
-            .AddProcessor(new HealthProbeTraceFilter())
-            .AddProcessor(new SimpleActivityExportProcessor(exporter))
-            .Build()!;
         WebApplicationBuilder builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = "Production" });
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         builder.Logging.ClearProviders();
         builder.AddServiceDefaults();
+        builder.Services.ConfigureOpenTelemetryTracerProvider(tracing => tracing.AddProcessor(new SimpleActivityExportProcessor(exporter)));
         WebApplication app = builder.Build();
         app.MapDefaultEndpoints();
         app.MapGet("/api/items/{id:int}", (int id) => TypedResults.Ok(id));
@@ -214,15 +150,14 @@ public sealed class TelemetryTests
         app.MapMethods("/api/things", ["GET", "DELETE"], () => TypedResults.NoContent());
         await app.StartAsync();
         exporter.Port = new Uri(app.Urls.Single()).Port;
-        return (app, new HttpClient { BaseAddress = new Uri(app.Urls.Single()) }, tracing, exported);
+        return (app, new HttpClient { BaseAddress = new Uri(app.Urls.Single()) }, exported);
     }
 
     [Fact]
     public async Task Health_probes_leave_no_spans_while_other_requests_do()
     {
-        var (app, client, tracing, exported) = await StartTracedAsync();
+        var (app, client, exported) = await StartTracedAsync();
         await using WebApplication _ = app;
-        using TracerProvider __ = tracing;
 
         (await client.GetAsync("/health")).Dispose();
         (await client.GetAsync("/alive")).Dispose();
@@ -236,9 +171,8 @@ public sealed class TelemetryTests
     [Fact]
     public async Task A_request_span_is_named_by_its_route_and_carries_method_and_status()
     {
-        var (app, client, tracing, exported) = await StartTracedAsync();
+        var (app, client, exported) = await StartTracedAsync();
         await using WebApplication _ = app;
-        using TracerProvider __ = tracing;
 
         (await client.GetAsync("/api/items/7")).Dispose();
         (await client.GetAsync("/boom")).Dispose();
@@ -263,9 +197,8 @@ public sealed class TelemetryTests
     [Fact]
     public async Task One_endpoint_called_with_two_methods_names_each_span_by_its_own_method()
     {
-        var (app, client, tracing, exported) = await StartTracedAsync();
+        var (app, client, exported) = await StartTracedAsync();
         await using WebApplication _ = app;
-        using TracerProvider __ = tracing;
 
         foreach (HttpMethod method in new[] { HttpMethod.Get, HttpMethod.Delete, HttpMethod.Get, HttpMethod.Delete })
         {
@@ -282,9 +215,8 @@ public sealed class TelemetryTests
     [Fact]
     public async Task A_call_through_service_discovery_carries_the_trace_to_the_service_it_reaches()
     {
-        var (app, _, tracing, exported) = await StartTracedAsync();
+        var (app, _, exported) = await StartTracedAsync();
         await using WebApplication _ = app;
-        using TracerProvider __ = tracing;
         HostApplicationBuilder callerBuilder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { EnvironmentName = "Production" });
         callerBuilder.Configuration["services:catalog-api:http:0"] = app.Urls.Single();
         callerBuilder.Logging.ClearProviders();

@@ -70,7 +70,7 @@ public sealed partial class OrderStatusHints(IServiceProvider services, IOptions
                 return;
             }
 
-            redis.Publish(options.Value.Channel, $"{orderId:N}:{seq.ToString(CultureInfo.InvariantCulture)}", CommandFlags.FireAndForget);
+            redis.Publish(RedisChannel.Literal(options.Value.Channel), $"{orderId:N}:{seq.ToString(CultureInfo.InvariantCulture)}", CommandFlags.FireAndForget);
         }
         catch (Exception exception) when (exception is RedisException or TimeoutException or ObjectDisposedException)
         {

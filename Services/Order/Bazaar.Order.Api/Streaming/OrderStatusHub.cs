@@ -50,7 +50,7 @@ internal sealed partial class OrderStatusHub(IServiceProvider services, OrderSta
         ISubscriber subscriber = redis.GetSubscriber();
         try
         {
-            await subscriber.SubscribeAsync(options.Value.Channel, (_, message) => OnMessage(message)).ConfigureAwait(false);
+            await subscriber.SubscribeAsync(RedisChannel.Literal(options.Value.Channel), (_, message) => OnMessage(message)).ConfigureAwait(false);
         }
         catch (Exception exception) when (exception is RedisException or TimeoutException)
         {
