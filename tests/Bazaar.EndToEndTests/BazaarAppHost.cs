@@ -35,11 +35,14 @@ public sealed class BazaarAppHost : IAsyncDisposable
     private readonly ConcurrentDictionary<(string ResourceId, string Pid), int> _resourcePids = new();
     private readonly CancellationTokenSource _recording = new();
     private readonly ITestOutputHelper _output;
+    private readonly IDistributedApplicationTestingBuilder _builder;
     private Task _recorder = Task.CompletedTask;
     private bool _stopped;
 
-    private BazaarAppHost(DistributedApplication app, string dataDirectory, Uri dashboardUrl, Uri stateUrl, HashSet<(int, long)> before, ITestOutputHelper output)
+    private BazaarAppHost(
+        IDistributedApplicationTestingBuilder builder, DistributedApplication app, string dataDirectory, Uri dashboardUrl, Uri stateUrl, HashSet<(int, long)> before, ITestOutputHelper output)
     {
+        _builder = builder;
         App = app;
         DataDirectory = dataDirectory;
         DashboardUrl = dashboardUrl;
@@ -79,7 +82,15 @@ public sealed class BazaarAppHost : IAsyncDisposable
             "--dashboard-url", dashboardUrl.ToString().TrimEnd('/'),
             "--otlp-url", FreeUrl(),
             "--state-url", stateUrl.ToString().TrimEnd('/'),
-            // Last: Aspire also reads these arguments as configuration, where a switch without a value takes the next one.
+            // Aspire reads the command line as configuration too, above the testing builder's defaults. Those have DCP
+            // pick a random port behind every endpoint, the dashboard's too: the AppHost's --free-ports already gives each
+            // a free one, and the dashboard must be where --dashboard-url says.
+            "--DcpPublisher:RandomizePorts=false",
+            // They also name an OTLP/gRPC receiver at localhost:4317 (shared by every test run of the machine), which
+            // services are told to prefer over the AppHost's OTLP/HTTP; a free one instead. In tests, then, the services
+            // export OTLP/gRPC to the dashboard, where `dotnet run` has them export OTLP/HTTP.
+            "--ASPIRE_DASHBOARD_OTLP_ENDPOINT_URL=" + FreeUrl(),
+            // Last: in that configuration a switch without a value takes the next argument as its value.
             "--free-ports",
         ];
 
@@ -90,13 +101,7 @@ public sealed class BazaarAppHost : IAsyncDisposable
         try
         {
             Environment.SetEnvironmentVariable("BAZAAR_ADMIN_PASSWORD", adminPassword);
-            builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.Bazaar_AppHost>(args, (appOptions, hostSettings) =>
-            {
-                appOptions.DisableDashboard = false;
-                // The testing builder names an OTLP/gRPC receiver (localhost:4317) when none is configured, and services are
-                // told to prefer gRPC; the AppHost's dashboard receives OTLP/HTTP at --otlp-url, so that default must go.
-                hostSettings.Configuration!["ASPIRE_DASHBOARD_OTLP_ENDPOINT_URL"] = null;
-            });
+            builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.Bazaar_AppHost>(args, (appOptions, _) => appOptions.DisableDashboard = false);
         }
         finally
         {
@@ -110,12 +115,14 @@ public sealed class BazaarAppHost : IAsyncDisposable
         {
             app = await builder.BuildAsync();
         }
-        finally
+        catch
         {
             await builder.DisposeAsync();
+            throw;
         }
 
-        var host = new BazaarAppHost(app, dataDirectory, dashboardUrl, stateUrl, before, output);
+        // The builder owns the application (disposing it stops the application): it lives as long as the run.
+        var host = new BazaarAppHost(builder, app, dataDirectory, dashboardUrl, stateUrl, before, output);
         var clock = Stopwatch.StartNew();
         using var deadline = new CancellationTokenSource(StartDeadline);
         try
@@ -382,6 +389,7 @@ public sealed class BazaarAppHost : IAsyncDisposable
             await _recording.CancelAsync();
             await _recorder;
             await App.DisposeAsync();
+            await _builder.DisposeAsync();
         }
     }
 

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Aspire.Hosting.ApplicationModel;
 
 namespace Bazaar.EndToEndTests.Platform;
 
@@ -26,6 +27,9 @@ public sealed partial class WholeApplicationTests
         string orderId = await _shop.PlaceOrderAsync(customer, productId: 1, traceparent: $"00-{traceId}-{callerSpanId}-01");
         await _shop.WaitForOrderStatusAsync(orderId, customer, "Paid");
 
+        Assert.True(host.App.ResourceNotifications.TryGetCurrentState("worker", out ResourceEvent? worker));
+        output.WriteLine("The worker exports to " + string.Join(", ", worker!.Snapshot.EnvironmentVariables
+            .Where(v => v.Name is "OTEL_EXPORTER_OTLP_ENDPOINT" or "OTEL_EXPORTER_OTLP_PROTOCOL").Select(v => $"{v.Name}={v.Value}")));
         using (var anonymous = new HttpRequestMessage(HttpMethod.Get, new Uri(host.DashboardUrl, "/api/telemetry/resources")))
         using (HttpResponseMessage refused = await _http.SendAsync(anonymous))
         {
