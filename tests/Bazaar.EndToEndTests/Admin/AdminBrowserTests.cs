@@ -29,7 +29,18 @@ public sealed class AdminBrowserTests(ITestOutputHelper output) : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        _host = await BazaarAppHost.StartAsync(_dataDirectory, _adminPassword, output);
+        try
+        {
+            _host = await BazaarAppHost.StartAsync(_dataDirectory, _adminPassword, output);
+        }
+        catch
+        {
+            // xunit does not dispose a class whose InitializeAsync failed.
+            _http.Dispose();
+            Directory.Delete(_dataDirectory, recursive: true);
+            throw;
+        }
+
         _shop = new ShopClient(_host, _http);
         _chromium = await Chromium.LaunchAsync();
     }
