@@ -50,7 +50,7 @@ public sealed class Chromium : IAsyncDisposable
 
     /// <summary>
     /// Waits until the page's layout was rendered over the Blazor circuit (<c>main[data-circuit='connected']</c>, set by
-    /// the dashboard's and the admin's layouts): before that the page is prerendered HTML, and a click does nothing.
+    /// the admin's layout): before that the page is prerendered HTML, and a click does nothing.
     /// </summary>
     public static Task ExpectCircuitAsync(IPage page) => Assertions.Expect(page.Locator("main[data-circuit='connected']")).ToBeAttachedAsync();
 

@@ -3,24 +3,24 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
-using Bazaar.Hosting;
-using Bazaar.Testing;
 
 namespace Bazaar.EndToEndTests;
 
-/// <summary>The shop's HTTP APIs as a running model's resources serve them: accounts, tokens, orders.</summary>
-public sealed class ShopClient(ResourceNotificationService notifications, HttpClient http)
+/// <summary>
+/// The shop's HTTP APIs as a running AppHost's services serve them: accounts, tokens, orders. <paramref name="endpoint"/>
+/// gives a service's base address by its name (a replica by <c>catalog-api-0</c>, <c>catalog-api-1</c>).
+/// </summary>
+public sealed class ShopClient(Func<string, Uri> endpoint, HttpClient http)
 {
     private const int MaxPlacementAttempts = 4;
 
-    /// <summary>The address of <paramref name="path"/> on the (single) endpoint of <paramref name="service"/>.</summary>
-    public static Uri ServiceUri(ResourceNotificationService notifications, string service, string path)
+    public ShopClient(BazaarAppHost host, HttpClient http)
+        : this(host.Endpoint, http)
     {
-        Assert.True(notifications.TryGetCurrentSnapshot(service, out ResourceSnapshot snapshot));
-        return new Uri(new Uri(snapshot.Endpoints.Single()), path);
     }
 
-    public Uri ServiceUri(string service, string path) => ServiceUri(notifications, service, path);
+    /// <summary>The address of <paramref name="path"/> on <paramref name="service"/>.</summary>
+    public Uri ServiceUri(string service, string path) => new(endpoint(service), path);
 
     public async Task<HttpResponseMessage> SendAsync(string service, string method, string path, string? token)
     {
@@ -43,12 +43,19 @@ public sealed class ShopClient(ResourceNotificationService notifications, HttpCl
     /// <summary>Registers a customer with a unique e-mail and returns their access token.</summary>
     public async Task<string> RegisterAndLoginAsync()
     {
+        (string email, string password) = await RegisterAsync();
+        return await LoginAsync(email, password);
+    }
+
+    /// <summary>Registers a customer with a unique e-mail and returns the credentials.</summary>
+    public async Task<(string Email, string Password)> RegisterAsync()
+    {
         string email = $"buyer-{Guid.NewGuid():N}@example.com";
         const string Password = "a long enough passphrase";
         using HttpResponseMessage registered = await http.PostAsJsonAsync(
             ServiceUri("auth-api", "/api/auth/register"), new { email, password = Password, displayName = "Buyer" });
         Assert.Equal(HttpStatusCode.Created, registered.StatusCode);
-        return await LoginAsync(email, Password);
+        return (email, Password);
     }
 
     /// <summary>

@@ -1,10 +1,7 @@
 using System.Diagnostics;
-using System.Globalization;
 using System.Net;
-using Bazaar.AppHost;
-using Bazaar.Hosting;
-using Bazaar.Testing;
-using Microsoft.Extensions.DependencyInjection;
+using Aspire.Hosting.ApplicationModel;
+using Bazaar.Hosting.Lifecycle;
 using Microsoft.Playwright;
 using Xunit.Abstractions;
 using static Microsoft.Playwright.Assertions;
@@ -12,9 +9,10 @@ using static Microsoft.Playwright.Assertions;
 namespace Bazaar.EndToEndTests.Admin;
 
 /// <summary>
-/// The admin app as the AppHost runs it (its Release build from bin/, the AppHost's environment, service discovery to
-/// the real services), driven by Debian's chromium: blazor.web.js is served and the circuit runs; signing in, the
-/// orders list, shipping a paid order, order-api's 409 when the order moved on meanwhile, a product created and its stock set.
+/// The admin app as the AppHost runs it (Projects.Bazaar_AppHost through Aspire.Hosting.Testing: its Release build from
+/// bin/, the AppHost's environment, service discovery to the real services), driven by Debian's chromium: blazor.web.js
+/// is served and the circuit runs; signing in, the orders list, shipping a paid order, order-api's 409 when the order
+/// moved on meanwhile, a product created and its stock set.
 /// </summary>
 public sealed class AdminBrowserTests(ITestOutputHelper output) : IAsyncLifetime
 {
@@ -22,9 +20,8 @@ public sealed class AdminBrowserTests(ITestOutputHelper output) : IAsyncLifetime
 
     private readonly string _adminPassword = "e2e-" + Guid.NewGuid().ToString("N");
     private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(10) };
-    private string _dataDirectory = null!;
-    private DistributedApplication _app = null!;
-    private ResourceNotificationService _notifications = null!;
+    private readonly string _dataDirectory = Directory.CreateTempSubdirectory("bazaar-admin-e2e-").FullName;
+    private BazaarAppHost? _host;
     private ShopClient _shop = null!;
     private Chromium? _chromium;
     private IPage? _page;
@@ -32,38 +29,27 @@ public sealed class AdminBrowserTests(ITestOutputHelper output) : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        _dataDirectory = Directory.CreateTempSubdirectory("bazaar-admin-e2e-").FullName;
-        IDistributedApplicationBuilder builder = DistributedApplication.CreateBuilder(new DistributedApplicationOptions
+        try
         {
-            DataDirectory = _dataDirectory,
-            UseFreePorts = true,
-            DashboardUrl = "http://127.0.0.1:0",
-            OtlpEndpointUrl = "http://127.0.0.1:" + Loopback.FreePort().ToString(CultureInfo.InvariantCulture),
-            ConsoleLogging = false,
-            StopTimeout = TimeSpan.FromSeconds(10),
-        });
-        builder.Configuration["BAZAAR_ADMIN_PASSWORD"] = _adminPassword;
-        BazaarModel.Configure(builder);
-        _app = builder.Build();
-        _notifications = _app.Services.GetRequiredService<ResourceNotificationService>();
-        _shop = new ShopClient(_notifications, _http);
-        var clock = Stopwatch.StartNew();
-        using var starting = new CancellationTokenSource(TimeSpan.FromMinutes(3));
-        await _app.StartAsync(starting.Token);
-        foreach (string service in new[] { "auth-api", "order-api", "worker", "admin" })
+            _host = await BazaarAppHost.StartAsync(_dataDirectory, _adminPassword, output);
+        }
+        catch
         {
-            await _notifications.WaitForResourceAsync(service, s => s.IsHealthy, starting.Token);
+            // xunit does not dispose a class whose InitializeAsync failed.
+            _http.Dispose();
+            Directory.Delete(_dataDirectory, recursive: true);
+            throw;
         }
 
-        output.WriteLine($"auth-api, order-api, worker and admin healthy {clock.Elapsed.TotalSeconds:0.0} s after start.");
+        _shop = new ShopClient(_host, _http);
         _chromium = await Chromium.LaunchAsync();
     }
 
     public async Task DisposeAsync()
     {
-        if (!_finished)
+        if (!_finished && _host is not null)
         {
-            await DescribeFailureAsync();
+            await DescribeFailureAsync(_host);
         }
 
         if (_chromium is not null)
@@ -71,8 +57,11 @@ public sealed class AdminBrowserTests(ITestOutputHelper output) : IAsyncLifetime
             await _chromium.DisposeAsync();
         }
 
-        await _app.StopAsync();
-        await _app.DisposeAsync();
+        if (_host is not null)
+        {
+            await _host.DisposeAsync();
+        }
+
         _http.Dispose();
         Directory.Delete(_dataDirectory, recursive: true);
     }
@@ -117,7 +106,7 @@ public sealed class AdminBrowserTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.True(circuits > 0, "the page opened a circuit (/_blazor web socket)");
 
         // Another admin delivers it meanwhile; this page still offers Deliver, and order-api refuses the second move.
-        string adminToken = await _shop.LoginAsync("admin@bazaar.local", _adminPassword);
+        string adminToken = await _shop.LoginAsync(BazaarAppHost.AdminEmail, _adminPassword);
         using (HttpResponseMessage delivered = await _shop.SendAsync("order-api", "POST", $"/api/orders/{orderId}/deliver", adminToken))
         {
             Assert.True(delivered.IsSuccessStatusCode, $"deliver: {(int)delivered.StatusCode}");
@@ -163,18 +152,27 @@ public sealed class AdminBrowserTests(ITestOutputHelper output) : IAsyncLifetime
             () => page.Locator("button[type=submit]").ClickAsync(),
             new PageRunAndWaitForWebSocketOptions { Predicate = socket => socket.Url.Contains("/_blazor", StringComparison.Ordinal) });
         await Expect(page.Locator($"tr[data-order='{orderId}']")).ToBeVisibleAsync();
-        var commands = _app.Services.GetRequiredService<ResourceCommandService>();
         var stopping = Stopwatch.StartNew();
-        await commands.StopAsync("admin");
-        Assert.True(_notifications.TryGetCurrentSnapshot("admin", out ResourceSnapshot stopped));
+        ExecuteCommandResult stop = await _host!.App.ResourceCommands.ExecuteCommandAsync("admin", KnownResourceCommands.StopCommand);
+        Assert.True(stop.Success, $"the dashboard's Stop on the admin: {stop.Message}");
+        ResourceState stopped;
+        while (!((stopped = (await _host.ResourcesAsync())["admin"]).State is "Finished" or "Exited" or "FailedToStart") && stopping.Elapsed < TimeSpan.FromMinutes(1))
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(250));
+        }
+
+        output.WriteLine($"admin stopped: {stopped.State}, exit code {stopped.ExitCode}, {stopping.Elapsed.TotalSeconds:0.0} s after Stop.");
         Assert.True(stopped.ExitCode == 0,
-            $"the admin ended by itself, not killed at the stop timeout: exit code {stopped.ExitCode} after {stopping.Elapsed.TotalSeconds:0.0} s with a page open");
+            $"the admin ended by itself, not killed at the stop timeout: {stopped.State}, exit code {stopped.ExitCode} after {stopping.Elapsed.TotalSeconds:0.0} s with a page open");
+        // Stopped by a person, so the AppHost does not start it again.
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        Assert.Equal((stopped.State, 0), ((await _host.ResourcesAsync())["admin"].State, (await _host.ResourcesAsync())["admin"].Restarts));
         _finished = true;
     }
 
     // For a failed run's story (CI, 2026-12-03: #ship never appeared once the circuit ran): what the page showed last, and
     // the last lines the admin and order-api wrote.
-    private async Task DescribeFailureAsync()
+    private async Task DescribeFailureAsync(BazaarAppHost host)
     {
         if (_page is not null)
         {
@@ -189,10 +187,11 @@ public sealed class AdminBrowserTests(ITestOutputHelper output) : IAsyncLifetime
             }
         }
 
-        var logs = _app.Services.GetRequiredService<ResourceLoggerService>();
+        output.WriteLine(await host.DescribeAsync());
+        Dictionary<string, ResourceState> resources = await host.ResourcesAsync();
         foreach (string resource in new[] { "admin", "order-api" })
         {
-            foreach (string line in logs.Tail(resource, 40))
+            foreach (string line in await host.LogTailAsync(resources[resource].Id, 40))
             {
                 output.WriteLine($"{resource}: {line}");
             }

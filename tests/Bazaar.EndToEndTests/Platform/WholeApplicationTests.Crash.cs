@@ -5,7 +5,9 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Bazaar.Data;
-using Bazaar.Hosting;
+using Bazaar.Hosting.Lifecycle;
+using Aspire.Hosting;
+using Aspire.Hosting.Testing;
 using Dapper;
 
 namespace Bazaar.EndToEndTests.Platform;
@@ -17,28 +19,28 @@ public sealed partial class WholeApplicationTests
     private const int CrashStockLeft = 100;
     private static readonly TimeSpan AllPaidDeadline = TimeSpan.FromMinutes(2);
 
-    private async Task A_worker_killed_in_the_middle_of_200_orders_loses_none_charges_each_once_and_conserves_stock(
-        DistributedApplication app, ResourceNotificationService notifications)
+    private async Task A_worker_killed_in_the_middle_of_200_orders_loses_none_charges_each_once_and_conserves_stock(BazaarAppHost host)
     {
-        string admin = await LoginAsync(notifications, "admin@bazaar.local", _adminPassword);
-        string buyer = await RegisterAndLoginAsync(notifications);
-        int product = await CreateProductAsync(notifications, admin, stock: CrashOrders + CrashStockLeft);
-        var orderDb = new MySqlDataSource((await app.GetConnectionStringAsync("orderdb"))!);
+        string admin = await _shop.LoginAsync(BazaarAppHost.AdminEmail, _adminPassword);
+        string buyer = await _shop.RegisterAndLoginAsync();
+        int product = await CreateProductAsync(admin, stock: CrashOrders + CrashStockLeft);
+        var orderDb = new MySqlDataSource((await host.App.GetConnectionStringAsync("orderdb"))!);
         // Placement queues behind the endpoint's concurrency limit while the worker competes for the two cores.
         using var placing = new HttpClient { Timeout = TimeSpan.FromMinutes(1) };
 
         // The first half is still being placed, and the first of it paid, when the worker dies; the second half is
         // placed while it is down or starting again. Some orders are then mid-saga (stock reserved, payment in flight,
         // messages unacknowledged), others not yet begun.
-        Task<string[]> firstHalf = PlaceManyAsync(placing, notifications, buyer, product, CrashOrders / 2);
+        Task<string[]> firstHalf = PlaceManyAsync(new ShopClient(host, placing), buyer, product, CrashOrders / 2);
         Dictionary<string, int> atKill = [];
         await PollAsync(async () => (atKill = await CountByStatusAsync(orderDb, product)).GetValueOrDefault("Paid") > 0,
             TimeSpan.FromSeconds(60), () => "an order of the batch was paid before the worker is killed: " + Describe(atKill));
-        ResourceSnapshot worker = Kill(notifications, "worker");
+        ResourceState worker = await host.KillAsync("worker");
         atKill = await CountByStatusAsync(orderDb, product);
         output.WriteLine($"Worker killed with its orders at: {Describe(atKill)}.");
-        string[] orders = [.. await firstHalf, .. await PlaceManyAsync(placing, notifications, buyer, product, CrashOrders / 2)];
-        await WaitForRestartAsync(notifications, worker);
+        string[] orders = [.. await firstHalf, .. await PlaceManyAsync(new ShopClient(host, placing), buyer, product, CrashOrders / 2)];
+        ResourceState restarted = await host.WaitForRestartAsync(worker, RestartDeadline);
+        Assert.True(restarted.Restarts >= 1, "/api/resources counts the worker's restart");
 
         var clock = Stopwatch.StartNew();
         Dictionary<string, int> byStatus = [];
@@ -49,7 +51,7 @@ public sealed partial class WholeApplicationTests
         Assert.True(atKill.GetValueOrDefault("Paid") < CrashOrders, "The worker had finished before it was killed; the step proves nothing.");
         Assert.Equal(CrashOrders, orders.Distinct().Count());
         Assert.Equal(CrashOrders, byStatus.Values.Sum());
-        (int available, int reserved) = await StockAsync(notifications, admin, product);
+        (int available, int reserved) = await StockAsync(admin, product);
         Assert.Equal(CrashOrders + CrashStockLeft, available + reserved + CrashOrders);
         Assert.Equal((CrashStockLeft, 0), (available, reserved));
         await Every_order_was_charged_exactly_once_for_its_total(orderDb, orders);
@@ -78,8 +80,8 @@ public sealed partial class WholeApplicationTests
     }
 
     /// <summary>One order of one unit each, all at once, by one buyer; returns their ids.</summary>
-    private static Task<string[]> PlaceManyAsync(HttpClient http, ResourceNotificationService notifications, string buyer, int product, int count) =>
-        Task.WhenAll(Enumerable.Range(0, count).Select(_ => PlaceOrderAsync(http, notifications, buyer, product)));
+    private static Task<string[]> PlaceManyAsync(ShopClient shop, string buyer, int product, int count) =>
+        Task.WhenAll(Enumerable.Range(0, count).Select(_ => shop.PlaceOrderAsync(buyer, product)));
 
     /// <summary>The statuses of every order of <paramref name="product"/>, straight from orderdb (no HTTP, so no traces).</summary>
     private static async Task<Dictionary<string, int>> CountByStatusAsync(MySqlDataSource orderDb, int product)
@@ -94,9 +96,9 @@ public sealed partial class WholeApplicationTests
     private static string Describe(Dictionary<string, int> byStatus) =>
         byStatus.Count == 0 ? "none yet" : string.Join(", ", byStatus.OrderBy(pair => pair.Key).Select(pair => $"{pair.Value} {pair.Key}"));
 
-    private async Task<int> CreateProductAsync(ResourceNotificationService notifications, string admin, int stock)
+    private async Task<int> CreateProductAsync(string admin, int stock)
     {
-        using var create = new HttpRequestMessage(HttpMethod.Post, ServiceUri(notifications, "catalog-api-0", "/api/catalog/items"))
+        using var create = new HttpRequestMessage(HttpMethod.Post, _shop.ServiceUri("catalog-api-0", "/api/catalog/items"))
         {
             Content = JsonContent.Create(new
             {
@@ -115,9 +117,9 @@ public sealed partial class WholeApplicationTests
         return (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetInt32();
     }
 
-    private async Task<(int Available, int Reserved)> StockAsync(ResourceNotificationService notifications, string admin, int product)
+    private async Task<(int Available, int Reserved)> StockAsync(string admin, int product)
     {
-        using HttpResponseMessage response = await SendAsync(notifications, "catalog-api-1", "GET", $"/api/catalog/items/{product}/stock", admin);
+        using HttpResponseMessage response = await _shop.SendAsync("catalog-api-1", "GET", $"/api/catalog/items/{product}/stock", admin);
         JsonElement stock = await response.Content.ReadFromJsonAsync<JsonElement>();
         return (stock.GetProperty("availableStock").GetInt32(), stock.GetProperty("reservedStock").GetInt32());
     }
