@@ -72,8 +72,11 @@ public sealed class BazaarModelTests : IDisposable
 
         Assert.Equal(password, ParameterValue(second, "cache-password"));
         Assert.Equal(port, Resource(second, "cache").Annotations.OfType<EndpointAnnotation>().Single().Port);
-        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(_dataDirectory, "secrets.json")));
-        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(_dataDirectory, "secrets", "dashboard-api-key")));
+        if (!OperatingSystem.IsWindows())
+        {
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(_dataDirectory, "secrets.json")));
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(_dataDirectory, "secrets", "dashboard-api-key")));
+        }
         Assert.DoesNotContain(password, string.Join(' ', ArgsOf((ExecutableResource)Resource(second, "cache"))));
     }
 
