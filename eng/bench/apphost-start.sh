@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
 # Measures the AppHost: seconds from launch until GET /api/resources shows every resource Running (or Finished) and
 # Healthy, N times on one data directory (the first run of a new directory includes mariadb-install-db), then the
-# CPU and memory at idle of the orchestration (DCP and the dashboard) and of the whole tree, and what is left after
+# CPU and memory at idle of the orchestration (the AppHost, DCP and the dashboard) and of the whole tree, and what is left after
 # SIGTERM. Usage: eng/bench/apphost-start.sh [runs=3] [idle-seconds=30]. Build first (./run.sh builds; or
 # dotnet build AppHost/Bazaar.AppHost -c Release). Prints; records nothing.
+# BENCH_APPHOST_ROOT=DIR measures the AppHost of another checkout (an older tree, for before/after), and
+# BENCH_STATE_URL where that one serves /api/resources (before the move to Aspire: http://127.0.0.1:18888).
 set -euo pipefail
-cd "$(dirname "$0")/../.."
+cd "${BENCH_APPHOST_ROOT:-$(dirname "$0")/../..}"
 runs="${1:-3}"
 idle="${2:-30}"
 data="$(mktemp -d "${TMPDIR:-/tmp}/bazaar-start.XXXXXX")"
-state="http://127.0.0.1:18887"
+state="${BENCH_STATE_URL:-http://127.0.0.1:18887}"
+# The orchestration: the AppHost process itself, DCP and the dashboard (before Aspire, engine and dashboard were the AppHost).
+orchestration='Bazaar.AppHost|tools/dcp|Aspire.Dashboard'
+
 trap 'rm -rf "$data"' EXIT
 
 all_healthy() {
@@ -46,12 +51,12 @@ for i in $(seq 1 "$runs"); do
   printf 'run %d: every resource healthy after %.1f s\n' "$i" "$t"
   if (( i == runs )); then
     hz=$(getconf CLK_TCK)
-    read -r o1 _ <<<"$(usage 'tools/dcp|Aspire.Dashboard')"
-    read -r a1 _ <<<"$(usage 'Bazaar|tools/dcp|Aspire.Dashboard|redis-server|mariadbd|beam.smp')"
+    read -r o1 _ <<<"$(usage "$orchestration")"
+    read -r a1 _ <<<"$(usage "Bazaar|tools/dcp|Aspire.Dashboard|redis-server|mariadbd|beam.smp")"
     sleep "$idle"
-    read -r o2 orss <<<"$(usage 'tools/dcp|Aspire.Dashboard')"
-    read -r a2 arss <<<"$(usage 'Bazaar|tools/dcp|Aspire.Dashboard|redis-server|mariadbd|beam.smp')"
-    printf 'idle %d s: DCP + dashboard %.1f%% of one core, RSS %d MB; everything %.1f%%, RSS %d MB\n' "$idle" \
+    read -r o2 orss <<<"$(usage "$orchestration")"
+    read -r a2 arss <<<"$(usage "Bazaar|tools/dcp|Aspire.Dashboard|redis-server|mariadbd|beam.smp")"
+    printf 'idle %d s: AppHost + DCP + dashboard %.1f%% of one core, RSS %d MB; everything %.1f%%, RSS %d MB\n' "$idle" \
       "$(echo "($o2 - $o1) * 100 / $hz / $idle" | bc -l)" $(( orss / 1024 )) \
       "$(echo "($a2 - $a1) * 100 / $hz / $idle" | bc -l)" $(( arss / 1024 ))
   fi
