@@ -3,7 +3,7 @@ using System.Net.Sockets;
 using Aspire.Hosting.ApplicationModel;
 using Bazaar.Testing;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
-using MySql.Data.MySqlClient;
+using MySqlConnector;
 using RabbitMQ.Client;
 using StackExchange.Redis;
 
