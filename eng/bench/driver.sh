@@ -13,7 +13,7 @@ bench_start_servers benchdb
 bench_build "$BENCH_DIR/driver/Bazaar.Bench.Driver.csproj" driver
 table=$(timeout 600 dotnet "$BENCH_OUT/driver/Bazaar.Bench.Driver.dll" "$(bench_db benchdb)" "$operations")
 echo "$table"
-bench_record "MySQL driver cost per operation (MySql.Data, one thread, Release)" "eng/bench/driver.sh $operations" \
+bench_record "MySQL driver cost per operation (MySqlConnector, one thread, Release)" "eng/bench/driver.sh $operations" \
   "$table
 
 Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)."

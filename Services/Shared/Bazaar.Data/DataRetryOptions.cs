@@ -1,6 +1,6 @@
 namespace Bazaar.Data;
 
-/// <summary>How transient failures (deadlock, lock wait timeout, lost connection) are retried.</summary>
+/// <summary>How transient failures (deadlock, lost connection, a refused connect) are retried. Timeouts are not retried.</summary>
 public sealed class DataRetryOptions
 {
     public int MaxRetryAttempts { get; set; } = 3;

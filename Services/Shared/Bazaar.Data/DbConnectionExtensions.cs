@@ -17,8 +17,9 @@ public static class DbConnectionExtensions
     public static Task<T?> QuerySingleOrDefaultAsync<T>(this DbConnection connection, SqlStatement statement, object? parameters = null, DbTransaction? transaction = null, CancellationToken cancellationToken = default) =>
         RunAsync(connection, statement, new CommandDefinition(statement.Text, parameters, transaction, cancellationToken: cancellationToken), connection.QuerySingleOrDefaultAsync<T?>);
 
-    public static Task<T?> ExecuteScalarAsync<T>(this DbConnection connection, SqlStatement statement, object? parameters = null, DbTransaction? transaction = null, CancellationToken cancellationToken = default) =>
-        RunAsync(connection, statement, new CommandDefinition(statement.Text, parameters, transaction, cancellationToken: cancellationToken), connection.ExecuteScalarAsync<T?>);
+    /// <param name="commandTimeoutSeconds">For a statement that may wait longer than a request (a named lock); else the connection string's.</param>
+    public static Task<T?> ExecuteScalarAsync<T>(this DbConnection connection, SqlStatement statement, object? parameters = null, DbTransaction? transaction = null, CancellationToken cancellationToken = default, int? commandTimeoutSeconds = null) =>
+        RunAsync(connection, statement, new CommandDefinition(statement.Text, parameters, transaction, commandTimeoutSeconds, cancellationToken: cancellationToken), connection.ExecuteScalarAsync<T?>);
 
     /// <summary>Runs a command and returns the number of rows it changed.</summary>
     public static Task<int> ExecuteAsync(this DbConnection connection, SqlStatement statement, object? parameters = null, DbTransaction? transaction = null, CancellationToken cancellationToken = default) =>

@@ -1,5 +1,5 @@
-using System.Data.Common;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
+using MySqlConnector;
 
 namespace Bazaar.Data;
 
@@ -10,14 +10,14 @@ internal sealed class MySqlHealthCheck(MySqlDataSource dataSource) : IHealthChec
         try
         {
             await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-            await using DbCommand command = connection.CreateCommand();
+            await using var command = connection.CreateCommand();
             command.CommandText = "SELECT 1";
             await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
             return HealthCheckResult.Healthy();
         }
         catch (Exception exception)
         {
-            return new HealthCheckResult(context.Registration.FailureStatus, $"Cannot reach database '{dataSource.DatabaseName}'.", exception);
+            return new HealthCheckResult(context.Registration.FailureStatus, $"Cannot reach database '{dataSource.DatabaseName()}'.", exception);
         }
     }
 }

@@ -1,7 +1,6 @@
 using System.Data.Common;
 using System.Globalization;
 using System.Text;
-using MySql.Data.MySqlClient;
 
 namespace Bazaar.Data;
 
@@ -132,23 +131,12 @@ public sealed class SqlBatch(string name)
         DbCommand command = connection.CreateCommand();
         command.Transaction = transaction;
         command.CommandText = prefix is null && suffix is null ? _text.ToString() : string.Concat(prefix, _text.ToString(), suffix);
-        // MySql.Data's DbParameterCollection.Add(object) answers the parameter's index with a linear search of the
-        // collection, which made adding a group's hundreds of parameters quadratic (a tenth of order-api's CPU while
-        // placing orders); its typed Add returns the parameter instead.
-        var parameters = command.Parameters as MySqlParameterCollection;
         for (int i = 0; i < _values.Count; i++)
         {
             DbParameter parameter = command.CreateParameter();
             parameter.ParameterName = "@b" + i.ToString(CultureInfo.InvariantCulture);
             parameter.Value = _values[i] ?? DBNull.Value;
-            if (parameters is not null)
-            {
-                parameters.Add((MySqlParameter)parameter);
-            }
-            else
-            {
-                command.Parameters.Add(parameter);
-            }
+            command.Parameters.Add(parameter);
         }
 
         return command;

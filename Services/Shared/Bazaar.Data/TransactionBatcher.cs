@@ -4,6 +4,7 @@ using System.Diagnostics;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using MySqlConnector;
 
 namespace Bazaar.Data;
 
@@ -37,7 +38,7 @@ public sealed class TransactionBatcherOptions
 /// waiting (up to <see cref="TransactionBatcherOptions.MaxBatchSize"/>, never waiting for more when the queue is
 /// empty, so a lone caller pays no delay) and writes it in ONE transaction with one <see cref="BatchWrite{TItem,TResult}"/>
 /// call, which should send it as one multi-statement command (<see cref="SqlBatch"/>). BEGIN and COMMIT are then
-/// paid once per group instead of once per item, on a connection each writer loop keeps open (<see cref="HeldConnections"/>).
+/// paid once per group instead of once per item.
 /// A group whose writes need no answers from the database is best given as <see cref="BatchStatements{TItem,TResult}"/>:
 /// its BEGIN, statements and COMMIT then travel as ONE command, a single round trip per group.
 /// <para>
@@ -56,7 +57,7 @@ public sealed class TransactionBatcherOptions
 /// </summary>
 public sealed partial class TransactionBatcher<TItem, TResult> : IAsyncDisposable
 {
-    private readonly HeldConnections _connections;
+    private readonly MySqlDataSource _database;
     private readonly BatchWrite<TItem, TResult>? _write;
     private readonly BatchStatements<TItem, TResult>? _statements;
     private readonly string _name;
@@ -87,8 +88,7 @@ public sealed partial class TransactionBatcher<TItem, TResult> : IAsyncDisposabl
         options ??= new TransactionBatcherOptions();
         ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxBatchSize, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(options.Writers, 1);
-        // One connection per writer loop, kept open: a group pays its own round trips, not a pooled open too.
-        _connections = database.HoldConnections(options.Writers);
+        _database = database;
         _name = name;
         _write = write;
         _statements = statements;
@@ -130,7 +130,6 @@ public sealed partial class TransactionBatcher<TItem, TResult> : IAsyncDisposabl
     {
         _queue.Writer.TryComplete();
         await Task.WhenAll(_writers).ConfigureAwait(false);
-        await _connections.DisposeAsync().ConfigureAwait(false);
     }
 
     private async Task WriteLoopAsync()
@@ -207,11 +206,11 @@ public sealed partial class TransactionBatcher<TItem, TResult> : IAsyncDisposabl
         {
             var batch = new SqlBatch(_name + "_batch");
             IReadOnlyList<TResult> results = Checked(items, _statements(batch, items));
-            await _connections.InTransactionAsync(batch, cancellationToken: CancellationToken.None).ConfigureAwait(false);
+            await _database.InTransactionAsync(batch, cancellationToken: CancellationToken.None).ConfigureAwait(false);
             return results;
         }
 
-        return await _connections.InTransactionAsync(async (connection, transaction, token) =>
+        return await _database.InTransactionAsync(async (connection, transaction, token) =>
             Checked(items, await _write!(connection, transaction, items, token).ConfigureAwait(false)), CancellationToken.None).ConfigureAwait(false);
     }
 

@@ -4,10 +4,9 @@ using System.Runtime.CompilerServices;
 namespace Bazaar.Data;
 
 /// <summary>
-/// Work to run once a transaction run by <see cref="MySqlDataSource"/> or <see cref="HeldConnections"/> has ended,
-/// committed or rolled back: for notices that must not go out before the commit (a hint to status streams, say). The
-/// closing of the connection used to stand for that moment, but a held connection stays open from one transaction to the
-/// next. Transactions begun elsewhere never report their end here.
+/// Work to run once a transaction run by <see cref="DataSourceWork"/> has ended, committed or rolled back: for notices
+/// that must not go out before the commit (a hint to status streams, say). Transactions begun elsewhere never report
+/// their end here.
 /// </summary>
 public static class TransactionEnd
 {

@@ -1,20 +1,30 @@
 using System.Net.Sockets;
-using MySql.Data.MySqlClient;
+using MySqlConnector;
 
 namespace Bazaar.Data;
 
-/// <summary>Which database failures are worth retrying: the ones that a second attempt of the same work can get past.</summary>
+/// <summary>
+/// Which database failures are worth retrying (a second attempt of the same work can get past them), and which mean
+/// the database is unavailable for now (the request answers 503 with Retry-After).
+/// </summary>
 public static class TransientErrors
 {
-    private const int DuplicateKey = 1062;
-
+    /// <summary>
+    /// A deadlock, a lock wait timeout, a lost or refused connection: worth another attempt. Not a timeout of our own
+    /// (<see cref="IsTimeout"/>): that attempt already waited as long as a request may, and the next would wait as long.
+    /// </summary>
     public static bool IsTransient(Exception exception)
     {
+        if (IsTimeout(exception))
+        {
+            return false;
+        }
+
         for (var current = exception; current is not null; current = current.InnerException)
         {
             switch (current)
             {
-                case MySqlException mySql when IsTransientErrorNumber(mySql.Number):
+                case MySqlException mySql when mySql.IsTransient || IsTransientErrorNumber(mySql.Number):
                 case IOException:
                 case SocketException:
                     return true;
@@ -24,9 +34,32 @@ public static class TransientErrors
         return false;
     }
 
+    /// <summary>True when the database is out of reach, overloaded or not answering: a 503, not a 500.</summary>
+    public static bool IsUnavailable(Exception exception) => IsTimeout(exception) || IsTransient(exception);
+
+    /// <summary>
+    /// A command that ran out of its command timeout, or an open that ran out of its connect timeout (MySqlConnector
+    /// reports a pool whose every connection stayed in use that long the same way: "Connect Timeout expired. All pooled
+    /// connections are in use.").
+    /// </summary>
+    public static bool IsTimeout(Exception exception)
+    {
+        for (var current = exception; current is not null; current = current.InnerException)
+        {
+            if (current is MySqlException { ErrorCode: MySqlErrorCode.CommandTimeoutExpired }
+                || current is MySqlException { ErrorCode: MySqlErrorCode.UnableToConnectToHost } connect
+                    && connect.Message.StartsWith("Connect Timeout expired", StringComparison.Ordinal))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     /// <summary>True when the failure is a unique-key violation (an insert of a row that exists already).</summary>
     public static bool IsUniqueViolation(Exception exception) =>
-        exception is MySqlException { Number: DuplicateKey } || (exception.InnerException is { } inner && IsUniqueViolation(inner));
+        exception is MySqlException { ErrorCode: MySqlErrorCode.DuplicateKeyEntry } || (exception.InnerException is { } inner && IsUniqueViolation(inner));
 
     internal static bool IsTransientErrorNumber(int number) => number switch
     {

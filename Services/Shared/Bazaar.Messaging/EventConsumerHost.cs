@@ -10,6 +10,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using RabbitMQ.Client;
 using RabbitMQ.Client.Events;
+using MySqlConnector;
 
 namespace Bazaar.Messaging;
 
@@ -34,7 +35,6 @@ internal sealed partial class EventConsumerHost : BackgroundService
 
     private readonly IServiceProvider _services;
     private readonly MySqlDataSource _dataSource;
-    private readonly HeldConnections _connections;
     private readonly RabbitMQConnectionProvider _connectionProvider;
     private readonly HandlerRegistry _registry;
     private readonly MessagingOptions _options;
@@ -72,7 +72,6 @@ internal sealed partial class EventConsumerHost : BackgroundService
         _options = options.Value;
         // One per worker, kept open: a pooled open per transaction cost three round trips (ping, default database,
         // session SET) beside the transaction's own.
-        _connections = dataSource.HoldConnections(_options.MaxConcurrency, timeProvider);
         _topology = MessagingTopology.From(_options);
         _telemetry = telemetry;
         _timeProvider = timeProvider;
@@ -376,7 +375,7 @@ internal sealed partial class EventConsumerHost : BackgroundService
         bool handled;
         try
         {
-            handled = await _connections.InTransactionAsync(InboxRows(batch), async (connection, transaction, writes, token) =>
+            handled = await _dataSource.InTransactionAsync(InboxRows(batch), async (connection, transaction, writes, token) =>
             {
                 foreach (var delivery in batch)
                 {
@@ -702,7 +701,6 @@ internal sealed partial class EventConsumerHost : BackgroundService
         }
 
         await _publisher.DisposeAsync().ConfigureAwait(false);
-        await _connections.DisposeAsync().ConfigureAwait(false);
     }
 
     private async Task WaitForIdleAsync(CancellationToken cancellationToken)

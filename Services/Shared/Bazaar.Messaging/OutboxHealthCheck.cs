@@ -1,6 +1,7 @@
 using Bazaar.Data;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
+using MySqlConnector;
 
 namespace Bazaar.Messaging;
 

@@ -9,6 +9,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using RabbitMQ.Client;
+using MySqlConnector;
 
 namespace Bazaar.Messaging;
 
@@ -57,7 +58,6 @@ internal sealed partial class OutboxRelay : BackgroundService
     private static readonly TimeSpan[] QuickRepolls = [TimeSpan.FromMilliseconds(2), TimeSpan.FromMilliseconds(5), TimeSpan.FromMilliseconds(15)];
 
     private readonly MySqlDataSource _dataSource;
-    private readonly HeldConnections _connections;
     private readonly RelayLease _lease;
     private readonly BatchPublisher _publisher;
     private readonly MessagingOptions _options;
@@ -82,7 +82,6 @@ internal sealed partial class OutboxRelay : BackgroundService
         _dataSource = dataSource;
         // Two, one per batch in flight: the relay runs one transaction after another, and a pooled open per batch cost
         // three round trips (ping, default database, session SET) beside the batch's own.
-        _connections = dataSource.HoldConnections(capacity: 2, timeProvider);
         _options = options.Value;
         _lease = new RelayLease(dataSource, _options.RelayPollInterval, timeProvider);
         _publisher = new BatchPublisher(connectionProvider, _options.ExchangeName);
@@ -219,7 +218,7 @@ internal sealed partial class OutboxRelay : BackgroundService
 
             // Two commands: BEGIN with both claims, then (after the broker confirmed) the marks with the COMMIT.
             var now = _timeProvider.GetUtcNow();
-            return await _connections.InTransactionAsync(Claim(now, after), ReadClaimAsync,
+            return await _dataSource.InTransactionAsync(Claim(now, after), ReadClaimAsync,
                 (connection, transaction, rows, marks, token) => RelayBatchAsync(rows, marks, now, previous, sent, token),
                 isolationLevel: IsolationLevel.ReadCommitted, cancellationToken: cancellationToken).ConfigureAwait(false);
         }
@@ -543,7 +542,6 @@ internal sealed partial class OutboxRelay : BackgroundService
     {
         await base.StopAsync(cancellationToken).ConfigureAwait(false);
         await _publisher.DisposeAsync().ConfigureAwait(false);
-        await _connections.DisposeAsync().ConfigureAwait(false);
         await _lease.DisposeAsync().ConfigureAwait(false);
     }
 

@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Bazaar.Data;
 using Dapper;
+using MySqlConnector;
 
 namespace Bazaar.Messaging;
 
@@ -40,7 +41,7 @@ internal sealed class RelayLease : IAsyncDisposable
         _dataSource = dataSource.WithoutPooling();
         _retryInterval = retryInterval;
         _timeProvider = timeProvider;
-        _name = LockName(dataSource.DatabaseName);
+        _name = LockName(dataSource.DatabaseName());
     }
 
     /// <summary>
@@ -56,8 +57,7 @@ internal sealed class RelayLease : IAsyncDisposable
             return _leading;
         }
 
-        // One at a time, and never while the relay stops: MySql.Data fails in odd ways (NullReferenceException) when a
-        // connection is used and disposed at once.
+        // One at a time, and never while the relay stops: a connection is not to be used and disposed at once.
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
@@ -88,6 +88,7 @@ internal sealed class RelayLease : IAsyncDisposable
         try
         {
             await DropAsync().ConfigureAwait(false);
+            await _dataSource.DisposeAsync().ConfigureAwait(false);
         }
         finally
         {

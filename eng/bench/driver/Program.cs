@@ -1,8 +1,8 @@
 using System.Diagnostics;
 using System.Globalization;
-using MySql.Data.MySqlClient;
+using MySqlConnector;
 
-// What one operation costs through MySql.Data on one thread: wall time, and this process's CPU time (the driver's own
+// What one operation costs through MySqlConnector on one thread: wall time, and this process's CPU time (the driver's own
 // cost; the server's is not counted). Every service's transactions are made of these, so this bounds what any of them
 // can do per core. Usage: Bazaar.Bench.Driver <connection string> [operations per shape]
 if (args.Length is 0 or > 2)

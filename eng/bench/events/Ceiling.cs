@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using Bazaar.Messaging;
-using MySql.Data.MySqlClient;
+using MySqlConnector;
 using RabbitMQ.Client;
 using RabbitMQ.Client.Events;
 

@@ -14,11 +14,9 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using MySql.Data.MySqlClient;
+using MySqlConnector;
 
 var settings = BenchSettings.Parse(args);
-// MySql.Data's *Async methods block their thread; without this the thread pool grows one thread at a time under load.
-ThreadPool.SetMinThreads(settings.Writers + settings.Concurrency + 16, 16);
 using var cancellation = new CancellationTokenSource(TimeSpan.FromMinutes(10));
 TestServers? servers = null;
 var mysqlServer = Environment.GetEnvironmentVariable("BENCH_MYSQL");

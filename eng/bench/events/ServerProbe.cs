@@ -1,6 +1,6 @@
 using System.Globalization;
 using Bazaar.Data;
-using MySql.Data.MySqlClient;
+using MySqlConnector;
 
 /// <summary>
 /// What the servers spent during a phase: CPU of the processes listening on the MariaDB and RabbitMQ ports (from

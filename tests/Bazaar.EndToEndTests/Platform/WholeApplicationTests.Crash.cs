@@ -4,7 +4,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
-using Bazaar.Data;
+using MySqlConnector;
 using Bazaar.Hosting.Lifecycle;
 using Aspire.Hosting;
 using Aspire.Hosting.Testing;

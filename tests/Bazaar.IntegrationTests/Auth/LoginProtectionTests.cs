@@ -7,6 +7,7 @@ using Bazaar.Auth.Api.Apis;
 using Bazaar.Data;
 using Bazaar.Testing;
 using Dapper;
+using MySqlConnector;
 
 namespace Bazaar.IntegrationTests.Auth;
 

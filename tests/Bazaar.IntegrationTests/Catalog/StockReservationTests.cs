@@ -4,7 +4,7 @@ using System.Net.Http.Json;
 using Bazaar.Catalog.Api.Model;
 using Bazaar.Catalog.Api.Stock;
 using Dapper;
-using MySql.Data.MySqlClient;
+using MySqlConnector;
 
 namespace Bazaar.IntegrationTests.Catalog;
 

@@ -3,6 +3,7 @@ using Bazaar.Data;
 using Bazaar.Data.Migrations;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Hosting;
+using MySqlConnector;
 
 namespace Bazaar.IntegrationTests.Data;
 
@@ -60,7 +61,7 @@ public sealed class MigrationTests
     {
         var servers = await TestServers.SharedAsync();
         var missing = TestServers.UniqueName("created");
-        var connectionString = new MySql.Data.MySqlClient.MySqlConnectionStringBuilder(servers.MySqlConnectionString) { Database = missing }.ConnectionString;
+        var connectionString = new MySqlConnectionStringBuilder(servers.MySqlConnectionString) { Database = missing }.ConnectionString;
         using var host = BuildHost(connectionString, Catalog);
 
         await host.StartAsync();

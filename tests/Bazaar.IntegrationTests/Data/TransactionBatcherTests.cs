@@ -1,6 +1,7 @@
 using System.Data.Common;
 using Bazaar.Data;
 using Bazaar.Testing;
+using MySqlConnector;
 
 namespace Bazaar.IntegrationTests.Data;
 

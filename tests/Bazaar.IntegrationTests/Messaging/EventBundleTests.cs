@@ -1,3 +1,4 @@
+using Bazaar.Data;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text;

@@ -1,6 +1,7 @@
 using Bazaar.Data;
 using Bazaar.Messaging;
 using Microsoft.Extensions.DependencyInjection;
+using MySqlConnector;
 
 namespace Bazaar.IntegrationTests.Messaging;
 
@@ -43,7 +44,7 @@ public sealed class HeldConnectionTests
     private static Task<int> KillOtherConnectionsAsync(MySqlDataSource dataSource) =>
         dataSource.WithConnectionAsync(async (connection, token) =>
         {
-            var ids = await connection.QueryAsync<long>(OtherConnections, new { database = dataSource.DatabaseName }, cancellationToken: token);
+            var ids = await connection.QueryAsync<long>(OtherConnections, new { database = dataSource.DatabaseName() }, cancellationToken: token);
             var killed = 0;
             foreach (var id in ids)
             {

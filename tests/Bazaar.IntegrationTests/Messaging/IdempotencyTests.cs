@@ -6,6 +6,7 @@ using Bazaar.Messaging;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
+using MySqlConnector;
 
 namespace Bazaar.IntegrationTests.Messaging;
 

@@ -8,6 +8,7 @@ using Bazaar.Messaging;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using MySqlConnector;
 
 namespace Bazaar.IntegrationTests.Messaging;
 
@@ -94,7 +95,7 @@ public sealed class MessagingScenario : IAsyncDisposable
         DatabaseConnectionString = databaseConnectionString;
         RabbitMqConnectionString = rabbitMqConnectionString;
         Prefix = prefix;
-        DataSource = new MySqlDataSource(databaseConnectionString, Database);
+        DataSource = new MySqlDataSource(databaseConnectionString);
     }
 
     public string DatabaseConnectionString { get; }

@@ -1,3 +1,4 @@
+using Bazaar.Data;
 using Bazaar.Testing;
 using System.Collections.Concurrent;
 using System.Diagnostics;
@@ -205,7 +206,7 @@ public sealed class OutboxRelayTests
         await using var scenario = await MessagingScenario.CreateAsync("health");
         var host = await scenario.StartHostAsync(m => { }, o => o.BacklogDegradedAfter = TimeSpan.FromMilliseconds(300));
         var outbox = new Outbox(new OutboxSignal(), TimeProvider.System);
-        var dataSource = host.Services.GetRequiredKeyedService<Bazaar.Data.MySqlDataSource>(MessagingScenario.Database);
+        var dataSource = host.Services.GetRequiredKeyedService<MySqlConnector.MySqlDataSource>(MessagingScenario.Database);
         var check = new OutboxHealthCheck(dataSource, host.Services.GetRequiredService<IOptions<MessagingOptions>>(), TimeProvider.System);
         var context = new HealthCheckContext { Registration = new HealthCheckRegistration("outbox", check, null, null) };
 

@@ -73,8 +73,14 @@ public sealed class CallbackTests(OrderSystemFixture fixture) : IClassFixture<Or
         }
 
         await using DbConnection connection = await system.OrderDatabase.OpenConnectionAsync();
-        Assert.Equal("Delivered", await connection.ExecuteScalarAsync<string>(
-            "SELECT state FROM order_callbacks WHERE order_id = @id", new { id = accepted.OrderId.ToString("N") }));
+        // The worker records the attempt after the receiver has answered: wait for it rather than race it.
+        string? state = null;
+        await Poll.UntilAsync(async () =>
+        {
+            state = await connection.ExecuteScalarAsync<string>("SELECT state FROM order_callbacks WHERE order_id = @id", new { id = accepted.OrderId.ToString("N") });
+            return state != "Pending";
+        }, TimeSpan.FromSeconds(20), "the worker records the delivered attempt");
+        Assert.Equal("Delivered", state);
         int?[] attempts = (await connection.QueryAsync<int?>("""
             SELECT a.status_code FROM order_callback_attempts a JOIN order_callbacks c ON c.id = a.callback_id
             WHERE c.order_id = @id ORDER BY a.attempt

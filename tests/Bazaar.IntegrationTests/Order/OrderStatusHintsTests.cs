@@ -8,6 +8,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
+using MySqlConnector;
 
 namespace Bazaar.IntegrationTests.Order;
 
@@ -34,33 +35,6 @@ public sealed class OrderStatusHintsTests
 
         await Poll.UntilAsync(() => Task.FromResult(heard.Contains($"{orderId:N}:2")), TimeSpan.FromSeconds(10),
             () => $"the hint arrives once the connection is closed; heard: {string.Join(", ", heard)}");
-    }
-
-    [Fact]
-    public async Task A_hint_goes_out_after_the_commit_even_when_the_connection_stays_open_for_the_next_transaction()
-    {
-        await using Listener listener = await Listener.StartAsync();
-        (ConcurrentQueue<string> heard, OrderStatusHints hints, MySqlDataSource database) = (listener.Heard, listener.Hints, listener.Database);
-        Guid committed = Guid.NewGuid();
-        Guid rolledBack = Guid.NewGuid();
-        // As the worker's consumer runs its transactions: one connection held open from one to the next.
-        await using HeldConnections held = database.HoldConnections(1);
-
-        await held.InTransactionAsync((_, transaction, _) =>
-        {
-            hints.AfterCommit(transaction, committed, seq: 3);
-            return Task.FromResult(true);
-        });
-        await Assert.ThrowsAsync<InvalidOperationException>(() => held.InTransactionAsync<bool>((_, transaction, _) =>
-        {
-            hints.AfterCommit(transaction, rolledBack, seq: 2);
-            throw new InvalidOperationException("the unit of work fails");
-        }));
-
-        await Poll.UntilAsync(() => Task.FromResult(heard.Contains($"{committed:N}:3") && heard.Contains($"{rolledBack:N}:2")), TimeSpan.FromSeconds(10),
-            () => $"a hint arrives after each transaction while the connection stays open; heard: {string.Join(", ", heard)}");
-        Assert.Equal(1, held.Opened);
-        Assert.Single(heard, $"{committed:N}:3");
     }
 
     /// <summary>A subscriber to a fresh hint channel, the hints publishing on it, and a fresh database.</summary>

@@ -1,3 +1,4 @@
+using Bazaar.Data;
 using System.Data.Common;
 using System.Diagnostics;
 using System.Net;

@@ -5,7 +5,7 @@ using Bazaar.Hosting.Lifecycle;
 using Bazaar.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
-using MySql.Data.MySqlClient;
+using MySqlConnector;
 using RabbitMQ.Client;
 using StackExchange.Redis;
 

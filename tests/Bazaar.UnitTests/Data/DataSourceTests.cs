@@ -1,41 +1,30 @@
 using System.Net.Sockets;
 using Bazaar.Data;
-using MySql.Data.MySqlClient;
+using MySqlConnector;
 
 namespace Bazaar.UnitTests.Data;
 
 public sealed class DataSourceTests
 {
-    [Theory]
-    [InlineData("127.0.0.1")]
-    [InlineData("localhost")]
-    [InlineData("::1")]
-    public void A_loopback_connection_string_without_SslMode_gets_SslMode_None(string server)
+    [Fact]
+    public void A_connection_string_without_deadlines_gets_ours_and_one_with_its_own_keeps_them()
     {
-        var dataSource = new MySqlDataSource($"Server={server};Port=3307;User ID=root;Password=pw;Database=catalogdb");
-        Assert.Equal(MySqlSslMode.None, new MySqlConnectionStringBuilder(dataSource.ConnectionString).SslMode);
-        Assert.Equal("catalogdb", dataSource.DatabaseName);
+        var defaulted = new MySqlConnectionStringBuilder(Deadlines.Apply("Server=127.0.0.1;Database=a"));
+        Assert.Equal((uint)Deadlines.ConnectTimeoutSeconds, defaulted.ConnectionTimeout);
+        Assert.Equal((uint)Deadlines.CommandTimeoutSeconds, defaulted.DefaultCommandTimeout);
+        Assert.Equal(Deadlines.CancellationTimeoutSeconds, defaulted.CancellationTimeout);
+
+        var own = new MySqlConnectionStringBuilder(Deadlines.Apply("Server=127.0.0.1;Database=a;Connect Timeout=1;Default Command Timeout=60;CancellationTimeout=0"));
+        Assert.Equal(1u, own.ConnectionTimeout);
+        Assert.Equal(60u, own.DefaultCommandTimeout);
+        Assert.Equal(0, own.CancellationTimeout);
     }
 
     [Fact]
-    public void An_explicit_SslMode_is_kept()
+    public void The_data_source_names_its_database()
     {
-        var dataSource = new MySqlDataSource("Server=127.0.0.1;Database=a;SslMode=Required");
-        Assert.Equal(MySqlSslMode.Required, new MySqlConnectionStringBuilder(dataSource.ConnectionString).SslMode);
-    }
-
-    [Fact]
-    public void A_remote_server_keeps_the_driver_default()
-    {
-        var dataSource = new MySqlDataSource("Server=db.example.com;Database=a");
-        Assert.NotEqual(MySqlSslMode.None, new MySqlConnectionStringBuilder(dataSource.ConnectionString).SslMode);
-    }
-
-    [Fact]
-    public void The_name_defaults_to_the_database()
-    {
-        Assert.Equal("orders", new MySqlDataSource("Server=127.0.0.1;Database=orders").Name);
-        Assert.Equal("orderdb", new MySqlDataSource("Server=127.0.0.1;Database=orders", "orderdb").Name);
+        using var dataSource = new MySqlDataSource("Server=127.0.0.1;Database=orders");
+        Assert.Equal("orders", dataSource.DatabaseName());
     }
 
     [Theory]
@@ -58,7 +47,8 @@ public sealed class DataSourceTests
     [Fact]
     public async Task Work_that_fails_for_a_non_transient_reason_runs_once()
     {
-        var dataSource = new MySqlDataSource("Server=127.0.0.1;Database=a", retry: new DataRetryOptions { BaseDelay = TimeSpan.FromMilliseconds(1) });
+        using var dataSource = new MySqlDataSource("Server=127.0.0.1;Database=a");
+        DataSourceWork.UseRetry(dataSource, new DataRetryOptions { BaseDelay = TimeSpan.FromMilliseconds(1) });
         var runs = 0;
         await Assert.ThrowsAsync<InvalidOperationException>(() => dataSource.WithRetryAsync<int>(_ =>
         {
@@ -71,7 +61,8 @@ public sealed class DataSourceTests
     [Fact]
     public async Task Work_that_fails_transiently_is_retried_until_it_succeeds()
     {
-        var dataSource = new MySqlDataSource("Server=127.0.0.1;Database=a", retry: new DataRetryOptions { MaxRetryAttempts = 3, BaseDelay = TimeSpan.FromMilliseconds(1) });
+        using var dataSource = new MySqlDataSource("Server=127.0.0.1;Database=a");
+        DataSourceWork.UseRetry(dataSource, new DataRetryOptions { MaxRetryAttempts = 3, BaseDelay = TimeSpan.FromMilliseconds(1) });
         var runs = 0;
         var result = await dataSource.WithRetryAsync(_ => ++runs < 3 ? throw new IOException("connection reset") : Task.FromResult(runs));
         Assert.Equal(3, result);

@@ -1,6 +1,7 @@
 using System.Data;
 using System.Data.Common;
 using Bazaar.Data;
+using MySqlConnector;
 
 namespace Bazaar.Auth.Api.Data;
 

@@ -1,5 +1,6 @@
 using System.Data.Common;
 using Bazaar.Data;
+using MySqlConnector;
 
 namespace Bazaar.Auth.Api.Data;
 

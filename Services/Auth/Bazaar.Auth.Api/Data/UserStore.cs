@@ -1,5 +1,6 @@
 using System.Data.Common;
 using Bazaar.Data;
+using MySqlConnector;
 
 namespace Bazaar.Auth.Api.Data;
 
@@ -42,9 +43,6 @@ internal sealed class UserStore(MySqlDataSource db)
     private static readonly SqlStatement UpdateLockoutEnd = new("users.update_lockout_end", "UPDATE users SET lockout_end = @lockoutEnd WHERE id = @id");
     private static readonly SqlStatement Exists = new("users.exists", "SELECT COUNT(*) FROM users WHERE id = @id");
 
-    /// <summary>MySQL's ER_DUP_ENTRY; read by reflection so the check survives a swap of MySql.Data for MySqlConnector.</summary>
-    private const int DuplicateKeyErrorNumber = 1062;
-
     /// <summary>False when the normalised email is taken (the unique index decides, so two concurrent registrations cannot both win).</summary>
     public async Task<bool> TryCreateAsync(UserRow user, CancellationToken ct)
     {
@@ -53,7 +51,7 @@ internal sealed class UserStore(MySqlDataSource db)
             await db.WithConnectionAsync((connection, token) => connection.ExecuteAsync(Insert, user, cancellationToken: token), ct);
             return true;
         }
-        catch (DbException ex) when (IsDuplicateKey(ex))
+        catch (DbException ex) when (TransientErrors.IsUniqueViolation(ex))
         {
             return false;
         }
@@ -91,9 +89,6 @@ internal sealed class UserStore(MySqlDataSource db)
         db.WithConnectionAsync(async (connection, token) =>
             await connection.ExecuteAsync(update, parameters, cancellationToken: token) > 0
             || await connection.ExecuteScalarAsync<int>(Exists, new { id }, cancellationToken: token) > 0, ct);
-
-    private static bool IsDuplicateKey(DbException ex) =>
-        ex.GetType().GetProperty("Number")?.GetValue(ex) is int number && number == DuplicateKeyErrorNumber;
 
     private static string EscapeLike(string value) =>
         value.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("%", "\\%", StringComparison.Ordinal).Replace("_", "\\_", StringComparison.Ordinal);

@@ -1,6 +1,7 @@
 using System.Data;
 using System.Data.Common;
 using Bazaar.Data;
+using MySqlConnector;
 
 namespace Bazaar.Catalog.Api.Data;
 
@@ -10,7 +11,7 @@ namespace Bazaar.Catalog.Api.Data;
 /// </summary>
 internal sealed class CatalogDatabase(MySqlDataSource dataSource)
 {
-    public Task<DbConnection> OpenAsync(CancellationToken cancellationToken) => dataSource.OpenConnectionAsync(cancellationToken);
+    public async Task<DbConnection> OpenAsync(CancellationToken cancellationToken) => await dataSource.OpenConnectionAsync(cancellationToken);
 
     /// <summary>Commits what <paramref name="work"/> did unless it called <see cref="UnitOfWork.RollbackAsync"/>.</summary>
     public Task<T> InTransactionAsync<T>(Func<UnitOfWork, Task<T>> work, CancellationToken cancellationToken) =>

@@ -3,6 +3,7 @@ using System.Globalization;
 using Bazaar.Catalog.Api.Data;
 using Bazaar.Data;
 using Microsoft.Extensions.Options;
+using MySqlConnector;
 
 namespace Bazaar.Catalog.Api.Hosting;
 
@@ -68,7 +69,7 @@ internal sealed partial class CatalogSeeder(
     {
         await using DbConnection connection = await dataSource.OpenConnectionAsync(cancellationToken);
         // The lock belongs to the session: a crash releases it, but a pooled connection outlives "closing" it, so release it here.
-        int locked = await connection.ExecuteScalarAsync<int>(TakeSeedLock, cancellationToken: cancellationToken);
+        int locked = await connection.ExecuteScalarAsync<int>(TakeSeedLock, cancellationToken: cancellationToken, commandTimeoutSeconds: 20 + Deadlines.CommandTimeoutSeconds);
         if (locked != 1)
         {
             throw new InvalidOperationException("Could not take the catalog seed lock within 20 s; another replica holds it.");

@@ -7,6 +7,7 @@ using Bazaar.ServiceDefaults.Authentication;
 using Bazaar.ServiceDefaults.Hosting;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Bazaar.ServiceDefaults.Validation;
+using MySqlConnector;
 
 namespace Bazaar.Order.Api.Apis;
 

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Bazaar.Data;
 using Bazaar.Order.Api.Apis;
+using MySqlConnector;
 
 namespace Bazaar.Order.Api.Ordering;
 

@@ -3,6 +3,7 @@ using Bazaar.Data;
 using Bazaar.Messaging;
 using Bazaar.Order.Api.Apis;
 using Bazaar.Order.Api.Ordering;
+using MySqlConnector;
 
 namespace Bazaar.Order.Api.Placement;
 

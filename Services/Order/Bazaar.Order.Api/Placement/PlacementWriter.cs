@@ -2,6 +2,7 @@ using Bazaar.Data;
 using Bazaar.Messaging;
 using Bazaar.Order.Api.Ordering;
 using Microsoft.Extensions.Options;
+using MySqlConnector;
 
 namespace Bazaar.Order.Api.Placement;
 

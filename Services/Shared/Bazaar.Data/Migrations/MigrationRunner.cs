@@ -1,7 +1,7 @@
 using System.Data.Common;
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
-using MySql.Data.MySqlClient;
+using MySqlConnector;
 
 namespace Bazaar.Data.Migrations;
 
@@ -11,8 +11,6 @@ namespace Bazaar.Data.Migrations;
 /// </summary>
 public sealed partial class MigrationRunner(MySqlDataSource dataSource, ILogger<MigrationRunner> logger, TimeProvider timeProvider)
 {
-    private const int UnknownDatabase = 1049;
-
     private static readonly SqlStatement CreateHistory = new("migrations.create_history", """
         CREATE TABLE IF NOT EXISTS __bazaar_migrations (
             scope VARCHAR(190) NOT NULL,
@@ -24,9 +22,6 @@ public sealed partial class MigrationRunner(MySqlDataSource dataSource, ILogger<
             PRIMARY KEY (scope, version)
         )
         """);
-
-    private static readonly SqlStatement HistoryExists = new("migrations.history_exists",
-        "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = '__bazaar_migrations'");
 
     private static readonly SqlStatement AcquireLock = new("migrations.get_lock", "SELECT GET_LOCK(@name, @timeoutSeconds)");
     private static readonly SqlStatement ReleaseLock = new("migrations.release_lock", "SELECT RELEASE_LOCK(@name)");
@@ -44,11 +39,13 @@ public sealed partial class MigrationRunner(MySqlDataSource dataSource, ILogger<
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(scope);
         await using var connection = await OpenCreatingDatabaseAsync(cancellationToken).ConfigureAwait(false);
-        var lockName = LockName(dataSource.DatabaseName);
-        var acquired = await connection.ExecuteScalarAsync<long?>(AcquireLock, new { name = lockName, timeoutSeconds = (int)LockTimeout.TotalSeconds }, cancellationToken: cancellationToken).ConfigureAwait(false);
+        var database = dataSource.DatabaseName();
+        var lockName = LockName(database);
+        var acquired = await connection.ExecuteScalarAsync<long?>(AcquireLock, new { name = lockName, timeoutSeconds = (int)LockTimeout.TotalSeconds },
+            cancellationToken: cancellationToken, commandTimeoutSeconds: (int)LockTimeout.TotalSeconds + Deadlines.CommandTimeoutSeconds).ConfigureAwait(false);
         if (acquired != 1)
         {
-            throw new TimeoutException($"Another process held the migration lock of database '{dataSource.DatabaseName}' for more than {LockTimeout}.");
+            throw new TimeoutException($"Another process held the migration lock of database '{dataSource.DatabaseName()}' for more than {LockTimeout}.");
         }
 
         int applied;
@@ -69,12 +66,7 @@ public sealed partial class MigrationRunner(MySqlDataSource dataSource, ILogger<
 
     private async Task<int> ApplyPendingAsync(DbConnection connection, string scope, IReadOnlyList<Migration> migrations, CancellationToken cancellationToken)
     {
-        // Not "IF NOT EXISTS" alone: on an existing table that raises a note, and MySql.Data 8.0.16 then fails reading
-        // MariaDB's SHOW WARNINGS (KeyNotFoundException), which made every second start of a service fail.
-        if (await connection.ExecuteScalarAsync<long>(HistoryExists, cancellationToken: cancellationToken).ConfigureAwait(false) == 0)
-        {
-            await connection.ExecuteAsync(CreateHistory, cancellationToken: cancellationToken).ConfigureAwait(false);
-        }
+        await connection.ExecuteAsync(CreateHistory, cancellationToken: cancellationToken).ConfigureAwait(false);
         var applied = (await connection.QueryAsync<AppliedMigration>(ReadHistory, new { scope }, cancellationToken: cancellationToken).ConfigureAwait(false))
             .ToDictionary(m => m.Version, m => m.Checksum);
 
@@ -82,7 +74,7 @@ public sealed partial class MigrationRunner(MySqlDataSource dataSource, ILogger<
         {
             if (applied.TryGetValue(migration.Version, out var checksum) && !string.Equals(checksum, migration.Checksum, StringComparison.OrdinalIgnoreCase))
             {
-                throw new MigrationChecksumMismatchException(dataSource.DatabaseName, scope, migration, checksum);
+                throw new MigrationChecksumMismatchException(dataSource.DatabaseName(), scope, migration, checksum);
             }
         }
 
@@ -96,14 +88,14 @@ public sealed partial class MigrationRunner(MySqlDataSource dataSource, ILogger<
                 command.CommandText = migration.Sql;
                 command.CommandTimeout = 0;
                 using var activity = DataTelemetry.Source.StartActivity("migrations.apply", ActivityKind.Client);
-                activity?.SetTag("db.namespace", dataSource.DatabaseName);
+                activity?.SetTag("db.namespace", dataSource.DatabaseName());
                 activity?.SetTag("bazaar.migration", migration.Name);
                 await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
             }
             catch (Exception exception) when (exception is not OperationCanceledException)
             {
                 throw new InvalidOperationException(
-                    $"Migration {migration.Name} ({scope}) failed on database '{dataSource.DatabaseName}': {exception.Message}", exception);
+                    $"Migration {migration.Name} ({scope}) failed on database '{dataSource.DatabaseName()}': {exception.Message}", exception);
             }
 
             var elapsed = timeProvider.GetElapsedTime(started);
@@ -116,7 +108,7 @@ public sealed partial class MigrationRunner(MySqlDataSource dataSource, ILogger<
                 appliedAt = timeProvider.GetUtcNow().UtcDateTime,
                 durationMs = (int)elapsed.TotalMilliseconds,
             }, cancellationToken: cancellationToken).ConfigureAwait(false);
-            LogApplied(logger, migration.Name, scope, dataSource.DatabaseName, elapsed.TotalMilliseconds);
+            LogApplied(logger, migration.Name, scope, dataSource.DatabaseName(), elapsed.TotalMilliseconds);
             count++;
         }
 
@@ -131,10 +123,11 @@ public sealed partial class MigrationRunner(MySqlDataSource dataSource, ILogger<
         }
         catch (MySqlException exception) when (IsUnknownDatabase(exception))
         {
-            await using (var server = await dataSource.WithoutDatabase().OpenConnectionAsync(cancellationToken).ConfigureAwait(false))
+            await using (var withoutDatabase = dataSource.WithoutDatabase())
+            await using (var server = await withoutDatabase.OpenConnectionAsync(cancellationToken).ConfigureAwait(false))
             await using (var command = server.CreateCommand())
             {
-                command.CommandText = $"CREATE DATABASE IF NOT EXISTS `{dataSource.DatabaseName.Replace("`", "``", StringComparison.Ordinal)}`";
+                command.CommandText = $"CREATE DATABASE IF NOT EXISTS `{dataSource.DatabaseName().Replace("`", "``", StringComparison.Ordinal)}`";
                 await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
             }
 
@@ -142,9 +135,8 @@ public sealed partial class MigrationRunner(MySqlDataSource dataSource, ILogger<
         }
     }
 
-    // MySql.Data reports it wrapped in an authentication failure.
     private static bool IsUnknownDatabase(Exception? exception) =>
-        exception is not null && ((exception as MySqlException)?.Number == UnknownDatabase || IsUnknownDatabase(exception.InnerException));
+        exception is not null && ((exception as MySqlException)?.ErrorCode == MySqlErrorCode.UnknownDatabase || IsUnknownDatabase(exception.InnerException));
 
     // GET_LOCK names are server-wide and at most 64 characters.
     internal static string LockName(string database)

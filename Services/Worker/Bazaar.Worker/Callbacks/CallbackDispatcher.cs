@@ -5,6 +5,7 @@ using System.Text;
 using Bazaar.Data;
 using Bazaar.Worker.Saga;
 using Microsoft.Extensions.Options;
+using MySqlConnector;
 
 namespace Bazaar.Worker.Callbacks;
 

@@ -1,6 +1,7 @@
 using System.ComponentModel.DataAnnotations;
 using Bazaar.Data;
 using Microsoft.Extensions.Options;
+using MySqlConnector;
 
 namespace Bazaar.Worker.Payments;
 

@@ -2,6 +2,7 @@ using System.Globalization;
 using Bazaar.Data;
 using Bazaar.Order.Api.Ordering;
 using Microsoft.Extensions.Options;
+using MySqlConnector;
 
 namespace Bazaar.Worker.Saga;
 
