@@ -21,9 +21,8 @@ public sealed class MariaDbServerResource(string name, string workingDirectory, 
 
     public IList<MySqlDatabaseResource> Databases { get; } = [];
 
-    /// <summary>Without a database, for administration: <c>Server=127.0.0.1;Port=P;User ID=root;Password=PW;SslMode=None</c>.</summary>
-    public ReferenceExpression ConnectionStringExpression => ReferenceExpression.Create(
-        $"Server={PrimaryEndpoint.Property(EndpointProperty.IPV4Host)};Port={PrimaryEndpoint.Property(EndpointProperty.Port)};User ID=root;Password={PasswordParameter};SslMode=None");
+    /// <summary>Without a database, for administration.</summary>
+    public ReferenceExpression ConnectionStringExpression => MySqlServerConnection.Expression(PrimaryEndpoint, PasswordParameter);
 }
 
 /// <summary>The <c>mysql:8</c> container (<c>--runtime container</c>): the same names and connection strings as <see cref="MariaDbServerResource"/>.</summary>
@@ -39,8 +38,14 @@ public sealed class MySqlContainerResource(string name, ParameterResource passwo
 
     public IList<MySqlDatabaseResource> Databases { get; } = [];
 
-    public ReferenceExpression ConnectionStringExpression => ReferenceExpression.Create(
-        $"Server={PrimaryEndpoint.Property(EndpointProperty.IPV4Host)};Port={PrimaryEndpoint.Property(EndpointProperty.Port)};User ID=root;Password={PasswordParameter};SslMode=None");
+    public ReferenceExpression ConnectionStringExpression => MySqlServerConnection.Expression(PrimaryEndpoint, PasswordParameter);
+}
+
+internal static class MySqlServerConnection
+{
+    /// <summary>Root on the server, no database: <c>Server=127.0.0.1;Port=P;User ID=root;Password=PW;SslMode=None</c>.</summary>
+    public static ReferenceExpression Expression(EndpointReference endpoint, ParameterResource password) => ReferenceExpression.Create(
+        $"Server={endpoint.Property(EndpointProperty.IPV4Host)};Port={endpoint.Property(EndpointProperty.Port)};User ID=root;Password={password};SslMode=None");
 }
 
 /// <summary>A database on a MySQL server, created when the server first answers; its connection string names it.</summary>

@@ -17,14 +17,7 @@ public static class MySqlServerBuilderExtensions
     public static IResourceBuilder<MariaDbServerResource> AddMariaDb(
         this IDistributedApplicationBuilder builder, [ResourceName] string name, BazaarDataDirectory data, int? port = null)
     {
-        ArgumentNullException.ThrowIfNull(builder);
-        ArgumentNullException.ThrowIfNull(data);
-        LocalPrograms.Require("mariadbd", "mariadb-server");
-
-        string secret = data.Secret($"{name}-password");
-        IResourceBuilder<ParameterResource> password = builder.AddParameter($"{name}-password", secret, secret: true);
-        string directory = data.ResourceDirectory(name);
-        int listenPort = data.Port(name, port);
+        (string secret, IResourceBuilder<ParameterResource> password, string directory, int listenPort) = LocalServer.Prepare(builder, name, data, port, "mariadbd", "mariadb-server");
         string dataPath = Path.Combine(directory, "data");
         // Its own directory for temporary tables: a starting mariadbd deletes every #sql file in its tmpdir, so in a shared
         // /tmp one server starting deleted another's (1 in 6 side-by-side installs failed; CI, the end-to-end tests).

@@ -20,14 +20,7 @@ public static class RabbitMQServerBuilderExtensions
     public static IResourceBuilder<RabbitMQBrokerResource> AddRabbitMQServer(
         this IDistributedApplicationBuilder builder, [ResourceName] string name, BazaarDataDirectory data, int? port = null)
     {
-        ArgumentNullException.ThrowIfNull(builder);
-        ArgumentNullException.ThrowIfNull(data);
-        LocalPrograms.Require(RabbitMQBrokerResource.ServerScript, "rabbitmq-server");
-
-        string secret = data.Secret($"{name}-password");
-        IResourceBuilder<ParameterResource> password = builder.AddParameter($"{name}-password", secret, secret: true);
-        string directory = data.ResourceDirectory(name);
-        int listenPort = data.Port(name, port);
+        (string secret, IResourceBuilder<ParameterResource> password, string directory, int listenPort) = LocalServer.Prepare(builder, name, data, port, RabbitMQBrokerResource.ServerScript, "rabbitmq-server");
         int distributionPort = data.Port($"{name}-dist", preferred: null);
         var resource = new RabbitMQBrokerResource(name, directory, UserName, password.Resource);
 

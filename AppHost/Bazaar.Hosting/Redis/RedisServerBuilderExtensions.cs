@@ -15,14 +15,7 @@ public static class RedisServerBuilderExtensions
     public static IResourceBuilder<RedisServerResource> AddRedisServer(
         this IDistributedApplicationBuilder builder, [ResourceName] string name, BazaarDataDirectory data, int? port = null)
     {
-        ArgumentNullException.ThrowIfNull(builder);
-        ArgumentNullException.ThrowIfNull(data);
-        LocalPrograms.Require("redis-server", "redis-server");
-
-        string secret = data.Secret($"{name}-password");
-        IResourceBuilder<ParameterResource> password = builder.AddParameter($"{name}-password", secret, secret: true);
-        string directory = data.ResourceDirectory(name);
-        int listenPort = data.Port(name, port);
+        (string secret, IResourceBuilder<ParameterResource> password, string directory, int listenPort) = LocalServer.Prepare(builder, name, data, port, "redis-server", "redis-server");
         var resource = new RedisServerResource(name, directory, password.Resource);
 
         // The password goes in a file only its owner reads, not on the command line (ps, the dashboard's details).
