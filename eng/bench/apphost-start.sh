@@ -62,7 +62,7 @@ for i in $(seq 1 "$runs"); do
   fi
   # This run's processes: every resource's pid, the services' own (children of dotnet run), DCP's (it watches the AppHost).
   pids=$(curl -sf "$state/api/resources" | python3 -c 'import json,sys; print(" ".join(str(r["pid"]) for r in json.load(sys.stdin) if r["pid"]))')
-  pids="$pids $(pgrep -f "tools/dcp.*--monitor $apphost" | tr '\n' ' ')"
+  pids="$pids $( (pgrep -f "tools/dcp.*--monitor $apphost" || true) | tr '\n' ' ')"
   kill -TERM "$apphost"
   wait "$apphost" || true
   left=""
