@@ -18,20 +18,3 @@ internal static class LocalPrograms
         }
     }
 }
-
-/// <summary>What every local server starts from: its program checked, a generated password, a data folder and a port.</summary>
-internal sealed record LocalServer(string Secret, Aspire.Hosting.ApplicationModel.IResourceBuilder<Aspire.Hosting.ApplicationModel.ParameterResource> Password, string Directory, int Port)
-{
-    public static LocalServer Prepare(Aspire.Hosting.IDistributedApplicationBuilder builder, string name, BazaarDataDirectory data, int? port, string program, string package)
-    {
-        ArgumentNullException.ThrowIfNull(builder);
-        ArgumentNullException.ThrowIfNull(data);
-        LocalPrograms.Require(program, package);
-        string secret = data.Secret($"{name}-password");
-        return new LocalServer(
-            secret,
-            Aspire.Hosting.ParameterResourceBuilderExtensions.AddParameter(builder, $"{name}-password", secret, secret: true),
-            data.ResourceDirectory(name),
-            data.Port(name, port));
-    }
-}

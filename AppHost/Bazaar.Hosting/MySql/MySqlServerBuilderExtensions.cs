@@ -88,9 +88,7 @@ public static class MySqlServerBuilderExtensions
         string? connectionString = null;
         builder.Eventing.Subscribe<ConnectionStringAvailableEvent>(resource, async (_, ct) =>
             connectionString = await resource.ConnectionStringExpression.GetValueAsync(ct).ConfigureAwait(false));
-        builder.Services.AddHealthChecks().AddAsyncCheck(healthCheck, ct => connectionString is null
-            ? Task.FromResult(Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckResult.Unhealthy("No connection string yet."))
-            : ServerProbes.MySqlSelectOneAsync(connectionString, ct));
+        builder.Services.AddHealthChecks().AddAsyncCheck(healthCheck, ct => SelectOneOnceKnownAsync(connectionString, ct));
 
         IResourceBuilder<MySqlContainerResource> server = builder.AddResource(resource)
             .WithImage("library/mysql", "8")
@@ -119,9 +117,7 @@ public static class MySqlServerBuilderExtensions
         builder.ApplicationBuilder.Eventing.Subscribe<ConnectionStringAvailableEvent>(database, async (_, ct) =>
             connectionString = await database.ConnectionStringExpression.GetValueAsync(ct).ConfigureAwait(false));
         string healthCheck = $"{name}_select1";
-        builder.ApplicationBuilder.Services.AddHealthChecks().AddAsyncCheck(healthCheck, ct => connectionString is null
-            ? Task.FromResult(Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckResult.Unhealthy("No connection string yet."))
-            : ServerProbes.MySqlSelectOneAsync(connectionString, ct));
+        builder.ApplicationBuilder.Services.AddHealthChecks().AddAsyncCheck(healthCheck, ct => SelectOneOnceKnownAsync(connectionString, ct));
 
         // Aspire gives a child its parent's state only under a container; a child of a local process has none of its own
         // unless it is published (without it, WaitFor(database) waits forever).
@@ -162,6 +158,12 @@ public static class MySqlServerBuilderExtensions
             }
         });
     }
+
+    /// <summary>SELECT 1 once Aspire has resolved the connection string (a container's port is known only when it runs).</summary>
+    private static Task<Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckResult> SelectOneOnceKnownAsync(string? connectionString, CancellationToken cancellationToken) =>
+        connectionString is null
+            ? Task.FromResult(Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckResult.Unhealthy("No connection string yet."))
+            : ServerProbes.MySqlSelectOneAsync(connectionString, cancellationToken);
 
     internal static void ValidateDatabaseName(string databaseName)
     {
